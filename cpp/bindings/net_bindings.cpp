@@ -1,0 +1,50 @@
+// Network construction and evaluation; argument checking happens in python/neuralode/nets.py.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <neuralode/batch.hpp>
+#include <neuralode/nets.hpp>
+
+#include "bindings.hpp"
+
+namespace py = pybind11;
+
+namespace neuralode::bindings {
+
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+void register_nets(py::module_& m) {
+  py::class_<Network>(m, "Network")
+      .def(py::init([](const std::vector<std::tuple<int, int, int, long, double>>& specs, int dim,
+                       long num_params) {
+             std::vector<Layer> layers;
+             for (const auto& [kind, in, out, offset, exponent] : specs)
+               layers.push_back(Layer{static_cast<LayerKind>(kind), in, out, offset, exponent});
+             return Network(std::move(layers), dim, num_params);
+           }),
+           py::arg("layers"), py::arg("dim"), py::arg("num_params"))
+      .def_property_readonly("dim", &Network::dim)
+      .def_property_readonly("num_params", &Network::num_params)
+      // f(t_b, y_b) for every row b of y (B, dim); t has one entry per row.
+      .def("forward",
+           [](const Network& net, Array t, Array y, Array theta, int num_threads) {
+             const long count = y.shape(0);
+             Array out({count, static_cast<long>(net.dim())});
+             const double* tp = t.data();
+             const double* yp = y.data();
+             const double* thetap = theta.data();
+             double* outp = out.mutable_data();
+             const int dim = net.dim();
+             {
+               py::gil_scoped_release release;
+               for_each_sample<NetWorkspace>(count, num_threads, [&](long b, NetWorkspace& ws) {
+                 net.prepare(ws);
+                 net.forward(tp[b], thetap, yp + b * dim, outp + b * dim, ws);
+               });
+             }
+             return out;
+           },
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0);
+}
+
+}  // namespace neuralode::bindings

@@ -1,0 +1,205 @@
+// odeint's two engines: networks (whole batch in C++, GIL released, OpenMP over samples)
+// and Python callables (one sample per call, GIL held). Arguments arrive validated from
+// python/neuralode/solve.py.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <neuralode/batch.hpp>
+#include <neuralode/integrate.hpp>
+#include <neuralode/nets.hpp>
+#include <neuralode/tableau.hpp>
+#include <string>
+
+#include "bindings.hpp"
+
+namespace py = pybind11;
+
+namespace neuralode::bindings {
+namespace {
+
+using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using LongArray = py::array_t<long>;
+
+const ButcherTableau& tableau_named(const std::string& name) {
+  const ButcherTableau* tableau = find_tableau(name);
+  if (!tableau) throw py::value_error("unknown method '" + name + "'");
+  return *tableau;
+}
+
+// Outputs of a batch solve, allocated before the GIL is released; threads write through the
+// raw pointers, each to its own sample's entries.
+struct BatchResult {
+  Array ys;
+  py::array_t<int> status;
+  Array t_reached;
+  LongArray nfe, n_steps, n_accepted, n_rejected;
+  double* ys_data;
+  int* status_data;
+  double* t_reached_data;
+  long *nfe_data, *n_steps_data, *n_accepted_data, *n_rejected_data;
+
+  BatchResult(long samples, long times, long dim)
+      : ys({times, samples, dim}), status(samples), t_reached(samples), nfe(samples),
+        n_steps(samples), n_accepted(samples), n_rejected(samples),
+        ys_data(ys.mutable_data()), status_data(status.mutable_data()),
+        t_reached_data(t_reached.mutable_data()), nfe_data(nfe.mutable_data()),
+        n_steps_data(n_steps.mutable_data()), n_accepted_data(n_accepted.mutable_data()),
+        n_rejected_data(n_rejected.mutable_data()) {}
+
+  void record(long b, const SampleResult& r) {
+    status_data[b] = static_cast<int>(r.status);
+    t_reached_data[b] = r.t_reached;
+    nfe_data[b] = r.stats.nfe;
+    n_steps_data[b] = r.stats.n_steps;
+    n_accepted_data[b] = r.stats.n_accepted;
+    n_rejected_data[b] = r.stats.n_rejected;
+  }
+
+  py::dict to_dict() const {
+    py::dict d;
+    d["ys"] = ys;
+    d["status"] = status;
+    d["t_reached"] = t_reached;
+    d["nfe"] = nfe;
+    d["n_steps"] = n_steps;
+    d["n_accepted"] = n_accepted;
+    d["n_rejected"] = n_rejected;
+    return d;
+  }
+};
+
+// Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.
+OutputGrid grid_of(const double* t, long t_rows, long times, const BatchResult& out, long b,
+                   long samples, long dim) {
+  const long t_row = t_rows == 1 ? 0 : b;
+  return OutputGrid{t + t_row * times, 1, times, out.ys_data + b * dim, samples * dim};
+}
+
+SolverOptions options_of(double rtol, const Array& atol, double step_size, double first_step,
+                         double max_step, long max_steps) {
+  SolverOptions options;
+  options.rtol = rtol;
+  options.atol = atol.data();
+  options.step_size = step_size;
+  options.first_step = first_step;
+  options.max_step = max_step;
+  options.max_steps = max_steps;
+  return options;
+}
+
+struct NetworkRhs {
+  const Network& net;
+  const double* theta;
+  NetWorkspace& ws;
+  void operator()(double t, const double* y, double* dy) { net.forward(t, theta, y, dy, ws); }
+};
+
+struct NetSolveWorkspace {
+  StepWorkspace step;
+  NetWorkspace net;
+};
+
+// One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
+struct PythonRhs {
+  const py::function& f;
+  long dim;
+  void operator()(double t, const double* y, double* dy) {
+    Array y_arr(dim);
+    std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
+    py::object result = f(t, y_arr);
+    Array dy_arr = Array::ensure(result);
+    if (!dy_arr) throw py::error_already_set();
+    if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
+      throw py::value_error("`func` must return an array of shape (" + std::to_string(dim) +
+                            ",) for a state of shape (" + std::to_string(dim) + ",); got shape " +
+                            std::string(py::str(py::tuple(py::cast(std::vector<long>(
+                                dy_arr.shape(), dy_arr.shape() + dy_arr.ndim()))))));
+    std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
+  }
+};
+
+py::dict solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
+                       const std::string& method, double rtol, const Array& atol,
+                       double step_size, double first_step, double max_step, long max_steps,
+                       int num_threads) {
+  const ButcherTableau& tableau = tableau_named(method);
+  const long samples = y0.shape(0), dim = y0.shape(1);
+  const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
+  BatchResult out(samples, t.shape(1), dim);
+  const double* theta_p = theta.data();
+  const double* y0_p = y0.data();
+  const double* t_p = t.data();
+  const long t_rows = t.shape(0), times = t.shape(1);
+  {
+    py::gil_scoped_release release;
+    for_each_sample<NetSolveWorkspace>(samples, num_threads, [&](long b, NetSolveWorkspace& ws) {
+      net.prepare(ws.net);
+      NetworkRhs rhs{net, theta_p, ws.net};
+      out.record(b, integrate(rhs, tableau, options, y0_p + b * dim, dim,
+                              grid_of(t_p, t_rows, times, out, b, samples, dim), ws.step));
+    });
+  }
+  return out.to_dict();
+}
+
+py::dict solve_callable(const py::function& f, const Array& y0, const Array& t,
+                        const std::string& method, double rtol, const Array& atol,
+                        double step_size, double first_step, double max_step, long max_steps) {
+  const ButcherTableau& tableau = tableau_named(method);
+  const long samples = y0.shape(0), dim = y0.shape(1);
+  const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
+  BatchResult out(samples, t.shape(1), dim);
+  StepWorkspace ws;
+  PythonRhs rhs{f, dim};
+  for (long b = 0; b < samples; ++b)
+    out.record(b, integrate(rhs, tableau, options, y0.data() + b * dim, dim,
+                            grid_of(t.data(), t.shape(0), t.shape(1), out, b, samples, dim), ws));
+  return out.to_dict();
+}
+
+py::dict tableau_as_dict(const ButcherTableau& tab) {
+  const int s = tab.stages;
+  py::dict d;
+  d["name"] = std::string(tab.name);
+  d["stages"] = s;
+  d["order"] = tab.order;
+  d["error_order"] = tab.error_order;
+  d["fsal"] = tab.fsal();
+  d["c"] = std::vector<double>(tab.c.begin(), tab.c.begin() + s);
+  std::vector<std::vector<double>> a;
+  for (int i = 0; i < s; ++i) a.emplace_back(tab.a[i].begin(), tab.a[i].begin() + s);
+  d["a"] = a;
+  d["b"] = std::vector<double>(tab.b.begin(), tab.b.begin() + s);
+  d["error"] = std::vector<double>(tab.error.begin(), tab.error.begin() + s);
+  std::vector<std::vector<double>> dense;
+  for (int i = 0; i < s; ++i)
+    dense.emplace_back(tab.dense[i].begin(), tab.dense[i].begin() + tab.dense_degree);
+  d["dense"] = dense;
+  return d;
+}
+
+}  // namespace
+
+void register_solve(py::module_& m) {
+  py::list names;
+  for (const ButcherTableau* tableau : all_tableaux) names.append(std::string(tableau->name));
+  m.attr("methods") = names;
+  m.def("tableau", [](const std::string& name) { return tableau_as_dict(tableau_named(name)); });
+  m.def("status_names", [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (Status s : {Status::success, Status::max_steps_reached, Status::step_size_underflow,
+                     Status::non_finite_state})
+      out.emplace_back(status_name(s), status_hint(s));
+    return out;
+  });
+  m.def("solve_network", &solve_network, py::arg("net"), py::arg("theta"), py::arg("y0"),
+        py::arg("t"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
+        py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"), py::arg("num_threads"));
+  m.def("solve_callable", &solve_callable, py::arg("f"), py::arg("y0"), py::arg("t"),
+        py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
+        py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"));
+}
+
+}  // namespace neuralode::bindings

@@ -1,0 +1,165 @@
+#pragma once
+// A small layer interpreter: a network is a list of layers over one flat parameter vector,
+// evaluated per sample with no Python in the loop.
+#include <Eigen/Core>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace neuralode {
+
+enum class LayerKind : int {
+  linear = 0,
+  tanh = 1,
+  sigmoid = 2,
+  softplus = 3,
+  elu = 4,
+  sin = 5,
+  identity = 6,
+  relu = 7,
+  power = 8,
+  concat_time = 9,
+};
+
+struct Layer {
+  LayerKind kind;
+  int in_features;   // width of the layer's input
+  int out_features;  // width of its output
+  long param_offset; // Linear only: W (out x in, row-major) then b
+  double exponent;   // Power only
+};
+
+// Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer.
+struct NetWorkspace {
+  Eigen::VectorXd a, b;
+};
+
+namespace detail {
+
+inline double softplus(double x) {
+  // log(1 + e^x) without overflow for large x or loss of digits for very negative x.
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+inline double sigmoid(double x) {
+  if (x >= 0) return 1 / (1 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1 + e);
+}
+
+inline double integer_or_real_power(double x, double p) {
+  if (p == 2) return x * x;
+  if (p == 3) return x * x * x;
+  return std::pow(x, p);
+}
+
+template <class Fn>
+inline void apply_elementwise(double* v, int n, Fn fn) {
+  for (int i = 0; i < n; ++i) v[i] = fn(v[i]);
+}
+
+}  // namespace detail
+
+class Network {
+ public:
+  Network(std::vector<Layer> layers, int dim, long num_params)
+      : layers_(std::move(layers)), dim_(dim), num_params_(num_params) {
+    if (layers_.empty()) throw std::invalid_argument("a network needs at least one layer");
+    int width = dim;
+    max_width_ = dim;
+    long expected_offset = 0;
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      Layer& layer = layers_[i];
+      if (layer.in_features != width)
+        throw std::invalid_argument("layer " + std::to_string(i) + " expects " +
+                                    std::to_string(layer.in_features) + " inputs but receives " +
+                                    std::to_string(width));
+      if (layer.kind == LayerKind::linear) {
+        if (layer.param_offset != expected_offset)
+          throw std::invalid_argument("layer " + std::to_string(i) + " has a bad parameter offset");
+        expected_offset += static_cast<long>(layer.out_features) * (layer.in_features + 1);
+      }
+      width = layer.out_features;
+      max_width_ = std::max(max_width_, width);
+    }
+    if (width != dim)
+      throw std::invalid_argument("the network maps " + std::to_string(dim) + " inputs to " +
+                                  std::to_string(width) + " outputs; an ODE needs as many");
+    if (expected_offset != num_params)
+      throw std::invalid_argument("the layers hold " + std::to_string(expected_offset) +
+                                  " parameters, not " + std::to_string(num_params));
+  }
+
+  int dim() const { return dim_; }
+  long num_params() const { return num_params_; }
+  const std::vector<Layer>& layers() const { return layers_; }
+
+  void prepare(NetWorkspace& ws) const {
+    ws.a.resize(max_width_);
+    ws.b.resize(max_width_);
+  }
+
+  // out = f(t, y; theta) for one sample; `ws` must have been prepared.
+  void forward(double t, const double* theta, const double* y, double* out,
+               NetWorkspace& ws) const {
+    double* cur = ws.a.data();
+    double* nxt = ws.b.data();
+    std::copy(y, y + dim_, cur);
+    for (const Layer& layer : layers_) {
+      const int n = layer.in_features;
+      switch (layer.kind) {
+        case LayerKind::linear: {
+          using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+          Eigen::Map<const RowMajor> W(theta + layer.param_offset, layer.out_features, n);
+          Eigen::Map<const Eigen::VectorXd> bias(
+              theta + layer.param_offset + static_cast<long>(layer.out_features) * n,
+              layer.out_features);
+          Eigen::Map<Eigen::VectorXd> result(nxt, layer.out_features);
+          result.noalias() = W * Eigen::Map<const Eigen::VectorXd>(cur, n);
+          result += bias;
+          std::swap(cur, nxt);
+          break;
+        }
+        case LayerKind::tanh:
+          detail::apply_elementwise(cur, n, [](double x) { return std::tanh(x); });
+          break;
+        case LayerKind::sigmoid:
+          detail::apply_elementwise(cur, n, detail::sigmoid);
+          break;
+        case LayerKind::softplus:
+          detail::apply_elementwise(cur, n, detail::softplus);
+          break;
+        case LayerKind::elu:
+          detail::apply_elementwise(cur, n, [](double x) { return x > 0 ? x : std::expm1(x); });
+          break;
+        case LayerKind::sin:
+          detail::apply_elementwise(cur, n, [](double x) { return std::sin(x); });
+          break;
+        case LayerKind::identity:
+          break;
+        case LayerKind::relu:
+          detail::apply_elementwise(cur, n, [](double x) { return x > 0 ? x : 0.0; });
+          break;
+        case LayerKind::power: {
+          const double p = layer.exponent;
+          detail::apply_elementwise(
+              cur, n, [p](double x) { return detail::integer_or_real_power(x, p); });
+          break;
+        }
+        case LayerKind::concat_time:
+          cur[n] = t;
+          break;
+      }
+    }
+    std::copy(cur, cur + dim_, out);
+  }
+
+ private:
+  std::vector<Layer> layers_;
+  int dim_;
+  long num_params_;
+  int max_width_ = 0;
+};
+
+}  // namespace neuralode

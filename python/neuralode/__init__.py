@@ -1,0 +1,13 @@
+"""neuralode: Neural ODEs whose solvers and networks run in C++ (Eigen + OpenMP)."""
+from importlib.metadata import PackageNotFoundError, version as _version
+
+from . import _core, nets
+from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
+
+try:
+    __version__ = _version("neuralode")
+except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
+    __version__ = _core.__version__
+
+__all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
+           "__version__"]

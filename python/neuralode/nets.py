@@ -1,0 +1,273 @@
+"""Networks for the dynamics f(t, z; θ), defined in Python and evaluated in C++.
+
+A network is a :class:`Sequential` list of layers over one flat float64 parameter vector θ.
+``Linear(in, out)`` computes ``W @ x + b`` with ``W`` of shape ``(out, in)`` as
+``torch.nn.Linear`` does; θ holds, layer by layer, ``W`` in row-major order then ``b``, so
+weights move to and from torch state dicts unchanged.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "Identity", "ReLU",
+           "Power", "ConcatTime", "Sequential", "MLP"]
+
+# Layer kinds as numbered in cpp/include/neuralode/nets.hpp.
+_KIND = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "elu": 4, "sin": 5,
+         "identity": 6, "relu": 7, "power": 8, "concat_time": 9}
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"`{name}` must be at least 1; got {value}")
+    return int(value)
+
+
+class Layer:
+    """One step of a :class:`Sequential`. Subclasses set ``kind``."""
+
+    kind: str
+
+    def output_width(self, width: int) -> int:
+        return width
+
+    def num_params(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class Linear(Layer):
+    """``W @ x + b`` with ``W`` of shape ``(out_features, in_features)``."""
+
+    kind = "linear"
+
+    def __init__(self, in_features: int, out_features: int):
+        self.in_features = _positive_int(in_features, "in_features")
+        self.out_features = _positive_int(out_features, "out_features")
+
+    def output_width(self, width: int) -> int:
+        if width != self.in_features:
+            raise ValueError(f"{self!r} receives {width} inputs; it expects {self.in_features}")
+        return self.out_features
+
+    def num_params(self) -> int:
+        return self.out_features * (self.in_features + 1)
+
+    def __repr__(self) -> str:
+        return f"Linear({self.in_features}, {self.out_features})"
+
+
+class Tanh(Layer):
+    kind = "tanh"
+
+
+class Sigmoid(Layer):
+    kind = "sigmoid"
+
+
+class Softplus(Layer):
+    """log(1 + eˣ)."""
+
+    kind = "softplus"
+
+
+class ELU(Layer):
+    """x for x > 0, eˣ - 1 otherwise (α = 1)."""
+
+    kind = "elu"
+
+
+class Sin(Layer):
+    kind = "sin"
+
+
+class Identity(Layer):
+    kind = "identity"
+
+
+_relu_warned = False
+
+
+class ReLU(Layer):
+    """max(x, 0). Allowed, but f is then not smooth: adaptive solvers lose order at the kinks
+    and Picard–Lindelöf gives no uniqueness guarantee. Warns once per process."""
+
+    kind = "relu"
+
+    def __init__(self):
+        global _relu_warned
+        if not _relu_warned:
+            _relu_warned = True
+            warnings.warn("ReLU makes the dynamics non-smooth: adaptive step control degrades at "
+                          "its kinks; prefer Tanh, Softplus or ELU for ODE dynamics",
+                          RuntimeWarning, stacklevel=2)
+
+
+class Power(Layer):
+    """Elementwise ``x ** p`` (``Power(3)`` gives the classic cubic-spiral model)."""
+
+    kind = "power"
+
+    def __init__(self, p: float):
+        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"`p` must be a number; got {type(p).__name__}")
+        if not np.isfinite(p):
+            raise ValueError(f"`p` must be finite; got {p}")
+        self.p = float(p)
+
+    def __repr__(self) -> str:
+        return f"Power({self.p:g})"
+
+
+class ConcatTime(Layer):
+    """Appends t as one more input feature."""
+
+    kind = "concat_time"
+
+    def output_width(self, width: int) -> int:
+        return width + 1
+
+
+_ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "softplus": Softplus, "elu": ELU, "sin": Sin,
+                "identity": Identity, "relu": ReLU}
+
+
+class Sequential:
+    """Layers applied in order; maps a state of dimension ``dim`` to a vector of ``dim``.
+
+    ``net(t, y, theta)`` evaluates it (in C++) for y of shape (D,) or (B, D).
+    """
+
+    def __init__(self, *layers: Layer):
+        if not layers:
+            raise ValueError("`Sequential` needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer {i} of `Sequential` must be a neuralode.nets layer; got "
+                                f"{type(layer).__name__}")
+        self.layers = tuple(layers)
+        self.dim = self._infer_dim()
+        self.num_params = sum(layer.num_params() for layer in self.layers)
+        self._cores: dict[int, _core.Network] = {}
+
+    def _infer_dim(self):
+        """The state dimension fixed by the first Linear (None if no layer fixes it)."""
+        extra = 0
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                dim = layer.in_features - extra
+                if dim < 1:
+                    raise ValueError(f"{layer!r} receives the state plus {extra} time feature(s), "
+                                     f"so it needs more than {extra} inputs")
+                self._check_widths(dim)
+                return dim
+            extra = layer.output_width(extra)
+        return None
+
+    def _check_widths(self, dim):
+        width = dim
+        for layer in self.layers:
+            width = layer.output_width(width)
+        if width != dim:
+            raise ValueError(f"the network maps a state of {dim} components to {width} outputs; "
+                             "dynamics need as many outputs as inputs")
+
+    def core(self, dim: int) -> "_core.Network":
+        """The C++ network for states of dimension ``dim`` (built once, then cached)."""
+        if self.dim is not None and dim != self.dim:
+            raise ValueError(f"`y0` has {dim} components but the network takes states of "
+                             f"{self.dim}")
+        if dim not in self._cores:
+            self._check_widths(dim)
+            specs, offset, width = [], 0, dim
+            for layer in self.layers:
+                out = layer.output_width(width)
+                specs.append((_KIND[layer.kind], width, out, offset, getattr(layer, "p", 0.0)))
+                offset += layer.num_params()
+                width = out
+            self._cores[dim] = _core.Network(specs, dim, self.num_params)
+        return self._cores[dim]
+
+    def init(self, seed=None) -> np.ndarray:
+        """Fresh parameters: every Linear's W and b uniform in ±1/√in_features (fan-in
+        scaling, as torch.nn.Linear), reproducible for a given seed."""
+        rng = np.random.default_rng(seed)
+        parts = []
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                bound = 1.0 / np.sqrt(layer.in_features)
+                parts.append(rng.uniform(-bound, bound, layer.num_params()))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def unflatten(self, theta) -> dict:
+        """Named views into θ: ``"{i}.weight"`` (out, in) and ``"{i}.bias"`` for each Linear,
+        i its index in the Sequential. Writing to a view writes to θ."""
+        theta = self.check_params(theta)
+        views, offset = {}, 0
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, Linear):
+                n_weight = layer.out_features * layer.in_features
+                views[f"{i}.weight"] = theta[offset:offset + n_weight].reshape(
+                    layer.out_features, layer.in_features)
+                views[f"{i}.bias"] = theta[offset + n_weight:offset + layer.num_params()]
+                offset += layer.num_params()
+        return views
+
+    def check_params(self, theta, name="theta") -> np.ndarray:
+        if theta is None:
+            raise ValueError(f"`{name}` is required for a network with {self.num_params} "
+                             "parameters; make them with `net.init(seed)`")
+        arr = np.asarray(theta)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
+        if arr.shape != (self.num_params,):
+            raise ValueError(f"`{name}` must have shape ({self.num_params},) for this network; "
+                             f"got shape {arr.shape}")
+        if arr.dtype != np.float64:
+            arr = arr.astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` contains NaN or inf")
+        return arr
+
+    def __call__(self, t, y, theta) -> np.ndarray:
+        """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row."""
+        theta = np.ascontiguousarray(self.check_params(theta))
+        y = np.asarray(y, dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
+        rows = np.ascontiguousarray(np.atleast_2d(y))
+        t_rows = np.broadcast_to(np.asarray(t, dtype=np.float64), rows.shape[:1])
+        out = self.core(rows.shape[1]).forward(np.ascontiguousarray(t_rows), rows, theta)
+        return out.reshape(y.shape)
+
+    def __repr__(self) -> str:
+        return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
+
+
+def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = False) -> Sequential:
+    """Multilayer perceptron dim → hidden... → dim with ``activation`` between Linears.
+
+    With ``time_input=True`` a ConcatTime precedes every Linear, so each sees t as its last
+    input feature (torchdiffeq's ConcatLinear).
+    """
+    dim = _positive_int(dim, "dim")
+    hidden = [_positive_int(h, "hidden") for h in hidden]
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")
+    widths = [dim, *hidden, dim]
+    layers: list[Layer] = []
+    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+        if time_input:
+            layers.append(ConcatTime())
+        layers.append(Linear(w_in + int(time_input), w_out))
+        if i < len(widths) - 2:
+            layers.append(_ACTIVATIONS[activation]())
+    return Sequential(*layers)

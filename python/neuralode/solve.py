@@ -1,0 +1,245 @@
+"""odeint and solve: argument checks, then dispatch to the C++ core.
+
+Networks from :mod:`neuralode.nets` are solved entirely in C++ with the GIL released and
+OpenMP over the batch; plain Python callables ``f(t, y)`` are called one sample at a time.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+from .nets import Sequential
+
+__all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS"]
+
+METHODS = tuple(_core.methods)
+_ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
+_STATUS = _core.status_names()  # [(name, hint)] indexed by the C++ Status value
+
+
+class SolverError(RuntimeError):
+    """A numerical failure of one or more samples (see ``Solution.status``)."""
+
+
+@dataclass(frozen=True)
+class SolveStats:
+    """Work per sample: arrays of shape (B,) for a batch, ints for a single sample."""
+
+    nfe: np.ndarray
+    n_steps: np.ndarray
+    n_accepted: np.ndarray
+    n_rejected: np.ndarray
+
+
+@dataclass(frozen=True)
+class Solution:
+    """``ys[i]`` is the state at ``ts[..., i]``; ``status`` is "success" or why the sample
+    stopped (then its outputs after ``t_reached`` are NaN)."""
+
+    ts: np.ndarray
+    ys: np.ndarray
+    stats: SolveStats
+    status: np.ndarray
+    t_reached: np.ndarray
+
+    @property
+    def success(self) -> bool:
+        return bool(np.all(self.status == "success"))
+
+
+def _float(value, name, *, positive=False, allow_inf=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
+    value = float(value)
+    if np.isnan(value) or (np.isinf(value) and not allow_inf):
+        raise ValueError(f"`{name}` must be finite; got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"`{name}` must be positive; got {value}")
+    return value
+
+
+def _float_array(value, name):
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of real numbers; got "
+                        f"{type(value).__name__}") from None
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"`{name}` must be finite; {name}{list(bad)} = {arr[bad]}")
+    return arr
+
+
+def check_y0(y0) -> np.ndarray:
+    y0 = _float_array(y0, "y0")
+    if y0.ndim not in (1, 2) or y0.shape[-1] == 0 or y0.size == 0:
+        raise ValueError(f"`y0` must have shape (D,) or (B, D) with D, B >= 1; got shape {y0.shape}")
+    return y0
+
+
+def check_t(t, batch) -> np.ndarray:
+    """t as (1, T) shared or (B, T) per sample, each row strictly monotone."""
+    t = _float_array(t, "t")
+    if t.ndim == 1:
+        rows = t[None, :]
+    elif t.ndim == 2 and batch is not None and t.shape[0] == batch:
+        rows = t
+    else:
+        need = "(T,)" if batch is None else f"(T,) or ({batch}, T)"
+        raise ValueError(f"`t` must have shape {need} for `y0` of this shape; got shape {t.shape}")
+    if rows.shape[1] == 0:
+        raise ValueError("`t` must hold at least one time")
+    for r, row in enumerate(rows):
+        if len(row) < 2:
+            continue
+        steps = np.diff(row)
+        direction = np.sign(steps[0])
+        bad = np.flatnonzero(np.sign(steps) != direction) if direction != 0 else [0]
+        if len(bad):
+            i = int(bad[0]) + 1
+            where = f"t[{i}]" if t.ndim == 1 else f"t[{r}, {i}]"
+            prev = f"t[{i - 1}]" if t.ndim == 1 else f"t[{r}, {i - 1}]"
+            raise ValueError(f"`t` must be strictly monotone (all increasing or all decreasing); "
+                             f"{where} = {row[i]:g} follows {prev} = {row[i - 1]:g}")
+    return np.ascontiguousarray(rows)
+
+
+def check_method(method) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"`method` must be a string; got {type(method).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
+    return method
+
+
+def check_tolerances(rtol, atol, dim):
+    rtol = _float(rtol, "rtol", positive=True)
+    atol_arr = _float_array(atol, "atol")
+    if atol_arr.ndim == 0:
+        atol_arr = np.full(dim, float(atol_arr))
+    elif atol_arr.shape != (dim,):
+        raise ValueError(f"`atol` must be a scalar or have shape ({dim},); got shape {atol_arr.shape}")
+    if not np.all(atol_arr > 0):
+        raise ValueError(f"`atol` must be positive; got {atol}")
+    return rtol, np.ascontiguousarray(atol_arr)
+
+
+def check_steps(method, step_size, first_step, max_step, max_steps):
+    """The step options as the core takes them (0 for 'not given')."""
+    if step_size is not None:
+        if method in _ADAPTIVE:
+            raise ValueError(f"`step_size` applies to the fixed-step methods; {method!r} chooses "
+                             "its own steps (set `first_step` or `max_step` instead)")
+        step_size = _float(step_size, "step_size", positive=True)
+    first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
+    max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
+    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
+        raise TypeError(f"`max_steps` must be an int; got {type(max_steps).__name__}")
+    if max_steps < 1:
+        raise ValueError(f"`max_steps` must be at least 1; got {max_steps}")
+    return step_size or 0.0, first_step, max_step, int(max_steps)
+
+
+def check_threads(num_threads) -> int:
+    if num_threads is None:
+        return 0
+    if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
+        raise TypeError(f"`num_threads` must be an int or None; got {type(num_threads).__name__}")
+    if num_threads < 1:
+        raise ValueError(f"`num_threads` must be at least 1; got {num_threads}")
+    return int(num_threads)
+
+
+def _raise_failures(status_codes, t_reached, batched):
+    failed = np.flatnonzero(status_codes != 0)
+    lines = []
+    for b in failed[:5]:
+        name, hint = _STATUS[status_codes[b]]
+        who = f"sample {b}" if batched else "the solve"
+        lines.append(f"{who} stopped at t = {t_reached[b]:.6g} with status '{name}': {hint}")
+    more = f"\n(and {len(failed) - 5} more samples)" if len(failed) > 5 else ""
+    raise SolverError(f"{len(failed)} of {len(status_codes)} samples failed:\n" * batched +
+                      "\n".join(lines) + more +
+                      "\nPass `throw=False` to `solve` to get the partial solution instead.")
+
+
+def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
+          first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None,
+          throw=True) -> Solution:
+    """Solves dy/dt = func(t, y) from y(t[0]) = y0 and returns the states at the times t.
+
+    Args:
+        func: a network from :mod:`neuralode.nets` (solved in C++, OpenMP over the batch;
+            needs ``params``) or a Python callable ``f(t, y)`` taking and returning shape (D,).
+        y0: initial state, shape (D,) or a batch (B, D); every sample is its own problem.
+        t: output times, shape (T,) shared or (B, T) per sample; strictly monotone,
+            increasing or decreasing; ``t[0]`` is the initial time.
+        method: "dopri5" (Dormand & Prince 1980, the default), "bosh3", "rk4",
+            "midpoint" or "euler".
+        rtol, atol: tolerances of the adaptive methods; ``atol`` a scalar or shape (D,).
+        step_size: fixed-step methods step by it (output between steps by cubic Hermite
+            interpolation); when None they step on the ``t`` grid.
+        first_step, max_step, max_steps: adaptive step limits; ``max_steps`` counts the
+            attempted steps of each sample.
+        num_threads: OpenMP threads for networks (default: all). Results do not depend on it.
+        throw: raise :class:`SolverError` on failure (default), or return the partial solution.
+
+    Returns:
+        Solution with ``ys`` of shape (T, *y0.shape), per-sample ``stats`` and ``status``.
+
+    Raises:
+        ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
+        Exceptions raised by a Python ``func`` propagate unchanged.
+    """
+    y0 = check_y0(y0)
+    batched = y0.ndim == 2
+    y0_rows = np.ascontiguousarray(y0.reshape(-1, y0.shape[-1]))
+    dim = y0.shape[-1]
+    t_rows = check_t(t, y0.shape[0] if batched else None)
+    method = check_method(method)
+    rtol, atol = check_tolerances(rtol, atol, dim)
+    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
+                                                             max_step, max_steps)
+    threads = check_threads(num_threads)
+    if isinstance(func, Sequential):
+        theta = np.ascontiguousarray(func.check_params(params, "params"))
+        core = func.core(dim)
+        out = _core.solve_network(core, theta, y0_rows, t_rows, method, rtol, atol, step_size,
+                                  first_step, max_step, max_steps, threads)
+    elif callable(func):
+        if params is not None:
+            raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
+                             "carries its own parameters")
+        out = _core.solve_callable(func, y0_rows, t_rows, method, rtol, atol, step_size,
+                                   first_step, max_step, max_steps)
+    else:
+        raise TypeError(f"`func` must be a neuralode.nets network or a callable f(t, y); got "
+                        f"{type(func).__name__}")
+    codes = out["status"]
+    if throw and np.any(codes != 0):
+        _raise_failures(codes, out["t_reached"], batched)
+    return _solution(np.asarray(t, dtype=np.float64), out, y0.shape, batched)
+
+
+def _solution(ts, out, y0_shape, batched) -> Solution:
+    def per_sample(arr):
+        return arr if batched else arr[0].item()
+
+    ys = out["ys"].reshape((out["ys"].shape[0], *y0_shape))
+    names = np.array([_STATUS[c][0] for c in out["status"]])
+    stats = SolveStats(*(per_sample(out[k]) for k in ("nfe", "n_steps", "n_accepted",
+                                                       "n_rejected")))
+    return Solution(ts, ys, stats, names if batched else str(names[0]),
+                    per_sample(out["t_reached"]))
+
+
+def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
+           first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None) -> np.ndarray:
+    """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
+    Raises :class:`SolverError` if any sample fails."""
+    return solve(func, y0, t, params=params, method=method, rtol=rtol, atol=atol,
+                 step_size=step_size, first_step=first_step, max_steps=max_steps,
+                 max_step=max_step, num_threads=num_threads).ys
