@@ -159,7 +159,7 @@ def _raise_failures(status_codes, t_reached, batched):
     for b in failed[:5]:
         name, hint = _STATUS[status_codes[b]]
         who = f"sample {b}" if batched else "the solve"
-        lines.append(f"{who} stopped at t = {t_reached[b]:.6g} with status '{name}': {hint}")
+        lines.append(f"{who} stopped at t = {t_reached[b]:.10g} with status '{name}': {hint}")
     more = f"\n(and {len(failed) - 5} more samples)" if len(failed) > 5 else ""
     raise SolverError(f"{len(failed)} of {len(status_codes)} samples failed:\n" * batched +
                       "\n".join(lines) + more +

@@ -1,0 +1,169 @@
+"""Every error path: bad arguments before any work, numerical failures as statuses."""
+import os
+import signal
+import threading
+
+import numpy as np
+import pytest
+
+import neuralode as nde
+
+NET = nde.nets.MLP(2, hidden=[4])
+THETA = NET.init(0)
+
+
+def f(t, y):
+    return -y
+
+
+@pytest.mark.parametrize("y0,match", [
+    (np.zeros((2, 2, 2)), r"`y0` must have shape \(D,\) or \(B, D\)"),
+    (np.zeros(0), r"`y0` must have shape"),
+    ([1.0, np.nan], r"`y0` must be finite; y0\[1\] = nan"),
+    ([np.inf, 1.0], r"`y0` must be finite"),
+])
+def test_bad_y0(y0, match):
+    with pytest.raises(ValueError, match=match):
+        nde.odeint(f, y0, [0.0, 1.0])
+
+
+def test_y0_of_the_wrong_kind():
+    with pytest.raises(TypeError, match="`y0` must be an array of real numbers"):
+        nde.odeint(f, ["a", "b"], [0.0, 1.0])
+
+
+@pytest.mark.parametrize("t,match", [
+    ([0.0, 1.0, 0.5], r"strictly monotone.*t\[2\] = 0.5 follows t\[1\] = 1"),
+    ([0.0, 0.5, 0.5], r"t\[2\] = 0.5 follows t\[1\] = 0.5"),
+    ([1.0, 0.0, 0.5], r"t\[2\] = 0.5 follows t\[1\] = 0"),
+    ([0.0, np.nan], r"`t` must be finite"),
+    ([0.0, np.inf], r"`t` must be finite"),
+    (np.zeros((3, 2)), r"`t` must have shape \(T,\)"),
+    (np.zeros(0), r"at least one time"),
+])
+def test_bad_t(t, match):
+    with pytest.raises(ValueError, match=match):
+        nde.odeint(f, [1.0, 2.0], t)
+
+
+def test_per_sample_t_must_match_the_batch():
+    with pytest.raises(ValueError, match=r"\(T,\) or \(3, T\)"):
+        nde.odeint(f, np.zeros((3, 2)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"t\[1, 2\] = 0 follows t\[1, 1\] = 1"):
+        nde.odeint(f, np.zeros((2, 2)), [[0.0, 1.0, 2.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"rtol": 0.0}, ValueError, "`rtol` must be positive; got 0.0"),
+    ({"rtol": -1e-6}, ValueError, "`rtol` must be positive"),
+    ({"atol": -1.0}, ValueError, "`atol` must be positive"),
+    ({"atol": [1e-6, 0.0]}, ValueError, "`atol` must be positive"),
+    ({"atol": [1e-6, 1e-6, 1e-6]}, ValueError, r"`atol` must be a scalar or have shape \(2,\)"),
+    ({"rtol": "tight"}, TypeError, "`rtol` must be a real number"),
+    ({"method": "rk45"}, ValueError, "`method` must be one of 'euler', 'midpoint', 'rk4', "
+                                     "'bosh3', 'dopri5'; got 'rk45'"),
+    ({"method": 4}, TypeError, "`method` must be a string"),
+    ({"step_size": 0.1}, ValueError, "`step_size` applies to the fixed-step methods"),
+    ({"method": "rk4", "step_size": -0.1}, ValueError, "`step_size` must be positive"),
+    ({"first_step": 0.0}, ValueError, "`first_step` must be positive"),
+    ({"max_step": -1.0}, ValueError, "`max_step` must be positive"),
+    ({"max_steps": 0}, ValueError, "`max_steps` must be at least 1"),
+    ({"max_steps": 10.5}, TypeError, "`max_steps` must be an int"),
+    ({"num_threads": 0}, ValueError, "`num_threads` must be at least 1"),
+    ({"params": THETA}, ValueError, "`params` is only used with networks"),
+    ({"rtoll": 1e-3}, TypeError, "rtoll"),
+])
+def test_bad_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        nde.odeint(f, [1.0, 2.0], [0.0, 1.0], **kwargs)
+
+
+def test_network_params_errors():
+    with pytest.raises(ValueError, match=r"`params` must have shape \(22,\) for this network; "
+                                         r"got shape \(21,\)"):
+        nde.odeint(NET, [1.0, 2.0], [0.0, 1.0], params=THETA[:-1])
+    with pytest.raises(ValueError, match="`params` is required"):
+        nde.odeint(NET, [1.0, 2.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match="`y0` has 3 components but the network takes states of 2"):
+        nde.odeint(NET, [1.0, 2.0, 3.0], [0.0, 1.0], params=THETA)
+
+
+def test_func_of_the_wrong_kind():
+    with pytest.raises(TypeError, match="`func` must be a neuralode.nets network or a callable"):
+        nde.odeint("f", [1.0], [0.0, 1.0])
+
+
+def test_callable_returning_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"`func` must return an array of shape \(2,\)"):
+        nde.odeint(lambda t, y: np.zeros(3), [1.0, 2.0], [0.0, 1.0])
+
+
+def test_exception_in_f_propagates_unchanged():
+    class Boom(Exception):
+        pass
+
+    error = Boom("from f")
+
+    def bad(t, y):
+        if t > 0.3:
+            raise error
+        return -y
+
+    with pytest.raises(Boom) as caught:
+        nde.odeint(bad, [1.0], [0.0, 1.0])
+    assert caught.value is error
+
+
+def test_blow_up_is_a_step_size_underflow():
+    """y' = y², y(0) = 1 has y = 1/(1 - t): a singularity at t = 1."""
+    with pytest.raises(nde.SolverError, match=r"stopped at t = (0\.9999|1\.0000).* 'step_size_underflow'.*blow up"):
+        nde.odeint(lambda t, y: y**2, [1.0], [0.0, 2.0])
+    sol = nde.solve(lambda t, y: y**2, [1.0], [0.0, 0.5, 0.9, 1.5, 2.0], throw=False)
+    assert sol.status == "step_size_underflow" and not sol.success
+    assert abs(sol.t_reached - 1.0) < 1e-6  # the numerical blow-up time
+    np.testing.assert_allclose(sol.ys[:3, 0], [1, 2, 10], rtol=1e-6)
+    assert np.all(np.isnan(sol.ys[3:]))
+
+
+def test_max_steps_reached_per_sample():
+    y0 = np.array([[0.1], [10.0]])  # the second sample needs many more steps
+    sol = nde.solve(lambda t, y: -y**3, y0, np.linspace(0, 1, 5), max_steps=30, throw=False)
+    assert list(sol.status) == ["success", "max_steps_reached"]
+    assert sol.stats.n_steps[1] == 30
+    assert np.all(np.isfinite(sol.ys[:, 0])) and np.isnan(sol.ys[-1, 1])
+    with pytest.raises(nde.SolverError, match=r"1 of 2 samples failed:\nsample 1 stopped at t = .* "
+                                              r"'max_steps_reached'.*increase `max_steps`"):
+        nde.solve(lambda t, y: -y**3, y0, np.linspace(0, 1, 5), max_steps=30)
+
+
+def test_non_finite_state_from_a_network():
+    """sqrt of a negative number inside the network gives NaN; the sample says so."""
+    net = nde.nets.Sequential(nde.nets.Linear(1, 1), nde.nets.Power(0.5))
+    sol = nde.solve(net, np.array([[4.0], [-1.0]]), [0.0, 1.0], params=[1.0, 0.0], throw=False)
+    assert list(sol.status) == ["success", "non_finite_state"]
+    with pytest.raises(nde.SolverError, match="non_finite_state.*NaN or inf"):
+        nde.odeint(net, np.array([[4.0], [-1.0]]), [0.0, 1.0], params=[1.0, 0.0])
+
+
+@pytest.mark.parametrize("method", ["rk4", "dopri5"])
+def test_non_finite_state_midway(method):
+    def f(t, y):
+        return -y if t < 0.5 else np.array([np.nan])
+
+    kwargs = {"step_size": 0.01} if method == "rk4" else {}
+    sol = nde.solve(f, [1.0], [0.0, 0.25, 1.0], method=method, throw=False, **kwargs)
+    assert sol.status == "non_finite_state"
+    assert 0.2 < sol.t_reached <= 0.5
+    assert np.isfinite(sol.ys[1, 0]) and np.isnan(sol.ys[2, 0])
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_interrupts_a_long_solve():
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            nde.odeint(lambda t, y: np.cos(y), [0.0], [0.0, 1e9], method="rk4", step_size=1e-3,
+                       max_steps=10**12)
+    finally:
+        timer.cancel()
