@@ -1,0 +1,106 @@
+"""Side-by-side comparison table for the forward solve: `python bench/compare.py`.
+
+Times every implementation in one process on one machine (median over repeats after one
+warm-up call) and prints ratios: the machines are shared and noisy, ratios travel better
+than absolute times. Peers run when installed (`pip install ".[bench]"`).
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peers  # noqa: E402
+import workloads as w  # noqa: E402
+
+import neuralode as nde  # noqa: E402
+
+
+def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
+    fn()  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_repeats or (time.perf_counter() - start < budget
+                                       and len(times) < max_repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def first_call_seconds(make):
+    """Wall time of the very first solve with a fresh network object (no warm-up)."""
+    fn = make()
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def python_overhead_per_call(budget):
+    """Solver time per f call beyond f's own cost, for W1 with a Python callable."""
+    sol = nde.solve(w.spiral, w.W1_Y0, w.W1_T, **w.W1_TOL)
+    nfe = int(sol.stats.nfe)
+    y = np.array(w.W1_Y0)
+
+    def f_alone():
+        for _ in range(nfe):
+            w.spiral(0.5, y.copy())
+    total = median_seconds(w.neuralode_w1_callable, budget)
+    return (total - median_seconds(f_alone, budget)) / nfe, nfe
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
+    args = parser.parse_args()
+    rows = []
+
+    def add(workload, name, fn, ours=None):
+        if fn is None:
+            rows.append((workload, name, None, None))
+            return None
+        seconds = median_seconds(fn, args.budget)
+        rows.append((workload, name, seconds, ours))
+        return seconds
+
+    net1, theta1 = w.spiral_net()
+    ours_net = add("W1", "neuralode, network", lambda: w.neuralode_w1_net(net1, theta1))
+    ours_callable = add("W1", "neuralode, Python callable", w.neuralode_w1_callable)
+    add("W1", "scipy solve_ivp RK45", w.scipy_w1, ours_callable)
+    for name, factory in peers.W1.items():
+        add("W1", name, factory(), ours_net)
+
+    net2, theta2 = w.w2_net()
+    for batch in w.W2_BATCHES:
+        y0 = w.w2_y0(batch)
+        label = f"W2 B={batch}"
+        ours = add(label, "neuralode", lambda: w.neuralode_w2(net2, theta2, y0))
+        for name, factory in peers.W2.items():
+            add(label, name, factory(net2, theta2, y0), ours)
+
+    print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats\n")
+    print("| workload | implementation | median | neuralode faster by |")
+    print("|---|---|---:|---:|")
+    for workload, name, seconds, ours in rows:
+        if seconds is None:
+            print(f"| {workload} | {name} | not installed | |")
+            continue
+        ratio = f"{seconds / ours:.1f}x" if ours else "(ours)"
+        print(f"| {workload} | {name} | {seconds * 1e3:.3f} ms | {ratio} |")
+
+    overhead, nfe = python_overhead_per_call(args.budget)
+    first = first_call_seconds(lambda: (lambda net, th: lambda: w.neuralode_w1_net(net, th))(
+        *w.spiral_net()))
+    print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
+          "call beyond f's own cost")
+    print(f"neuralode first call (fresh network, no warm-up): {first * 1e3:.3f} ms vs "
+          f"{ours_net * 1e3:.3f} ms steady state")
+    for name, seconds in peers.COMPILE_SECONDS.items():
+        print(f"{name}: compiled in {seconds:.2f} s before timing")
+
+
+if __name__ == "__main__":
+    main()

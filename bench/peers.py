@@ -1,0 +1,170 @@
+"""Peer libraries on the same workloads, each optional: a factory returns None when its
+library is not installed, else a zero-argument callable returning the outputs as numpy.
+
+Factories do their one-time work (jit compilation for diffrax) before returning, so the
+callables time steady-state solves; `COMPILE_SECONDS` records what compilation cost.
+"""
+import time
+
+import numpy as np
+
+import workloads as w
+
+COMPILE_SECONDS = {}
+
+
+def _torch():
+    try:
+        import torch
+        import torchdiffeq  # noqa: F401
+        return torch
+    except ImportError:
+        return None
+
+
+def _torch_mlp(torch, net, theta):
+    """The W2 network in torch with the same weights (same layout as torch.nn.Linear)."""
+    views = net.unflatten(theta)
+    w1, b1, w2, b2 = (torch.tensor(views[k]) for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    return lambda y: torch.tanh(y @ w1.T + b1) @ w2.T + b2
+
+
+def torchdiffeq_w1():
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    A, y0, t = (torch.tensor(x) for x in (w.SPIRAL_A, w.W1_Y0, w.W1_T))
+
+    def run():
+        with torch.no_grad():
+            return torchdiffeq.odeint(lambda t, y: (y ** 3) @ A, y0, t, method="dopri5",
+                                      **w.W1_TOL).numpy()
+    return run
+
+
+def torchdiffeq_w2(net, theta, y0):
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    f = _torch_mlp(torch, net, theta)
+    y0_t, t = torch.tensor(y0), torch.tensor(w.W2_T)
+
+    def run():  # one joint state: the batch shares its steps
+        with torch.no_grad():
+            return torchdiffeq.odeint(lambda t, y: f(y), y0_t, t, method="dopri5",
+                                      **w.W2_TOL).numpy()
+    return run
+
+
+def _torchode():
+    try:
+        import torch
+        import torchode
+        return torch, torchode
+    except ImportError:
+        return None, None
+
+
+def _torchode_solver(to, f, tol):
+    term = to.ODETerm(f)
+    controller = to.IntegralController(atol=tol["atol"], rtol=tol["rtol"], term=term)
+    return to.AutoDiffAdjoint(to.Dopri5(term=term), controller, max_steps=1_000_000)
+
+
+def torchode_w1():
+    torch, to = _torchode()
+    if to is None:
+        return None
+    A = torch.tensor(w.SPIRAL_A)
+    solver = _torchode_solver(to, lambda t, y: (y ** 3) @ A, w.W1_TOL)
+    problem = to.InitialValueProblem(y0=torch.tensor(w.W1_Y0)[None],
+                                     t_eval=torch.tensor(w.W1_T)[None])
+
+    def run():
+        with torch.no_grad():
+            return solver.solve(problem).ys[0].numpy()
+    return run
+
+
+def torchode_w2(net, theta, y0):
+    torch, to = _torchode()
+    if to is None:
+        return None
+    f = _torch_mlp(torch, net, theta)
+    solver = _torchode_solver(to, lambda t, y: f(y), w.W2_TOL)
+    t = torch.tensor(w.W2_T)[None].expand(len(y0), -1)
+    problem = to.InitialValueProblem(y0=torch.tensor(y0), t_eval=t)
+
+    def run():  # per-sample steps; ys is (B, T, D)
+        with torch.no_grad():
+            return solver.solve(problem).ys.numpy().transpose(1, 0, 2)
+    return run
+
+
+def _diffrax():
+    try:
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        import diffrax
+        import jax.numpy as jnp
+        return jax, jnp, diffrax
+    except ImportError:
+        return None, None, None
+
+
+def _diffrax_solve(diffrax, jnp, vector_field, t, tol, y0):
+    return diffrax.diffeqsolve(
+        diffrax.ODETerm(vector_field), diffrax.Dopri5(), t0=float(t[0]), t1=float(t[-1]),
+        dt0=None, y0=y0, saveat=diffrax.SaveAt(ts=jnp.asarray(t)),
+        stepsize_controller=diffrax.PIDController(**tol), max_steps=1_000_000).ys
+
+
+def _compiled(name, jitted, *args):
+    start = time.perf_counter()
+    jitted(*args).block_until_ready()
+    COMPILE_SECONDS[name] = time.perf_counter() - start
+    return lambda: np.asarray(jitted(*args).block_until_ready())
+
+
+def diffrax_w1():
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    A = jnp.asarray(w.SPIRAL_A)
+    solve = jax.jit(lambda y0: _diffrax_solve(diffrax, jnp, lambda t, y, args: (y ** 3) @ A,
+                                              w.W1_T, w.W1_TOL, y0))
+    return _compiled("diffrax W1", solve, jnp.asarray(w.W1_Y0))
+
+
+def _jax_mlp(jnp, net, theta):
+    views = {k: jnp.asarray(v) for k, v in net.unflatten(theta).items()}
+    return lambda t, y, args: (views["2.weight"] @ jnp.tanh(views["0.weight"] @ y + views["0.bias"])
+                               + views["2.bias"])
+
+
+def diffrax_w2_vmap(net, theta, y0):
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    f = _jax_mlp(jnp, net, theta)
+    one = lambda y: _diffrax_solve(diffrax, jnp, f, w.W2_T, w.W2_TOL, y)  # noqa: E731
+    solve = jax.jit(jax.vmap(one))
+    run = _compiled(f"diffrax W2 vmap B={len(y0)}", solve, jnp.asarray(y0))
+    return lambda: run().transpose(1, 0, 2)
+
+
+def diffrax_w2_joint(net, theta, y0):
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    f = _jax_mlp(jnp, net, theta)
+    joint = lambda t, y, args: jax.vmap(lambda row: f(t, row, args))(y)  # noqa: E731
+    solve = jax.jit(lambda y: _diffrax_solve(diffrax, jnp, joint, w.W2_T, w.W2_TOL, y))
+    return _compiled(f"diffrax W2 joint B={len(y0)}", solve, jnp.asarray(y0))
+
+
+W1 = {"torchdiffeq": torchdiffeq_w1, "torchode": torchode_w1, "diffrax": diffrax_w1}
+W2 = {"torchdiffeq": torchdiffeq_w2, "torchode": torchode_w2,
+      "diffrax-vmap": diffrax_w2_vmap, "diffrax-joint": diffrax_w2_joint}

@@ -1,0 +1,55 @@
+"""The benchmark workloads of issue 2, shared by the pytest-benchmark suite and compare.py.
+
+W1: the cubic spiral dy/dt = (y³)A, y0 = [2, 0], t ∈ [0, 25], 1000 outputs, dopri5
+    rtol 1e-7 atol 1e-9.
+W2: an MLP 2→64→2 tanh, B samples from N(0, 1), t ∈ [0, 1], 10 outputs, dopri5 rtol 1e-6
+    atol 1e-8.
+"""
+import numpy as np
+
+import neuralode as nde
+
+SPIRAL_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
+W1_Y0 = np.array([2.0, 0.0])
+W1_T = np.linspace(0.0, 25.0, 1000)
+W1_TOL = {"rtol": 1e-7, "atol": 1e-9}
+
+W2_T = np.linspace(0.0, 1.0, 10)
+W2_TOL = {"rtol": 1e-6, "atol": 1e-8}
+W2_BATCHES = (1, 64, 1024)
+
+
+def spiral(t, y):
+    return (y ** 3) @ SPIRAL_A
+
+
+def spiral_net():
+    """The spiral as a network: Power(3) then Linear(2, 2) with W = Aᵀ, b = 0."""
+    net = nde.nets.Sequential(nde.nets.Power(3), nde.nets.Linear(2, 2))
+    return net, np.concatenate([SPIRAL_A.T.ravel(), [0.0, 0.0]])
+
+
+def w2_net():
+    net = nde.nets.MLP(2, hidden=[64], activation="tanh")
+    return net, net.init(seed=0)
+
+
+def w2_y0(batch):
+    return np.random.default_rng(batch).normal(size=(batch, 2))
+
+
+def neuralode_w1_callable():
+    return nde.odeint(spiral, W1_Y0, W1_T, **W1_TOL)
+
+
+def neuralode_w1_net(net, theta):
+    return nde.odeint(net, W1_Y0, W1_T, params=theta, **W1_TOL)
+
+
+def neuralode_w2(net, theta, y0):
+    return nde.odeint(net, y0, W2_T, params=theta, **W2_TOL)
+
+
+def scipy_w1():
+    from scipy.integrate import solve_ivp
+    return solve_ivp(spiral, (0.0, 25.0), W1_Y0, method="RK45", t_eval=W1_T, **W1_TOL).y.T
