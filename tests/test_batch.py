@@ -16,9 +16,10 @@ def _y0(batch, dim=3, seed=0):
 
 
 @pytest.mark.parametrize("method", ["dopri5", "bosh3", "rk4"])
-def test_batch_equals_samples_solved_alone_bit_for_bit(mlp, method):
+@pytest.mark.parametrize("batch", [9, 40])  # small batches run one lane a thread, large ones 8
+def test_batch_equals_samples_solved_alone_bit_for_bit(mlp, method, batch):
     net, theta = mlp
-    y0 = _y0(9)
+    y0 = _y0(batch)
     t = np.linspace(0, 2, 6)
     kwargs = {"step_size": 0.05} if method == "rk4" else {"rtol": 1e-6, "atol": 1e-8}
     batch = nde.solve(net, y0, t, params=theta, method=method, **kwargs)

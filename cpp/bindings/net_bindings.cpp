@@ -27,21 +27,20 @@ void register_nets(py::module_& m) {
       .def_property_readonly("num_params", &Network::num_params)
       // f(t_b, y_b) for every row b of y (B, dim); t has one entry per row.
       .def("forward",
-           [](const Network& net, Array t, Array y, Array theta, int num_threads) {
+           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+              int num_threads) {
              const long count = y.shape(0);
-             Array out({count, static_cast<long>(net.dim())});
-             const double* tp = t.data();
-             const double* yp = y.data();
-             const double* thetap = theta.data();
-             double* outp = out.mutable_data();
              const int dim = net.dim();
-             {
-               py::gil_scoped_release release;
-               for_each_sample<NetWorkspace>(count, num_threads, [&](long b, NetWorkspace& ws) {
-                 net.prepare(ws);
-                 net.forward(tp[b], thetap, yp + b * dim, outp + b * dim, ws);
-               });
-             }
+             Array out({count, static_cast<long>(dim)});
+             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
+             double* outp = out.mutable_data();
+             py::gil_scoped_release release;
+             parallel_over_samples(count, num_threads, [&](auto take) {
+               NetWorkspace ws;
+               net.prepare<1>(ws);
+               for (long b = take(); b >= 0; b = take())
+                 net.forward<1>(tp + b, thetap, yp + b * dim, outp + b * dim, ws);
+             });
              return out;
            },
            py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0);

@@ -88,26 +88,27 @@ SolverOptions options_of(double rtol, const Array& atol, double step_size, doubl
   return options;
 }
 
+// Lanes per thread for networks: wide enough to vectorize the layers across samples.
+constexpr int network_lanes = 8;
+
+template <int L>
 struct NetworkRhs {
   const Network& net;
   const double* theta;
   NetWorkspace& ws;
-  void operator()(double t, const double* y, double* dy) { net.forward(t, theta, y, dy, ws); }
-};
-
-struct NetSolveWorkspace {
-  StepWorkspace step;
-  NetWorkspace net;
+  void operator()(const double* t, const double* y, double* dy) {
+    net.forward<L>(t, theta, y, dy, ws);
+  }
 };
 
 // One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
 struct PythonRhs {
   const py::function& f;
   long dim;
-  void operator()(double t, const double* y, double* dy) {
+  void operator()(const double* t, const double* y, double* dy) {
     Array y_arr(dim);
     std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
-    py::object result = f(t, y_arr);
+    py::object result = f(*t, y_arr);
     Array dy_arr = Array::ensure(result);
     if (!dy_arr) throw py::error_already_set();
     if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
@@ -120,6 +121,38 @@ struct PythonRhs {
   }
 };
 
+// Hands out samples [0, count) through `take`, with their initial values and output rows.
+template <class Take>
+struct ProblemQueue {
+  Take& take;
+  const double* y0;
+  const double* t;
+  long t_rows, times, samples, dim;
+  const BatchResult& out;
+  bool operator()(SampleProblem& problem) {
+    const long b = take();
+    if (b < 0) return false;
+    problem = SampleProblem{b, y0 + b * dim, grid_of(t, t_rows, times, out, b, samples, dim)};
+    return true;
+  }
+};
+
+template <int L>
+void solve_network_on_lanes(const Network& net, const double* theta, const double* y0,
+                            const double* t, long t_rows, long times, long samples, long dim,
+                            const ButcherTableau& tableau, const SolverOptions& options,
+                            int num_threads, BatchResult& out) {
+  parallel_over_samples(samples, num_threads, [&](auto take) {
+    StepWorkspace<L> ws;
+    NetWorkspace net_ws;
+    net.prepare<L>(net_ws);
+    NetworkRhs<L> rhs{net, theta, net_ws};
+    ProblemQueue<decltype(take)> queue{take, y0, t, t_rows, times, samples, dim, out};
+    auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+    integrate_lanes<L>(rhs, tableau, options, static_cast<int>(dim), ws, queue, record);
+  });
+}
+
 py::dict solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
                        const std::string& method, double rtol, const Array& atol,
                        double step_size, double first_step, double max_step, long max_steps,
@@ -128,18 +161,18 @@ py::dict solve_network(const Network& net, const Array& theta, const Array& y0, 
   const long samples = y0.shape(0), dim = y0.shape(1);
   const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
   BatchResult out(samples, t.shape(1), dim);
-  const double* theta_p = theta.data();
-  const double* y0_p = y0.data();
-  const double* t_p = t.data();
+  const double *theta_p = theta.data(), *y0_p = y0.data(), *t_p = t.data();
   const long t_rows = t.shape(0), times = t.shape(1);
   {
     py::gil_scoped_release release;
-    for_each_sample<NetSolveWorkspace>(samples, num_threads, [&](long b, NetSolveWorkspace& ws) {
-      net.prepare(ws.net);
-      NetworkRhs rhs{net, theta_p, ws.net};
-      out.record(b, integrate(rhs, tableau, options, y0_p + b * dim, dim,
-                              grid_of(t_p, t_rows, times, out, b, samples, dim), ws.step));
-    });
+    // Lanes only pay off when there are enough samples to fill them.
+    const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+    if (samples >= static_cast<long>(network_lanes) * threads)
+      solve_network_on_lanes<network_lanes>(net, theta_p, y0_p, t_p, t_rows, times, samples, dim,
+                                            tableau, options, num_threads, out);
+    else
+      solve_network_on_lanes<1>(net, theta_p, y0_p, t_p, t_rows, times, samples, dim, tableau,
+                                options, num_threads, out);
   }
   return out.to_dict();
 }
@@ -151,11 +184,14 @@ py::dict solve_callable(const py::function& f, const Array& y0, const Array& t,
   const long samples = y0.shape(0), dim = y0.shape(1);
   const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
   BatchResult out(samples, t.shape(1), dim);
-  StepWorkspace ws;
+  StepWorkspace<1> ws;
   PythonRhs rhs{f, dim};
-  for (long b = 0; b < samples; ++b)
-    out.record(b, integrate(rhs, tableau, options, y0.data() + b * dim, dim,
-                            grid_of(t.data(), t.shape(0), t.shape(1), out, b, samples, dim), ws));
+  long next = 0;
+  auto take = [&]() -> long { return next < samples ? next++ : -1; };
+  ProblemQueue<decltype(take)> queue{take, y0.data(), t.data(), t.shape(0), t.shape(1), samples,
+                                     dim, out};
+  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+  integrate_lanes<1>(rhs, tableau, options, static_cast<int>(dim), ws, queue, record);
   return out.to_dict();
 }
 

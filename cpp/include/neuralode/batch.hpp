@@ -1,21 +1,39 @@
 #pragma once
-// The OpenMP driver: every sample is its own problem, solved by one thread with that
-// thread's workspace. Nothing is shared between samples, so results do not depend on the
-// number of threads or on the schedule.
+// The OpenMP driver: threads take samples one at a time from a shared counter and solve
+// each on their own workspace. A sample's result depends on nothing but the sample, so it is
+// the same for any number of threads and any schedule.
 #include <omp.h>
 
-#include <vector>
+#include <algorithm>
+#include <atomic>
+#include <exception>
 
 namespace neuralode {
 
-// Calls solve_sample(b, workspace) for b in [0, count) on `num_threads` threads (<= 0:
-// OpenMP's default). solve_sample must not throw: failures travel as per-sample statuses.
-template <class Workspace, class SolveSample>
-void for_each_sample(long count, int num_threads, SolveSample&& solve_sample) {
-  const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-  std::vector<Workspace> workspaces(static_cast<size_t>(threads));
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 4)
-  for (long b = 0; b < count; ++b) solve_sample(b, workspaces[static_cast<size_t>(omp_get_thread_num())]);
+// Runs thread_work(take) on each of `num_threads` threads (<= 0: OpenMP's default), where
+// take() returns the next unclaimed sample index in [0, count), or -1 when none is left.
+// An exception thrown on a thread (only ever std::bad_alloc) is rethrown after the region.
+template <class ThreadWork>
+void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work) {
+  const long wanted = num_threads > 0 ? num_threads : omp_get_max_threads();
+  const int threads = static_cast<int>(std::max(1L, std::min(wanted, count)));
+  std::atomic<long> next{0};
+  auto take = [&]() -> long {
+    const long b = next.fetch_add(1, std::memory_order_relaxed);
+    return b < count ? b : -1;
+  };
+  std::exception_ptr error;
+#pragma omp parallel num_threads(threads)
+  {
+    try {
+      thread_work(take);
+    } catch (...) {
+#pragma omp critical(neuralode_error)
+      if (!error) error = std::current_exception();
+      next.store(count);  // the other threads stop taking work
+    }
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace neuralode

@@ -1,15 +1,10 @@
 #pragma once
 // Step-size control for the embedded pairs: the error norm, accept/reject and the next step
 // (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4), and the initial step of §II.4.
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 
 namespace neuralode {
-
-using Vector = Eigen::VectorXd;
-using ConstVectorMap = Eigen::Map<const Eigen::VectorXd>;
-using VectorMap = Eigen::Map<Eigen::VectorXd>;
 
 // Tolerances and limits of one solve, shared by every sample of a batch.
 struct SolverOptions {
@@ -23,29 +18,32 @@ struct SolverOptions {
 
 namespace detail {
 
-// RMS over components of err_i / (atol_i + rtol * max(|y_i|, |y_new_i|)).
-inline double error_norm(const Vector& err, const Vector& y, const Vector& y_new,
-                         const SolverOptions& options) {
-  const Eigen::Index n = err.size();
+// RMS over components of err_d / (atol_d + rtol * max(|y_d|, |y_new_d|)), for lane l of
+// component-major arrays with L lanes.
+template <int L>
+double error_norm(const double* err, const double* y, const double* y_new, int dim, int l,
+                  const SolverOptions& options) {
   double sum = 0;
-  for (Eigen::Index i = 0; i < n; ++i) {
+  for (int d = 0; d < dim; ++d) {
+    const int i = d * L + l;
     const double scale =
-        options.atol[i] + options.rtol * std::max(std::abs(y[i]), std::abs(y_new[i]));
+        options.atol[d] + options.rtol * std::max(std::abs(y[i]), std::abs(y_new[i]));
     const double ratio = err[i] / scale;
     sum += ratio * ratio;
   }
-  return std::sqrt(sum / static_cast<double>(n));
+  return std::sqrt(sum / dim);
 }
 
-// RMS of v_i / (atol_i + rtol * |y_i|), the norm of the initial-step heuristic.
-inline double scaled_rms(Eigen::Ref<const Vector> v, const Vector& y, const SolverOptions& options) {
-  const Eigen::Index n = v.size();
+// RMS of v_d / (atol_d + rtol * |y_d|), the norm of the initial-step heuristic.
+template <int L>
+double scaled_rms(const double* v, const double* y, int dim, int l, const SolverOptions& options) {
   double sum = 0;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    const double ratio = v[i] / (options.atol[i] + options.rtol * std::abs(y[i]));
+  for (int d = 0; d < dim; ++d) {
+    const int i = d * L + l;
+    const double ratio = v[i] / (options.atol[d] + options.rtol * std::abs(y[i]));
     sum += ratio * ratio;
   }
-  return std::sqrt(sum / static_cast<double>(n));
+  return std::sqrt(sum / dim);
 }
 
 }  // namespace detail
@@ -55,8 +53,9 @@ struct StepController {
   static constexpr double min_factor = 0.2;
   static constexpr double max_factor = 10.0;
   double exponent;  // -1/(q+1), q the order of the embedded (lower-order) estimate
+  int error_order;
 
-  explicit StepController(int error_order) : exponent(-1.0 / (error_order + 1)) {}
+  explicit StepController(int order) : exponent(-1.0 / (order + 1)), error_order(order) {}
 
   // Factor for the next step after an accepted one; after a rejection within the same
   // step the step may not grow again (it just failed at a larger size).
@@ -71,27 +70,20 @@ struct StepController {
     if (!std::isfinite(err_norm)) return min_factor;
     return std::max(min_factor, safety * std::pow(err_norm, exponent));
   }
-};
 
-// Initial step of Hairer, Nørsett & Wanner §II.4: balances the size of y, f(y) and an
-// estimate of f's second derivative. Costs one evaluation of f, written to f1.
-template <class Rhs>
-double initial_step(Rhs& rhs, double t0, const Vector& y0, Eigen::Ref<const Vector> f0,
-                    double direction,
-                    double interval, int error_order, const SolverOptions& options, Vector& y1,
-                    Vector& f1) {
-  const double d0 = detail::scaled_rms(y0, y0, options);
-  const double d1 = detail::scaled_rms(f0, y0, options);
-  double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
-  h0 = std::min(h0, interval);
-  y1 = y0 + (h0 * direction) * f0;
-  rhs(t0 + h0 * direction, y1.data(), f1.data());
-  y1 = f1 - f0;  // reuse y1 as scratch for the difference
-  const double d2 = detail::scaled_rms(y1, y0, options) / h0;
-  const double h1 = (d1 <= 1e-15 && d2 <= 1e-15)
-                        ? std::max(1e-6, h0 * 1e-3)
-                        : std::pow(0.01 / std::max(d1, d2), 1.0 / (error_order + 1));
-  return std::min({100 * h0, h1, interval, options.max_step});
-}
+  // Initial step of Hairer, Nørsett & Wanner §II.4, in two halves around the one extra
+  // evaluation f1 = f(t0 + h0, y0 + h0 f0) it needs. First half: h0 from d0 = |y0|, d1 = |f0|.
+  static double probe_step(double d0, double d1, double interval) {
+    return std::min((d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1, interval);
+  }
+
+  // Second half: d2 = |f1 - f0| / h0 estimates f's second derivative.
+  double initial_step(double h0, double d1, double d2, double interval, double max_step) const {
+    const double h1 = (d1 <= 1e-15 && d2 <= 1e-15)
+                          ? std::max(1e-6, h0 * 1e-3)
+                          : std::pow(0.01 / std::max(d1, d2), 1.0 / (error_order + 1));
+    return std::min({100 * h0, h1, interval, max_step});
+  }
+};
 
 }  // namespace neuralode

@@ -1,191 +1,304 @@
 #pragma once
-// The integration loops, fixed-step and adaptive, for one sample: steps from t[0] to
-// t[T-1] (either direction), writes the state at every requested time, counts work.
+// The integration loops, fixed-step and adaptive, over L lanes: each lane solves one sample
+// from t[0] to t[T-1] (either direction) with its own steps, writes the state at every
+// requested time and counts its own work; a lane that finishes takes the next sample.
+// Numerical failure ends a lane with a Status, never an exception; exceptions from `rhs`
+// (a Python callable) propagate.
+#include <array>
 #include <cmath>
 #include <limits>
 
 #include "controller.hpp"
 #include "dense_output.hpp"
-#include "status.hpp"
+#include "lanes.hpp"
 #include "stepper.hpp"
 #include "tableau.hpp"
 
 namespace neuralode {
 
-struct SampleStats {
-  long nfe = 0, n_steps = 0, n_accepted = 0, n_rejected = 0;
-};
-
-struct SampleResult {
-  Status status = Status::success;
-  double t_reached = 0;  // the last time the solution is valid at
-  SampleStats stats;
-};
-
-// One sample's output times and where its states go: row i (dim doubles) at ys + i*ys_stride.
-struct OutputGrid {
-  const double* t;
-  long t_stride;
-  long count;
-  double* ys;
-  long ys_stride;
-
-  double time(long i) const { return t[i * t_stride]; }
-  double* row(long i) const { return ys + i * ys_stride; }
-};
-
-namespace detail {
-
-// Counts evaluations so every loop reports NFE the same way.
-template <class Rhs>
-struct CountingRhs {
-  Rhs& rhs;
-  long& nfe;
-  void operator()(double t, const double* y, double* dy) {
-    ++nfe;
-    rhs(t, y, dy);
+// Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
+// evaluates f for all L lanes at once. NextProblem: bool(SampleProblem&), false when none is
+// left. Record: void(long id, const SampleResult&).
+template <int L, class Rhs, class NextProblem, class Record>
+class LaneIntegrator {
+ public:
+  LaneIntegrator(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options, int dim,
+                 StepWorkspace<L>& ws, NextProblem& next_problem, Record& record)
+      : rhs_(rhs), tableau_(tableau), options_(options), dim_(dim), ws_(ws),
+        next_problem_(next_problem), record_(record), controller_(tableau.error_order) {
+    ws_.resize(dim, tableau.stages);
   }
-};
 
-// Writes the states at output times in (t, t_new] from the step just taken.
-template <class DenseFn>
-void emit_outputs(const OutputGrid& grid, long& next, double t, double t_new, double direction,
-                  const Eigen::VectorXd& y_new, DenseFn&& dense) {
-  const double h = t_new - t;
-  for (; next < grid.count && direction * (grid.time(next) - t_new) <= 0; ++next) {
-    const double t_out = grid.time(next);
-    if (t_out == t_new)
-      Eigen::Map<Eigen::VectorXd>(grid.row(next), y_new.size()) = y_new;
-    else
-      dense((t_out - t) / h, h, grid.row(next));
-  }
-}
-
-inline void fill_nan_from(const OutputGrid& grid, long first, Eigen::Index dim) {
-  for (long i = first; i < grid.count; ++i)
-    Eigen::Map<Eigen::VectorXd>(grid.row(i), dim).setConstant(std::numeric_limits<double>::quiet_NaN());
-}
-
-// Fixed steps of `options.step_size` (the last one clipped to the end), or one step per
-// output interval when it is 0. Output inside a step is cubic Hermite.
-template <class Rhs>
-Status integrate_fixed(Rhs& f, const ButcherTableau& tableau, const SolverOptions& options,
-                       const OutputGrid& grid, double direction, StepWorkspace& ws,
-                       SampleResult& result, long& next) {
-  const double t0 = grid.time(0), t_end = grid.time(grid.count - 1);
-  const bool on_grid = options.step_size == 0;
-  const double h_fixed = direction * options.step_size;
-  double t = t0;
-  bool have_f0 = false;  // ws.k.col(0) already holds f(t, y)
-  for (long n = 0; next < grid.count; ++n) {
-    if (result.stats.n_steps >= options.max_steps) return Status::max_steps_reached;
-    double t_new = on_grid ? grid.time(next) : t0 + static_cast<double>(n + 1) * h_fixed;
-    // Land exactly on the end instead of leaving a sliver step to rounding.
-    if (!on_grid && direction * (t_end - t_new) <= 1e-10 * std::abs(h_fixed)) t_new = t_end;
-    const double h = t_new - t;
-    if (!have_f0) f(t, ws.y.data(), ws.k.col(0).data());
-    runge_kutta_step(f, tableau, t, h, ws);
-    ++result.stats.n_steps;
-    ++result.stats.n_accepted;
-    if (!ws.y_new.allFinite()) return Status::non_finite_state;
-    // Hermite output inside the step needs f at its end, which the next step reuses.
-    have_f0 = next < grid.count && direction * (grid.time(next) - t_new) < 0;
-    if (have_f0) f(t_new, ws.y_new.data(), ws.f_end.data());
-    emit_outputs(grid, next, t, t_new, direction, ws.y_new,
-                 [&](double theta, double hh, double* out) {
-                   dense_hermite(theta, hh, ws.y, ws.y_new, ws.k.col(0), ws.f_end, out);
-                 });
-    if (have_f0) ws.k.col(0) = ws.f_end;
-    ws.y.swap(ws.y_new);
-    t = t_new;
-    result.t_reached = t;
-  }
-  return Status::success;
-}
-
-// Embedded-pair control with the tableau's dense output; each sample its own steps.
-template <class Rhs>
-Status integrate_adaptive(Rhs& f, const ButcherTableau& tableau, const SolverOptions& options,
-                          const OutputGrid& grid, double direction, StepWorkspace& ws,
-                          SampleResult& result, long& next) {
-  const StepController controller(tableau.error_order);
-  const double t_end = grid.time(grid.count - 1);
-  const int last = tableau.stages - 1;
-  double t = grid.time(0);
-  f(t, ws.y.data(), ws.k.col(0).data());
-  if (!ws.k.col(0).allFinite()) return Status::non_finite_state;
-  double h = options.first_step > 0
-                 ? std::min(options.first_step, std::abs(t_end - t))
-                 : initial_step(f, t, ws.y, ws.k.col(0), direction, std::abs(t_end - t),
-                                tableau.error_order, options, ws.stage, ws.f_end);
-  while (next < grid.count) {
-    h = std::min(h, options.max_step);
-    const double min_step =
-        10 * std::abs(std::nextafter(t, direction * INFINITY) - t);
-    bool rejected = false, last_failure_non_finite = false;
-    double t_new;
-    for (;;) {
-      if (h < min_step)
-        return last_failure_non_finite ? Status::non_finite_state : Status::step_size_underflow;
-      if (result.stats.n_steps >= options.max_steps) return Status::max_steps_reached;
-      t_new = t + direction * h;
-      if (direction * (t_new - t_end) > 0) t_new = t_end;
-      const double h_signed = t_new - t;
-      runge_kutta_step(f, tableau, t, h_signed, ws);
-      ++result.stats.n_steps;
-      const double err = detail::error_norm(ws.error, ws.y, ws.y_new, options);
-      const bool finite = std::isfinite(err) && ws.y_new.allFinite();
-      if (finite && err <= 1) {
-        h = std::abs(h_signed) * controller.accepted_factor(err, rejected);
-        break;
-      }
-      ++result.stats.n_rejected;
-      rejected = true;
-      last_failure_non_finite = !finite;
-      h = std::abs(h_signed) * controller.rejected_factor(finite ? err : INFINITY);
+  void run() {
+    while (refill()) {
+      if (tableau_.adaptive())
+        adaptive_step();
+      else
+        fixed_step();
     }
-    ++result.stats.n_accepted;
-    if (!tableau.fsal()) f(t_new, ws.y_new.data(), ws.k.col(last).data());
-    emit_outputs(grid, next, t, t_new, direction, ws.y_new,
-                 [&](double theta, double hh, double* out) {
-                   if (tableau.dense_degree > 0)
-                     dense_polynomial(tableau, theta, hh, ws.y, ws.k, out);
-                   else
-                     dense_hermite(theta, hh, ws.y, ws.y_new, ws.k.col(0), ws.k.col(last), out);
-                 });
-    ws.k.col(0) = ws.k.col(last);
-    ws.y.swap(ws.y_new);
-    t = t_new;
-    result.t_reached = t;
   }
-  return Status::success;
-}
 
-}  // namespace detail
+ private:
+  struct Lane {
+    bool active = false;
+    bool fresh = false;        // just started: needs f(t0, y0) and a first step
+    bool rejected = false;     // adaptive: the current step was rejected before
+    bool last_failure_non_finite = false;
+    long id = 0;
+    OutputGrid grid;
+    long next = 0;             // next output row to write
+    double t = 0, t_end = 0, direction = 1;
+    double h = 0;              // adaptive: size of the next step to try
+    long step_index = 0;       // fixed: steps taken
+    SampleResult result;
+  };
 
-// Solves one sample from y0 over the grid. Never throws for numerical failure: the status
-// says why it stopped and the rows after it are NaN. Exceptions from `rhs` propagate.
-template <class Rhs>
-SampleResult integrate(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options,
-                       const double* y0, Eigen::Index dim, const OutputGrid& grid,
-                       StepWorkspace& ws) {
-  SampleResult result;
-  result.t_reached = grid.time(0);
-  ws.resize(dim, tableau.stages);
-  ws.y = Eigen::Map<const Eigen::VectorXd>(y0, dim);
-  Eigen::Map<Eigen::VectorXd>(grid.row(0), dim) = ws.y;
-  long next = 1;
-  if (grid.count > 1) {
-    const double direction = grid.time(grid.count - 1) > grid.time(0) ? 1.0 : -1.0;
-    detail::CountingRhs<Rhs> counted{rhs, result.stats.nfe};
-    result.status = tableau.adaptive()
-                        ? detail::integrate_adaptive(counted, tableau, options, grid, direction,
-                                                     ws, result, next)
-                        : detail::integrate_fixed(counted, tableau, options, grid, direction,
-                                                  ws, result, next);
+  Rhs& rhs_;
+  const ButcherTableau& tableau_;
+  const SolverOptions& options_;
+  const int dim_;
+  StepWorkspace<L>& ws_;
+  NextProblem& next_problem_;
+  Record& record_;
+  const StepController controller_;
+  std::array<Lane, L> lanes_;
+  // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
+  std::array<double, L> t_{}, h_{}, t_new_{};
+
+  void finish(int l, Status status) {
+    Lane& lane = lanes_[l];
+    lane.result.status = status;
+    for (long i = lane.next; status != Status::success && i < lane.grid.count; ++i)
+      std::fill(lane.grid.row(i), lane.grid.row(i) + dim_, std::numeric_limits<double>::quiet_NaN());
+    record_(lane.id, lane.result);
+    lane.active = false;
   }
-  if (result.status != Status::success) detail::fill_nan_from(grid, next, dim);
-  return result;
+
+  // Gives idle lanes new samples; false once every lane is idle and no sample is left.
+  bool refill() {
+    bool any_active = false, any_fresh = false;
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      SampleProblem problem;
+      while (!lane.active && next_problem_(problem)) {
+        lane = Lane{};
+        lane.id = problem.id;
+        lane.grid = problem.grid;
+        lane.t = lane.result.t_reached = problem.grid.time(0);
+        for (int d = 0; d < dim_; ++d) ws_.y[d * L + l] = lane.grid.row(0)[d] = problem.y0[d];
+        lane.next = 1;
+        lane.active = true;
+        if (lane.grid.count == 1) {
+          finish(l, Status::success);
+          continue;
+        }
+        lane.t_end = lane.grid.time(lane.grid.count - 1);
+        lane.direction = lane.t_end > lane.t ? 1.0 : -1.0;
+        lane.fresh = true;
+        any_fresh = true;
+      }
+      any_active = any_active || lane.active;
+      t_[l] = lane.t;
+      h_[l] = 0;
+    }
+    if (any_fresh) start_fresh_lanes();
+    return any_active;
+  }
+
+  // f(t, y) into stage block 0 for fresh lanes (all lanes are evaluated, into scratch, so
+  // running lanes keep theirs); adaptive methods also pick the first step.
+  void start_fresh_lanes() {
+    rhs_(t_.data(), ws_.y, ws_.scratch_f);
+    double* f0 = ws_.k.block(0);
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.fresh) continue;
+      ++lane.result.stats.nfe;
+      lane::copy_lane<L>(ws_.scratch_f, f0, dim_, l);
+      if (!lane::lane_finite<L>(f0, dim_, l)) {
+        lane.fresh = false;
+        finish(l, Status::non_finite_state);
+      }
+    }
+    if (!tableau_.adaptive()) {
+      for (Lane& lane : lanes_) lane.fresh = false;
+      return;
+    }
+    std::array<double, L> h0{}, d1{}, t_probe = t_;
+    bool need_probe = false;
+    std::copy(ws_.y, ws_.y + dim_ * L, ws_.scratch_y);
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.fresh) continue;
+      const double interval = std::abs(lane.t_end - lane.t);
+      if (options_.first_step > 0) {
+        lane.h = std::min(options_.first_step, interval);
+        lane.fresh = false;
+        continue;
+      }
+      d1[l] = detail::scaled_rms<L>(f0, ws_.y, dim_, l, options_);
+      h0[l] = StepController::probe_step(detail::scaled_rms<L>(ws_.y, ws_.y, dim_, l, options_),
+                                         d1[l], interval);
+      const double step = h0[l] * lane.direction;
+      t_probe[l] = lane.t + step;
+      for (int d = 0; d < dim_; ++d) ws_.scratch_y[d * L + l] += step * f0[d * L + l];
+      need_probe = true;
+    }
+    if (!need_probe) return;
+    rhs_(t_probe.data(), ws_.scratch_y, ws_.scratch_f);
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.fresh) continue;
+      lane.fresh = false;
+      ++lane.result.stats.nfe;
+      for (int d = 0; d < dim_; ++d) {
+        const int i = d * L + l;
+        ws_.scratch_f[i] -= f0[i];
+      }
+      const double d2 = detail::scaled_rms<L>(ws_.scratch_f, ws_.y, dim_, l, options_) / h0[l];
+      lane.h = controller_.initial_step(h0[l], d1[l], d2, std::abs(lane.t_end - lane.t),
+                                        options_.max_step);
+    }
+  }
+
+  // Writes lane l's states at output times in (t, t_new] from the step just taken.
+  template <class Dense>
+  void emit_outputs(int l, double t_new, Dense&& dense) {
+    Lane& lane = lanes_[l];
+    const double h = t_new - lane.t;
+    for (; lane.next < lane.grid.count &&
+           lane.direction * (lane.grid.time(lane.next) - t_new) <= 0;
+         ++lane.next) {
+      const double t_out = lane.grid.time(lane.next);
+      double* row = lane.grid.row(lane.next);
+      if (t_out == t_new)
+        for (int d = 0; d < dim_; ++d) row[d] = ws_.y_new[d * L + l];
+      else
+        dense((t_out - lane.t) / h, h, row);
+    }
+  }
+
+  // Moves lane l to the end of its accepted step (y, f(y) in stage block 0, t).
+  void advance(int l, double t_new, const double* f_new) {
+    lane::copy_lane<L>(ws_.y_new, ws_.y, dim_, l);
+    lane::copy_lane<L>(f_new, ws_.k.block(0), dim_, l);
+    lanes_[l].t = lanes_[l].result.t_reached = t_new;
+  }
+
+  // One attempted step of every active lane of an embedded pair.
+  void adaptive_step() {
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.active) continue;
+      lane.h = std::min(lane.h, options_.max_step);
+      const double min_step = 10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
+      if (lane.h < min_step) {
+        finish(l, lane.last_failure_non_finite ? Status::non_finite_state
+                                               : Status::step_size_underflow);
+        continue;
+      }
+      if (lane.result.stats.n_steps >= options_.max_steps) {
+        finish(l, Status::max_steps_reached);
+        continue;
+      }
+      double t_new = lane.t + lane.direction * lane.h;
+      if (lane.direction * (t_new - lane.t_end) > 0) t_new = lane.t_end;
+      h_[l] = t_new - lane.t;
+      t_new_[l] = t_new;
+    }
+    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_);
+    const int last = tableau_.stages - 1;
+    // The next step and Hermite output need f at the new point (free for FSAL methods).
+    if (!tableau_.fsal()) rhs_(t_new_.data(), ws_.y_new, ws_.k.block(last));
+    const double* f_new = ws_.k.block(last);
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.active) continue;
+      SampleStats& stats = lane.result.stats;
+      stats.nfe += tableau_.stages - 1;
+      ++stats.n_steps;
+      const double err = detail::error_norm<L>(ws_.error, ws_.y, ws_.y_new, dim_, l, options_);
+      const bool finite = std::isfinite(err) && lane::lane_finite<L>(ws_.y_new, dim_, l);
+      if (!(finite && err <= 1)) {
+        ++stats.n_rejected;
+        lane.h = std::abs(h_[l]) * controller_.rejected_factor(finite ? err : INFINITY);
+        lane.rejected = true;
+        lane.last_failure_non_finite = !finite;
+        continue;
+      }
+      ++stats.n_accepted;
+      if (!tableau_.fsal()) ++stats.nfe;
+      lane.h = std::abs(h_[l]) * controller_.accepted_factor(err, lane.rejected);
+      lane.rejected = lane.last_failure_non_finite = false;
+      const double t_new = t_new_[l];
+      emit_outputs(l, t_new, [&](double theta, double h, double* out) {
+        if (tableau_.dense_degree > 0)
+          dense_polynomial<L>(tableau_, theta, h, ws_.y, ws_.k.block(0), dim_, l, out);
+        else
+          dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), f_new, dim_, l, out);
+      });
+      advance(l, t_new, f_new);
+      if (lane.next >= lane.grid.count) finish(l, Status::success);
+    }
+  }
+
+  // One step of every active lane of a fixed-step method: by `step_size` (the last step
+  // clipped to the end) or to the next output time. Output inside a step is cubic Hermite.
+  void fixed_step() {
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.active) continue;
+      if (lane.result.stats.n_steps >= options_.max_steps) {
+        finish(l, Status::max_steps_reached);
+        continue;
+      }
+      double t_new;
+      if (options_.step_size == 0) {
+        t_new = lane.grid.time(lane.next);
+      } else {
+        const double h_fixed = lane.direction * options_.step_size;
+        t_new = lane.grid.time(0) + static_cast<double>(lane.step_index + 1) * h_fixed;
+        // Land exactly on the end instead of leaving a sliver step to rounding.
+        if (lane.direction * (lane.t_end - t_new) <= 1e-10 * options_.step_size) t_new = lane.t_end;
+      }
+      h_[l] = t_new - lane.t;
+      t_new_[l] = t_new;
+    }
+    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_);
+    // f at the step's end: the next step's first stage and the Hermite output's slope.
+    rhs_(t_new_.data(), ws_.y_new, ws_.scratch_f);
+    for (int l = 0; l < L; ++l) {
+      Lane& lane = lanes_[l];
+      if (!lane.active) continue;
+      SampleStats& stats = lane.result.stats;
+      stats.nfe += tableau_.stages - 1;
+      ++stats.n_steps;
+      ++stats.n_accepted;
+      ++lane.step_index;
+      if (!lane::lane_finite<L>(ws_.y_new, dim_, l)) {
+        finish(l, Status::non_finite_state);
+        continue;
+      }
+      const double t_new = t_new_[l];
+      const bool last_step = t_new == lane.t_end;
+      const bool interior_output = lane.direction * (lane.grid.time(lane.next) - t_new) < 0;
+      if (!last_step || interior_output) ++stats.nfe;  // the end-point evaluation is used
+      emit_outputs(l, t_new, [&](double theta, double h, double* out) {
+        dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), ws_.scratch_f, dim_, l, out);
+      });
+      advance(l, t_new, ws_.scratch_f);
+      if (lane.next >= lane.grid.count) finish(l, Status::success);
+    }
+  }
+
+};
+
+// Solves every problem `next_problem` hands out on L lanes, recording each result.
+template <int L, class Rhs, class NextProblem, class Record>
+void integrate_lanes(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options,
+                     int dim, StepWorkspace<L>& ws, NextProblem& next_problem, Record& record) {
+  LaneIntegrator<L, Rhs, NextProblem, Record>(rhs, tableau, options, dim, ws, next_problem, record)
+      .run();
 }
 
 }  // namespace neuralode

@@ -1,7 +1,7 @@
 #pragma once
 // A small layer interpreter: a network is a list of layers over one flat parameter vector,
 // evaluated per sample with no Python in the loop.
-#include <Eigen/Core>
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -30,9 +30,10 @@ struct Layer {
   double exponent;   // Power only
 };
 
-// Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer.
+// Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer, for
+// L lanes each.
 struct NetWorkspace {
-  Eigen::VectorXd a, b;
+  std::vector<double> a, b;
 };
 
 namespace detail {
@@ -57,6 +58,23 @@ inline double integer_or_real_power(double x, double p) {
 template <class Fn>
 inline void apply_elementwise(double* v, int n, Fn fn) {
   for (int i = 0; i < n; ++i) v[i] = fn(v[i]);
+}
+
+// out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. The sum runs
+// over inputs in order, the same for every lane and every L.
+template <int L>
+inline void linear(const double* params, int n_in, int n_out, const double* x, double* out) {
+  const double* bias = params + static_cast<long>(n_out) * n_in;
+  for (int o = 0; o < n_out; ++o) {
+    const double* w_row = params + static_cast<long>(o) * n_in;
+    double acc[L];
+    for (int l = 0; l < L; ++l) acc[l] = 0;
+    for (int i = 0; i < n_in; ++i) {
+      const double w = w_row[i];
+      for (int l = 0; l < L; ++l) acc[l] += w * x[i * L + l];
+    }
+    for (int l = 0; l < L; ++l) out[o * L + l] = acc[l] + bias[o];
+  }
 }
 
 }  // namespace detail
@@ -95,32 +113,29 @@ class Network {
   long num_params() const { return num_params_; }
   const std::vector<Layer>& layers() const { return layers_; }
 
+  template <int L>
   void prepare(NetWorkspace& ws) const {
-    ws.a.resize(max_width_);
-    ws.b.resize(max_width_);
+    ws.a.resize(static_cast<size_t>(max_width_) * L);
+    ws.b.resize(static_cast<size_t>(max_width_) * L);
   }
 
-  // out = f(t, y; theta) for one sample; `ws` must have been prepared.
-  void forward(double t, const double* theta, const double* y, double* out,
+  // out = f(t, y; theta) for L samples at once, y and out component-major ([d][lane]) and
+  // t one per lane; `ws` must have been prepared for L. Each lane's arithmetic is the same
+  // whatever L, so results never depend on how samples are grouped.
+  template <int L>
+  void forward(const double* t, const double* theta, const double* y, double* out,
                NetWorkspace& ws) const {
     double* cur = ws.a.data();
     double* nxt = ws.b.data();
-    std::copy(y, y + dim_, cur);
+    std::copy(y, y + dim_ * L, cur);
     for (const Layer& layer : layers_) {
-      const int n = layer.in_features;
+      const int n = layer.in_features * L;
       switch (layer.kind) {
-        case LayerKind::linear: {
-          using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-          Eigen::Map<const RowMajor> W(theta + layer.param_offset, layer.out_features, n);
-          Eigen::Map<const Eigen::VectorXd> bias(
-              theta + layer.param_offset + static_cast<long>(layer.out_features) * n,
-              layer.out_features);
-          Eigen::Map<Eigen::VectorXd> result(nxt, layer.out_features);
-          result.noalias() = W * Eigen::Map<const Eigen::VectorXd>(cur, n);
-          result += bias;
+        case LayerKind::linear:
+          detail::linear<L>(theta + layer.param_offset, layer.in_features, layer.out_features,
+                            cur, nxt);
           std::swap(cur, nxt);
           break;
-        }
         case LayerKind::tanh:
           detail::apply_elementwise(cur, n, [](double x) { return std::tanh(x); });
           break;
@@ -148,11 +163,11 @@ class Network {
           break;
         }
         case LayerKind::concat_time:
-          cur[n] = t;
+          std::copy(t, t + L, cur + n);
           break;
       }
     }
-    std::copy(cur, cur + dim_, out);
+    std::copy(cur, cur + dim_ * L, out);
   }
 
  private:

@@ -1,50 +1,68 @@
 #pragma once
-// One explicit Runge-Kutta step, generic over the tableau.
-#include <Eigen/Core>
+// One explicit Runge-Kutta step for L lanes at once, generic over the tableau.
+#include <array>
 
+#include "lanes.hpp"
 #include "tableau.hpp"
 
 namespace neuralode {
 
-// Buffers of one sample's solve, sized once per thread so the step loop never allocates.
+// Buffers of one thread's lanes, sized once so the step loop never allocates.
+template <int L>
 struct StepWorkspace {
-  Eigen::MatrixXd k;  // stage derivatives, one column per stage
-  Eigen::VectorXd y, y_new, stage, error, f_end;
+  int dim = 0;
+  LaneBlocks<L> k;  // stage derivatives, block i = stage i
+  LaneBlocks<L> vectors;
+  double *y, *y_new, *stage, *error, *scratch_y, *scratch_f;
 
-  void resize(Eigen::Index dim, int stages) {
-    k.resize(dim, stages);
-    y.resize(dim);
-    y_new.resize(dim);
-    stage.resize(dim);
-    error.resize(dim);
-    f_end.resize(dim);
+  void resize(int d, int stages) {
+    dim = d;
+    k.resize(d, stages);
+    vectors.resize(d, 6);
+    y = vectors.block(0);
+    y_new = vectors.block(1);
+    stage = vectors.block(2);
+    error = vectors.block(3);
+    scratch_y = vectors.block(4);
+    scratch_f = vectors.block(5);
   }
 };
 
-// Advances ws.y from t by the signed step h into ws.y_new, given ws.k.col(0) = f(t, y).
-// Fills the remaining stages, and ws.error with the embedded estimate for adaptive methods.
-// For FSAL methods the last stage is f(t + h, y_new).
-template <class Rhs>
-void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, double t, double h,
-                      StepWorkspace& ws) {
-  const int stages = tableau.stages;
+// Advances every lane's y from t by its signed step h into y_new, given k block 0 = f(t, y).
+// Fills the remaining stages and, for adaptive methods, `error` with the embedded estimate.
+// For FSAL methods the last stage is f(t + h, y_new). Lanes with h = 0 just idle.
+template <int L, class Rhs>
+void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
+                      const std::array<double, L>& h, StepWorkspace<L>& ws) {
+  const int dim = ws.dim, stages = tableau.stages;
+  std::array<double, L> coef, t_stage;
   for (int i = 1; i < stages; ++i) {
-    ws.stage = ws.y;
-    for (int j = 0; j < i; ++j)
-      if (tableau.a[i][j] != 0) ws.stage.noalias() += (h * tableau.a[i][j]) * ws.k.col(j);
-    rhs(t + tableau.c[i] * h, ws.stage.data(), ws.k.col(i).data());
+    std::copy(ws.y, ws.y + dim * L, ws.stage);
+    for (int j = 0; j < i; ++j) {
+      if (tableau.a[i][j] == 0) continue;
+      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.a[i][j];
+      lane::axpy<L>(coef, ws.k.block(j), ws.stage, dim);
+    }
+    for (int l = 0; l < L; ++l) t_stage[l] = t[l] + tableau.c[i] * h[l];
+    rhs(t_stage.data(), ws.stage, ws.k.block(i));
   }
   if (tableau.fsal()) {
-    ws.y_new = ws.stage;  // the last stage was evaluated on exactly y_new
+    std::copy(ws.stage, ws.stage + dim * L, ws.y_new);  // the last stage was on exactly y_new
   } else {
-    ws.y_new = ws.y;
-    for (int j = 0; j < stages; ++j)
-      if (tableau.b[j] != 0) ws.y_new.noalias() += (h * tableau.b[j]) * ws.k.col(j);
+    std::copy(ws.y, ws.y + dim * L, ws.y_new);
+    for (int j = 0; j < stages; ++j) {
+      if (tableau.b[j] == 0) continue;
+      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.b[j];
+      lane::axpy<L>(coef, ws.k.block(j), ws.y_new, dim);
+    }
   }
   if (tableau.adaptive()) {
-    ws.error.setZero();
-    for (int j = 0; j < stages; ++j)
-      if (tableau.error[j] != 0) ws.error.noalias() += (h * tableau.error[j]) * ws.k.col(j);
+    std::fill(ws.error, ws.error + dim * L, 0.0);
+    for (int j = 0; j < stages; ++j) {
+      if (tableau.error[j] == 0) continue;
+      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.error[j];
+      lane::axpy<L>(coef, ws.k.block(j), ws.error, dim);
+    }
   }
 }
 
