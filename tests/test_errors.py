@@ -46,6 +46,13 @@ def test_bad_t(t, match):
         nde.odeint(f, [1.0, 2.0], t)
 
 
+def test_bad_values_in_a_batch_are_located():
+    with pytest.raises(ValueError, match=r"`y0` must be finite; y0\[1, 0\] = inf"):
+        nde.odeint(f, [[1.0, 2.0], [np.inf, 0.0]], [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"`t` must be finite; t\[1, 2\] = nan"):
+        nde.odeint(f, np.zeros((2, 2)), [[0.0, 1.0, 2.0], [0.0, 1.0, np.nan]])
+
+
 def test_per_sample_t_must_match_the_batch():
     with pytest.raises(ValueError, match=r"\(T,\) or \(3, T\)"):
         nde.odeint(f, np.zeros((3, 2)), np.zeros((2, 4)))
@@ -82,6 +89,8 @@ def test_network_params_errors():
     with pytest.raises(ValueError, match=r"`params` must have shape \(22,\) for this network; "
                                          r"got shape \(21,\)"):
         nde.odeint(NET, [1.0, 2.0], [0.0, 1.0], params=THETA[:-1])
+    with pytest.raises(ValueError, match=r"`params` must be finite; params\[3\] = nan"):
+        nde.odeint(NET, [1.0, 2.0], [0.0, 1.0], params=np.where(np.arange(22) == 3, np.nan, THETA))
     with pytest.raises(ValueError, match="`params` is required"):
         nde.odeint(NET, [1.0, 2.0], [0.0, 1.0])
     with pytest.raises(ValueError, match="`y0` has 3 components but the network takes states of 2"):

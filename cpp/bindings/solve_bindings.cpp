@@ -11,6 +11,7 @@
 #include <neuralode/tableau.hpp>
 #include <string>
 
+#include "array_checks.hpp"
 #include "bindings.hpp"
 
 namespace py = pybind11;
@@ -18,7 +19,6 @@ namespace py = pybind11;
 namespace neuralode::bindings {
 namespace {
 
-using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using LongArray = py::array_t<long>;
 
 const ButcherTableau& tableau_named(const std::string& name) {
@@ -76,8 +76,13 @@ OutputGrid grid_of(const double* t, long t_rows, long times, const BatchResult& 
   return OutputGrid{t + t_row * times, 1, times, out.ys_data + b * dim, samples * dim};
 }
 
-SolverOptions options_of(double rtol, const Array& atol, double step_size, double first_step,
+// Checks the values of y0 and t and gathers the options; atol has one entry per component.
+SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
+                         double rtol, const Array& atol, double step_size, double first_step,
                          double max_step, long max_steps) {
+  check_finite(y0, "y0", batched);
+  check_time_grid(t, per_sample_t);
+  if (atol.size() != y0.shape(1)) throw py::value_error("`atol` has the wrong length");
   SolverOptions options;
   options.rtol = rtol;
   options.atol = atol.data();
@@ -154,12 +159,14 @@ void solve_network_on_lanes(const Network& net, const double* theta, const doubl
 }
 
 py::dict solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                       const std::string& method, double rtol, const Array& atol,
+                       bool batched, const std::string& method, double rtol, const Array& atol,
                        double step_size, double first_step, double max_step, long max_steps,
                        int num_threads) {
   const ButcherTableau& tableau = tableau_named(method);
   const long samples = y0.shape(0), dim = y0.shape(1);
-  const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
+  check_finite(theta, "params", false);
+  const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
+                                           first_step, max_step, max_steps);
   BatchResult out(samples, t.shape(1), dim);
   const double *theta_p = theta.data(), *y0_p = y0.data(), *t_p = t.data();
   const long t_rows = t.shape(0), times = t.shape(1);
@@ -177,12 +184,13 @@ py::dict solve_network(const Network& net, const Array& theta, const Array& y0, 
   return out.to_dict();
 }
 
-py::dict solve_callable(const py::function& f, const Array& y0, const Array& t,
+py::dict solve_callable(const py::function& f, const Array& y0, const Array& t, bool batched,
                         const std::string& method, double rtol, const Array& atol,
                         double step_size, double first_step, double max_step, long max_steps) {
   const ButcherTableau& tableau = tableau_named(method);
   const long samples = y0.shape(0), dim = y0.shape(1);
-  const SolverOptions options = options_of(rtol, atol, step_size, first_step, max_step, max_steps);
+  const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
+                                           first_step, max_step, max_steps);
   BatchResult out(samples, t.shape(1), dim);
   StepWorkspace<1> ws;
   PythonRhs rhs{f, dim};
@@ -231,10 +239,10 @@ void register_solve(py::module_& m) {
     return out;
   });
   m.def("solve_network", &solve_network, py::arg("net"), py::arg("theta"), py::arg("y0"),
-        py::arg("t"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
+        py::arg("t"), py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
         py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"), py::arg("num_threads"));
   m.def("solve_callable", &solve_callable, py::arg("f"), py::arg("y0"), py::arg("t"),
-        py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
+        py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
         py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"));
 }
 

@@ -222,6 +222,10 @@ class Sequential:
         return views
 
     def check_params(self, theta, name="theta") -> np.ndarray:
+        """θ as a C-contiguous float64 array of this network's length."""
+        if type(theta) is np.ndarray and theta.dtype == np.float64 and \
+                theta.shape == (self.num_params,) and theta.flags.c_contiguous:
+            return theta  # the common case, without the slower checks below
         if theta is None:
             raise ValueError(f"`{name}` is required for a network with {self.num_params} "
                              "parameters; make them with `net.init(seed)`")
@@ -231,15 +235,13 @@ class Sequential:
         if arr.shape != (self.num_params,):
             raise ValueError(f"`{name}` must have shape ({self.num_params},) for this network; "
                              f"got shape {arr.shape}")
-        if arr.dtype != np.float64:
-            arr = arr.astype(np.float64)
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"`{name}` contains NaN or inf")
-        return arr
+        return np.ascontiguousarray(arr, dtype=np.float64)
 
     def __call__(self, t, y, theta) -> np.ndarray:
         """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row."""
-        theta = np.ascontiguousarray(self.check_params(theta))
+        theta = self.check_params(theta)
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("`theta` contains NaN or inf")
         y = np.asarray(y, dtype=np.float64)
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")

@@ -51,6 +51,8 @@ class Solution:
 
 
 def _float(value, name, *, positive=False, allow_inf=False):
+    if type(value) is float and (value > 0 or not positive) and value < np.inf:
+        return value  # the common case, without the slower checks below
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
     value = float(value)
@@ -62,26 +64,26 @@ def _float(value, name, *, positive=False, allow_inf=False):
 
 
 def _float_array(value, name):
+    """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp)."""
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
+        return value
     try:
         arr = np.asarray(value, dtype=np.float64)
+        return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
     except (TypeError, ValueError):
         raise TypeError(f"`{name}` must be an array of real numbers; got "
                         f"{type(value).__name__}") from None
-    if not np.all(np.isfinite(arr)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"`{name}` must be finite; {name}{list(bad)} = {arr[bad]}")
-    return arr
 
 
 def check_y0(y0) -> np.ndarray:
     y0 = _float_array(y0, "y0")
-    if y0.ndim not in (1, 2) or y0.shape[-1] == 0 or y0.size == 0:
+    if y0.ndim not in (1, 2) or y0.size == 0:
         raise ValueError(f"`y0` must have shape (D,) or (B, D) with D, B >= 1; got shape {y0.shape}")
     return y0
 
 
 def check_t(t, batch) -> np.ndarray:
-    """t as (1, T) shared or (B, T) per sample, each row strictly monotone."""
+    """t as (1, T) shared or (B, T) per sample; values are checked in C++."""
     t = _float_array(t, "t")
     if t.ndim == 1:
         rows = t[None, :]
@@ -92,39 +94,29 @@ def check_t(t, batch) -> np.ndarray:
         raise ValueError(f"`t` must have shape {need} for `y0` of this shape; got shape {t.shape}")
     if rows.shape[1] == 0:
         raise ValueError("`t` must hold at least one time")
-    for r, row in enumerate(rows):
-        if len(row) < 2:
-            continue
-        steps = np.diff(row)
-        direction = np.sign(steps[0])
-        bad = np.flatnonzero(np.sign(steps) != direction) if direction != 0 else [0]
-        if len(bad):
-            i = int(bad[0]) + 1
-            where = f"t[{i}]" if t.ndim == 1 else f"t[{r}, {i}]"
-            prev = f"t[{i - 1}]" if t.ndim == 1 else f"t[{r}, {i - 1}]"
-            raise ValueError(f"`t` must be strictly monotone (all increasing or all decreasing); "
-                             f"{where} = {row[i]:g} follows {prev} = {row[i - 1]:g}")
-    return np.ascontiguousarray(rows)
+    return rows
 
 
 def check_method(method) -> str:
+    if method in METHODS:
+        return method
     if not isinstance(method, str):
         raise TypeError(f"`method` must be a string; got {type(method).__name__}")
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
-    return method
+    raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
 
 
 def check_tolerances(rtol, atol, dim):
     rtol = _float(rtol, "rtol", positive=True)
+    if type(atol) is float and atol > 0 and atol < np.inf:
+        return rtol, np.full(dim, atol)
     atol_arr = _float_array(atol, "atol")
     if atol_arr.ndim == 0:
         atol_arr = np.full(dim, float(atol_arr))
     elif atol_arr.shape != (dim,):
         raise ValueError(f"`atol` must be a scalar or have shape ({dim},); got shape {atol_arr.shape}")
-    if not np.all(atol_arr > 0):
-        raise ValueError(f"`atol` must be positive; got {atol}")
-    return rtol, np.ascontiguousarray(atol_arr)
+    if not np.all(atol_arr > 0) or not np.all(np.isfinite(atol_arr)):
+        raise ValueError(f"`atol` must be positive and finite; got {atol}")
+    return rtol, atol_arr
 
 
 def check_steps(method, step_size, first_step, max_step, max_steps):
@@ -166,6 +158,37 @@ def _raise_failures(status_codes, t_reached, batched):
                       "\nPass `throw=False` to `solve` to get the partial solution instead.")
 
 
+def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
+               max_step, num_threads, throw):
+    """Checks the arguments and runs the core; returns its raw output and y0 as an array."""
+    y0 = check_y0(y0)
+    batched = y0.ndim == 2
+    y0_rows = y0 if batched else y0[None, :]
+    dim = y0.shape[-1]
+    t_rows = check_t(t, y0.shape[0] if batched else None)
+    method = check_method(method)
+    rtol, atol = check_tolerances(rtol, atol, dim)
+    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
+                                                             max_step, max_steps)
+    threads = check_threads(num_threads)
+    if isinstance(func, Sequential):
+        theta = _float_array(func.check_params(params, "params"), "params")
+        out = _core.solve_network(func.core(dim), theta, y0_rows, t_rows, batched, method, rtol,
+                                  atol, step_size, first_step, max_step, max_steps, threads)
+    elif callable(func):
+        if params is not None:
+            raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
+                             "carries its own parameters")
+        out = _core.solve_callable(func, y0_rows, t_rows, batched, method, rtol, atol, step_size,
+                                   first_step, max_step, max_steps)
+    else:
+        raise TypeError(f"`func` must be a neuralode.nets network or a callable f(t, y); got "
+                        f"{type(func).__name__}")
+    if throw and out["status"].any():
+        _raise_failures(out["status"], out["t_reached"], batched)
+    return out, y0
+
+
 def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
           first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None,
           throw=True) -> Solution:
@@ -194,52 +217,26 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
         ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
         Exceptions raised by a Python ``func`` propagate unchanged.
     """
-    y0 = check_y0(y0)
+    out, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step,
+                         max_steps, max_step, num_threads, throw)
     batched = y0.ndim == 2
-    y0_rows = np.ascontiguousarray(y0.reshape(-1, y0.shape[-1]))
-    dim = y0.shape[-1]
-    t_rows = check_t(t, y0.shape[0] if batched else None)
-    method = check_method(method)
-    rtol, atol = check_tolerances(rtol, atol, dim)
-    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
-                                                             max_step, max_steps)
-    threads = check_threads(num_threads)
-    if isinstance(func, Sequential):
-        theta = np.ascontiguousarray(func.check_params(params, "params"))
-        core = func.core(dim)
-        out = _core.solve_network(core, theta, y0_rows, t_rows, method, rtol, atol, step_size,
-                                  first_step, max_step, max_steps, threads)
-    elif callable(func):
-        if params is not None:
-            raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
-                             "carries its own parameters")
-        out = _core.solve_callable(func, y0_rows, t_rows, method, rtol, atol, step_size,
-                                   first_step, max_step, max_steps)
-    else:
-        raise TypeError(f"`func` must be a neuralode.nets network or a callable f(t, y); got "
-                        f"{type(func).__name__}")
-    codes = out["status"]
-    if throw and np.any(codes != 0):
-        _raise_failures(codes, out["t_reached"], batched)
-    return _solution(np.asarray(t, dtype=np.float64), out, y0.shape, batched)
 
-
-def _solution(ts, out, y0_shape, batched) -> Solution:
     def per_sample(arr):
         return arr if batched else arr[0].item()
 
-    ys = out["ys"].reshape((out["ys"].shape[0], *y0_shape))
+    ys = out["ys"].reshape((out["ys"].shape[0], *y0.shape))
     names = np.array([_STATUS[c][0] for c in out["status"]])
     stats = SolveStats(*(per_sample(out[k]) for k in ("nfe", "n_steps", "n_accepted",
                                                        "n_rejected")))
-    return Solution(ts, ys, stats, names if batched else str(names[0]),
-                    per_sample(out["t_reached"]))
+    return Solution(np.asarray(t, dtype=np.float64), ys, stats,
+                    names if batched else str(names[0]), per_sample(out["t_reached"]))
 
 
 def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
            first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None) -> np.ndarray:
     """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
     Raises :class:`SolverError` if any sample fails."""
-    return solve(func, y0, t, params=params, method=method, rtol=rtol, atol=atol,
-                 step_size=step_size, first_step=first_step, max_steps=max_steps,
-                 max_step=max_step, num_threads=num_threads).ys
+    out, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step,
+                         max_steps, max_step, num_threads, True)
+    ys = out["ys"]
+    return ys if y0.ndim == 2 else ys.reshape(ys.shape[0], y0.shape[0])

@@ -60,20 +60,37 @@ inline void apply_elementwise(double* v, int n, Fn fn) {
   for (int i = 0; i < n; ++i) v[i] = fn(v[i]);
 }
 
-// out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. The sum runs
-// over inputs in order, the same for every lane and every L.
+// out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. Wide inputs
+// sum in four interleaved chains (i mod 4) to break the add-latency chain; the order depends
+// only on n_in, so it is the same for every lane and every L.
 template <int L>
 inline void linear(const double* params, int n_in, int n_out, const double* x, double* out) {
+  constexpr int chains = 4;
   const double* bias = params + static_cast<long>(n_out) * n_in;
+  if (n_in < 4 * chains) {
+    for (int o = 0; o < n_out; ++o) {
+      const double* w_row = params + static_cast<long>(o) * n_in;
+      double acc[L];
+      for (int l = 0; l < L; ++l) acc[l] = w_row[0] * x[l];
+      for (int i = 1; i < n_in; ++i)
+        for (int l = 0; l < L; ++l) acc[l] += w_row[i] * x[i * L + l];
+      for (int l = 0; l < L; ++l) out[o * L + l] = acc[l] + bias[o];
+    }
+    return;
+  }
+  const int n_blocked = n_in - n_in % chains;
   for (int o = 0; o < n_out; ++o) {
     const double* w_row = params + static_cast<long>(o) * n_in;
-    double acc[L];
-    for (int l = 0; l < L; ++l) acc[l] = 0;
-    for (int i = 0; i < n_in; ++i) {
-      const double w = w_row[i];
-      for (int l = 0; l < L; ++l) acc[l] += w * x[i * L + l];
-    }
-    for (int l = 0; l < L; ++l) out[o * L + l] = acc[l] + bias[o];
+    double acc[chains][L];
+    for (int c = 0; c < chains; ++c)
+      for (int l = 0; l < L; ++l) acc[c][l] = w_row[c] * x[c * L + l];
+    for (int i = chains; i < n_blocked; i += chains)
+      for (int c = 0; c < chains; ++c)
+        for (int l = 0; l < L; ++l) acc[c][l] += w_row[i + c] * x[(i + c) * L + l];
+    for (int i = n_blocked; i < n_in; ++i)
+      for (int l = 0; l < L; ++l) acc[i - n_blocked][l] += w_row[i] * x[i * L + l];
+    for (int l = 0; l < L; ++l)
+      out[o * L + l] = ((acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l])) + bias[o];
   }
 }
 

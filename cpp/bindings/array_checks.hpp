@@ -1,0 +1,57 @@
+#pragma once
+// Value checks on arrays that are too slow to do element by element in Python: NaN/inf and
+// monotone time grids. Shapes are checked in python/neuralode/solve.py before this.
+#include <pybind11/numpy.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+namespace neuralode::bindings {
+
+using Array = pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>;
+
+inline std::string format_number(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", x);
+  return buf;
+}
+
+// "name[i]" for a one-dimensional argument, "name[row, i]" for a two-dimensional one.
+inline std::string element_name(const char* name, bool two_dimensional, long row, long i) {
+  return std::string(name) + "[" + (two_dimensional ? std::to_string(row) + ", " : "") +
+         std::to_string(i) + "]";
+}
+
+// values is (rows, n); raises ValueError naming the first NaN or inf.
+inline void check_finite(const Array& values, const char* name, bool two_dimensional) {
+  const long rows = values.ndim() == 2 ? values.shape(0) : 1;
+  const long n = values.ndim() == 2 ? values.shape(1) : values.size();
+  const double* v = values.data();
+  for (long r = 0; r < rows; ++r)
+    for (long i = 0; i < n; ++i)
+      if (!std::isfinite(v[r * n + i]))
+        throw pybind11::value_error(std::string("`") + name + "` must be finite; " +
+                                    element_name(name, two_dimensional, r, i) + " = " +
+                                    format_number(v[r * n + i]));
+}
+
+// t is (rows, T); each row strictly increasing or strictly decreasing.
+inline void check_time_grid(const Array& t, bool per_sample) {
+  check_finite(t, "t", per_sample);
+  const long rows = t.shape(0), times = t.shape(1);
+  const double* v = t.data();
+  for (long r = 0; r < rows; ++r) {
+    const double* row = v + r * times;
+    if (times < 2) continue;
+    const double direction = row[1] > row[0] ? 1.0 : -1.0;
+    for (long i = 1; i < times; ++i)
+      if (!(direction * (row[i] - row[i - 1]) > 0))
+        throw pybind11::value_error(
+            "`t` must be strictly monotone (all increasing or all decreasing); " +
+            element_name("t", per_sample, r, i) + " = " + format_number(row[i]) + " follows " +
+            element_name("t", per_sample, r, i - 1) + " = " + format_number(row[i - 1]));
+  }
+}
+
+}  // namespace neuralode::bindings
