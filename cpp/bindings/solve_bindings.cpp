@@ -5,9 +5,11 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <functional>
 #include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
 #include <neuralode/nets.hpp>
+#include <neuralode/simd.hpp>
 #include <neuralode/tableau.hpp>
 #include <string>
 
@@ -142,19 +144,31 @@ struct ProblemQueue {
   }
 };
 
+// One thread's share of a network solve: its lanes take samples from `take` until none is
+// left. Compiled per instruction set (simd.hpp).
+template <int L, class Take>
+NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
+                                               const ButcherTableau& tableau,
+                                               const SolverOptions& options,
+                                               ProblemQueue<Take>& queue, BatchResult& out) {
+  StepWorkspace<L> ws;
+  NetWorkspace net_ws;
+  net.prepare<L>(net_ws);
+  NetworkRhs<L> rhs{net, theta, net_ws};
+  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+  integrate_lanes<L>(rhs, tableau, options, static_cast<int>(queue.dim), ws, queue, record);
+}
+
 template <int L>
 void solve_network_on_lanes(const Network& net, const double* theta, const double* y0,
                             const double* t, long t_rows, long times, long samples, long dim,
                             const ButcherTableau& tableau, const SolverOptions& options,
                             int num_threads, BatchResult& out) {
+  using Take = std::function<long()>;
   parallel_over_samples(samples, num_threads, [&](auto take) {
-    StepWorkspace<L> ws;
-    NetWorkspace net_ws;
-    net.prepare<L>(net_ws);
-    NetworkRhs<L> rhs{net, theta, net_ws};
-    ProblemQueue<decltype(take)> queue{take, y0, t, t_rows, times, samples, dim, out};
-    auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-    integrate_lanes<L>(rhs, tableau, options, static_cast<int>(dim), ws, queue, record);
+    Take take_fn = take;
+    ProblemQueue<Take> queue{take_fn, y0, t, t_rows, times, samples, dim, out};
+    network_thread_work<L>(net, theta, tableau, options, queue, out);
   });
 }
 

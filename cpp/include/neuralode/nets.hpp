@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "activations.hpp"
+
 namespace neuralode {
 
 enum class LayerKind : int {
@@ -154,7 +156,7 @@ class Network {
           std::swap(cur, nxt);
           break;
         case LayerKind::tanh:
-          detail::apply_elementwise(cur, n, [](double x) { return std::tanh(x); });
+          detail::tanh_inplace(cur, n);
           break;
         case LayerKind::sigmoid:
           detail::apply_elementwise(cur, n, detail::sigmoid);
