@@ -35,7 +35,7 @@ struct Layer {
 // Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer, for
 // L lanes each.
 struct NetWorkspace {
-  std::vector<double> a, b;
+  std::vector<double> a, b, scratch;
 };
 
 namespace detail {
@@ -63,37 +63,66 @@ inline void apply_elementwise(double* v, int n, Fn fn) {
 }
 
 // out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. Wide inputs
-// sum in four interleaved chains (i mod 4) to break the add-latency chain; the order depends
-// only on n_in, so it is the same for every lane and every L.
-template <int L>
-inline void linear(const double* params, int n_in, int n_out, const double* x, double* out) {
-  constexpr int chains = 4;
+// sum in four interleaved chains (input i feeds chain i mod 4), combined as
+// ((c0 + c1) + (c2 + c3)) + b; narrow ones in one chain. The order depends only on n_in:
+// every lane and every L computes an output with the same operations.
+inline int linear_chains(int n_in) { return n_in >= 16 ? 4 : 1; }
+
+// Accumulators in registers, vectorized across lanes (or, for one lane, a plain dot product).
+template <int L, int Chains>
+inline void linear_lanes(const double* params, int n_in, int n_out, const double* x, double* out) {
   const double* bias = params + static_cast<long>(n_out) * n_in;
-  if (n_in < 4 * chains) {
-    for (int o = 0; o < n_out; ++o) {
-      const double* w_row = params + static_cast<long>(o) * n_in;
-      double acc[L];
-      for (int l = 0; l < L; ++l) acc[l] = w_row[0] * x[l];
-      for (int i = 1; i < n_in; ++i)
-        for (int l = 0; l < L; ++l) acc[l] += w_row[i] * x[i * L + l];
-      for (int l = 0; l < L; ++l) out[o * L + l] = acc[l] + bias[o];
-    }
-    return;
-  }
-  const int n_blocked = n_in - n_in % chains;
+  const int n_blocked = n_in - n_in % Chains;
   for (int o = 0; o < n_out; ++o) {
     const double* w_row = params + static_cast<long>(o) * n_in;
-    double acc[chains][L];
-    for (int c = 0; c < chains; ++c)
+    double acc[Chains][L];
+    for (int c = 0; c < Chains; ++c)
       for (int l = 0; l < L; ++l) acc[c][l] = w_row[c] * x[c * L + l];
-    for (int i = chains; i < n_blocked; i += chains)
-      for (int c = 0; c < chains; ++c)
+    for (int i = Chains; i < n_blocked; i += Chains)
+      for (int c = 0; c < Chains; ++c)
         for (int l = 0; l < L; ++l) acc[c][l] += w_row[i + c] * x[(i + c) * L + l];
     for (int i = n_blocked; i < n_in; ++i)
       for (int l = 0; l < L; ++l) acc[i - n_blocked][l] += w_row[i] * x[i * L + l];
-    for (int l = 0; l < L; ++l)
-      out[o * L + l] = ((acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l])) + bias[o];
+    for (int l = 0; l < L; ++l) {
+      if constexpr (Chains == 1)
+        out[o * L + l] = acc[0][l] + bias[o];
+      else
+        out[o * L + l] = ((acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l])) + bias[o];
+    }
   }
+}
+
+// One lane: the same sums with the loops turned around, so that they run across outputs
+// (vectorized) with the chains in `scratch` (4 * n_out doubles).
+inline void linear_single(const double* params, int n_in, int n_out, const double* x, double* out,
+                          double* scratch) {
+  const int chains = linear_chains(n_in);
+  const double* bias = params + static_cast<long>(n_out) * n_in;
+  for (int i = 0; i < n_in; ++i) {
+    double* acc = scratch + static_cast<long>(i % chains) * n_out;
+    const double xi = x[i];
+    const double* w_col = params + i;
+    if (i < chains)
+      for (int o = 0; o < n_out; ++o) acc[o] = w_col[static_cast<long>(o) * n_in] * xi;
+    else
+      for (int o = 0; o < n_out; ++o) acc[o] += w_col[static_cast<long>(o) * n_in] * xi;
+  }
+  const double *c0 = scratch, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;
+  if (chains == 1)
+    for (int o = 0; o < n_out; ++o) out[o] = c0[o] + bias[o];
+  else
+    for (int o = 0; o < n_out; ++o) out[o] = ((c0[o] + c1[o]) + (c2[o] + c3[o])) + bias[o];
+}
+
+template <int L>
+inline void linear(const double* params, int n_in, int n_out, const double* x, double* out,
+                   double* scratch) {
+  // One lane and many outputs: vectorize across outputs instead of lanes.
+  if (L == 1 && n_out >= 8) return linear_single(params, n_in, n_out, x, out, scratch);
+  if (linear_chains(n_in) == 4)
+    linear_lanes<L, 4>(params, n_in, n_out, x, out);
+  else
+    linear_lanes<L, 1>(params, n_in, n_out, x, out);
 }
 
 }  // namespace detail
@@ -136,6 +165,7 @@ class Network {
   void prepare(NetWorkspace& ws) const {
     ws.a.resize(static_cast<size_t>(max_width_) * L);
     ws.b.resize(static_cast<size_t>(max_width_) * L);
+    ws.scratch.resize(static_cast<size_t>(max_width_) * 4);
   }
 
   // out = f(t, y; theta) for L samples at once, y and out component-major ([d][lane]) and
@@ -152,7 +182,7 @@ class Network {
       switch (layer.kind) {
         case LayerKind::linear:
           detail::linear<L>(theta + layer.param_offset, layer.in_features, layer.out_features,
-                            cur, nxt);
+                            cur, nxt, ws.scratch.data());
           std::swap(cur, nxt);
           break;
         case LayerKind::tanh:
