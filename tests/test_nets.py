@@ -129,3 +129,21 @@ def test_network_errors():
         net(0.0, np.zeros(2), np.full(22, np.nan))
     with pytest.raises(ValueError, match="3 components"):
         net(0.0, np.zeros(3), net.init(0))
+
+
+def test_tanh_is_accurate_to_a_few_ulp_over_the_whole_range():
+    """The vectorized tanh (activations.hpp) against numpy's on a dense sweep, both signs,
+    from subnormal to saturated arguments; ±0, ±inf and NaN handled like libm."""
+    rng = np.random.default_rng(0)
+    magnitudes = np.concatenate([10.0 ** rng.uniform(-310, 3, 400_000),
+                                 [0.0, 5e-324, 0.625, 19.0, 20.0], rng.uniform(0, 25, 400_000)])
+    x = np.concatenate([magnitudes, -magnitudes])
+    x = x[:len(x) // 1001 * 1001].reshape(-1, 1001)  # odd rows: vector body and remainder
+    out = nets.Sequential(nets.Tanh())(0.0, x, np.zeros(0))
+    ref = np.tanh(x)
+    ulp = np.abs(out - ref) / np.spacing(np.abs(ref).clip(np.finfo(float).tiny))
+    assert ulp.max() <= 4, (ulp.max(), x.ravel()[np.argmax(ulp)])
+    special = nets.Sequential(nets.Tanh())(0.0, np.array([[0.0, -0.0, np.inf, -np.inf, np.nan]]),
+                                            np.zeros(0))[0]
+    assert special[0] == 0 and not np.signbit(special[0]) and np.signbit(special[1])
+    assert special[2] == 1 and special[3] == -1 and np.isnan(special[4])
