@@ -30,44 +30,38 @@ const ButcherTableau& tableau_named(const std::string& name) {
 }
 
 // Outputs of a batch solve, allocated before the GIL is released; threads write through the
-// raw pointers, each to its own sample's entries.
+// raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
+// n_rejected.
 struct BatchResult {
   Array ys;
   py::array_t<int> status;
   Array t_reached;
-  LongArray nfe, n_steps, n_accepted, n_rejected;
+  py::array_t<long> stats;
   double* ys_data;
   int* status_data;
   double* t_reached_data;
-  long *nfe_data, *n_steps_data, *n_accepted_data, *n_rejected_data;
+  long* stats_data;
 
   BatchResult(long samples, long times, long dim)
-      : ys({times, samples, dim}), status(samples), t_reached(samples), nfe(samples),
-        n_steps(samples), n_accepted(samples), n_rejected(samples),
+      : ys({times, samples, dim}), status(samples), t_reached(samples), stats({samples, 4L}),
         ys_data(ys.mutable_data()), status_data(status.mutable_data()),
-        t_reached_data(t_reached.mutable_data()), nfe_data(nfe.mutable_data()),
-        n_steps_data(n_steps.mutable_data()), n_accepted_data(n_accepted.mutable_data()),
-        n_rejected_data(n_rejected.mutable_data()) {}
+        t_reached_data(t_reached.mutable_data()), stats_data(stats.mutable_data()) {}
 
   void record(long b, const SampleResult& r) {
     status_data[b] = static_cast<int>(r.status);
     t_reached_data[b] = r.t_reached;
-    nfe_data[b] = r.stats.nfe;
-    n_steps_data[b] = r.stats.n_steps;
-    n_accepted_data[b] = r.stats.n_accepted;
-    n_rejected_data[b] = r.stats.n_rejected;
+    long* row = stats_data + 4 * b;
+    row[0] = r.stats.nfe;
+    row[1] = r.stats.n_steps;
+    row[2] = r.stats.n_accepted;
+    row[3] = r.stats.n_rejected;
   }
 
-  py::dict to_dict() const {
-    py::dict d;
-    d["ys"] = ys;
-    d["status"] = status;
-    d["t_reached"] = t_reached;
-    d["nfe"] = nfe;
-    d["n_steps"] = n_steps;
-    d["n_accepted"] = n_accepted;
-    d["n_rejected"] = n_rejected;
-    return d;
+  // (ys, status, t_reached, stats, number of failed samples)
+  py::tuple to_tuple() const {
+    long failed = 0;
+    for (long b = 0; b < status.size(); ++b) failed += status_data[b] != 0;
+    return py::make_tuple(ys, status, t_reached, stats, failed);
   }
 };
 
@@ -84,10 +78,12 @@ SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per
                          double max_step, long max_steps) {
   check_finite(y0, "y0", batched);
   check_time_grid(t, per_sample_t);
-  if (atol.size() != y0.shape(1)) throw py::value_error("`atol` has the wrong length");
+  const long dim = y0.shape(1);
+  if (atol.size() != 1 && atol.size() != dim) throw py::value_error("`atol` has the wrong length");
   SolverOptions options;
   options.rtol = rtol;
-  options.atol = atol.data();
+  options.atol.assign(static_cast<size_t>(dim), atol.data()[0]);
+  if (atol.size() == dim) options.atol.assign(atol.data(), atol.data() + dim);
   options.step_size = step_size;
   options.first_step = first_step;
   options.max_step = max_step;
@@ -172,7 +168,7 @@ void solve_network_on_lanes(const Network& net, const double* theta, const doubl
   });
 }
 
-py::dict solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
+py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
                        bool batched, const std::string& method, double rtol, const Array& atol,
                        double step_size, double first_step, double max_step, long max_steps,
                        int num_threads) {
@@ -195,10 +191,10 @@ py::dict solve_network(const Network& net, const Array& theta, const Array& y0, 
       solve_network_on_lanes<1>(net, theta_p, y0_p, t_p, t_rows, times, samples, dim, tableau,
                                 options, num_threads, out);
   }
-  return out.to_dict();
+  return out.to_tuple();
 }
 
-py::dict solve_callable(const py::function& f, const Array& y0, const Array& t, bool batched,
+py::tuple solve_callable(const py::function& f, const Array& y0, const Array& t, bool batched,
                         const std::string& method, double rtol, const Array& atol,
                         double step_size, double first_step, double max_step, long max_steps) {
   const ButcherTableau& tableau = tableau_named(method);
@@ -214,7 +210,7 @@ py::dict solve_callable(const py::function& f, const Array& y0, const Array& t, 
                                      dim, out};
   auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
   integrate_lanes<1>(rhs, tableau, options, static_cast<int>(dim), ws, queue, record);
-  return out.to_dict();
+  return out.to_tuple();
 }
 
 py::dict tableau_as_dict(const ButcherTableau& tab) {

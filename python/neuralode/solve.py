@@ -51,7 +51,7 @@ class Solution:
 
 
 def _float(value, name, *, positive=False, allow_inf=False):
-    if type(value) is float and (value > 0 or not positive) and value < np.inf:
+    if type(value) is float and (value > 0 or not positive) and (value < np.inf or allow_inf):
         return value  # the common case, without the slower checks below
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
@@ -106,12 +106,13 @@ def check_method(method) -> str:
 
 
 def check_tolerances(rtol, atol, dim):
+    """rtol, and atol as a float (the core broadcasts it) or a (dim,) array."""
     rtol = _float(rtol, "rtol", positive=True)
-    if type(atol) is float and atol > 0 and atol < np.inf:
-        return rtol, np.full(dim, atol)
+    if type(atol) is float and 0 < atol < np.inf:
+        return rtol, atol
     atol_arr = _float_array(atol, "atol")
     if atol_arr.ndim == 0:
-        atol_arr = np.full(dim, float(atol_arr))
+        atol_arr = atol_arr.reshape(1)
     elif atol_arr.shape != (dim,):
         raise ValueError(f"`atol` must be a scalar or have shape ({dim},); got shape {atol_arr.shape}")
     if not np.all(atol_arr > 0) or not np.all(np.isfinite(atol_arr)):
@@ -128,6 +129,8 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
         step_size = _float(step_size, "step_size", positive=True)
     first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
     max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
+    if type(max_steps) is int and max_steps >= 1:
+        return step_size or 0.0, first_step, max_step, max_steps
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
         raise TypeError(f"`max_steps` must be an int; got {type(max_steps).__name__}")
     if max_steps < 1:
@@ -184,9 +187,10 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
     else:
         raise TypeError(f"`func` must be a neuralode.nets network or a callable f(t, y); got "
                         f"{type(func).__name__}")
-    if throw and out["status"].any():
-        _raise_failures(out["status"], out["t_reached"], batched)
-    return out, y0
+    ys, status, t_reached, stats, n_failed = out
+    if throw and n_failed:
+        _raise_failures(status, t_reached, batched)
+    return ys, status, t_reached, stats, y0
 
 
 def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
@@ -217,26 +221,24 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
         ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
         Exceptions raised by a Python ``func`` propagate unchanged.
     """
-    out, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step,
-                         max_steps, max_step, num_threads, throw)
+    ys, status, t_reached, stats, y0 = _integrate(func, y0, t, params, method, rtol, atol,
+                                                  step_size, first_step, max_steps, max_step,
+                                                  num_threads, throw)
     batched = y0.ndim == 2
 
     def per_sample(arr):
         return arr if batched else arr[0].item()
 
-    ys = out["ys"].reshape((out["ys"].shape[0], *y0.shape))
-    names = np.array([_STATUS[c][0] for c in out["status"]])
-    stats = SolveStats(*(per_sample(out[k]) for k in ("nfe", "n_steps", "n_accepted",
-                                                       "n_rejected")))
-    return Solution(np.asarray(t, dtype=np.float64), ys, stats,
-                    names if batched else str(names[0]), per_sample(out["t_reached"]))
+    names = np.array([_STATUS[c][0] for c in status])
+    return Solution(np.asarray(t, dtype=np.float64), ys.reshape((ys.shape[0], *y0.shape)),
+                    SolveStats(*(per_sample(column) for column in stats.T)),
+                    names if batched else str(names[0]), per_sample(t_reached))
 
 
 def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
            first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None) -> np.ndarray:
     """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
     Raises :class:`SolverError` if any sample fails."""
-    out, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step,
-                         max_steps, max_step, num_threads, True)
-    ys = out["ys"]
+    ys, _, _, _, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size,
+                                 first_step, max_steps, max_step, num_threads, True)
     return ys if y0.ndim == 2 else ys.reshape(ys.shape[0], y0.shape[0])

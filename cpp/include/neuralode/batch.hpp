@@ -22,6 +22,10 @@ void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work
     const long b = next.fetch_add(1, std::memory_order_relaxed);
     return b < count ? b : -1;
   };
+  if (threads == 1) {  // no parallel region: nothing to start or join
+    thread_work(take);
+    return;
+  }
   std::exception_ptr error;
 #pragma omp parallel num_threads(threads)
   {

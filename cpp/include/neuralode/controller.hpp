@@ -3,13 +3,14 @@
 // (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4), and the initial step of §II.4.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace neuralode {
 
 // Tolerances and limits of one solve, shared by every sample of a batch.
 struct SolverOptions {
   double rtol = 1e-7;
-  const double* atol = nullptr;  // one per state component
+  std::vector<double> atol;      // one per state component
   double step_size = 0;          // fixed-step methods; 0 steps on the output grid
   double first_step = 0;         // adaptive methods; 0 picks it by Hairer II.4
   double max_step = INFINITY;
