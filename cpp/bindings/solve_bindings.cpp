@@ -102,6 +102,7 @@ struct NetworkRhs {
   void operator()(const double* t, const double* y, double* dy) {
     net.forward<L>(t, theta, y, dy, ws);
   }
+  void one(double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
 };
 
 // One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
@@ -122,6 +123,7 @@ struct PythonRhs {
     std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
   }
+  void one(double t, const double* y, double* dy) { (*this)(&t, y, dy); }
 };
 
 // Hands out samples [0, count) through `take`, with their initial values and output rows.

@@ -17,7 +17,8 @@
 namespace neuralode {
 
 // Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
-// evaluates f for all L lanes at once. NextProblem: bool(SampleProblem&), false when none is
+// evaluates f for all L lanes at once, and rhs.one(t, y /*[dim]*/, dy /*[dim]*/) for a single
+// sample with the same arithmetic (used to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
 // left. Record: void(long id, const SampleResult&).
 template <int L, class Rhs, class NextProblem, class Record>
 class LaneIntegrator {
@@ -105,59 +106,49 @@ class LaneIntegrator {
     return any_active;
   }
 
-  // f(t, y) into stage block 0 for fresh lanes (all lanes are evaluated, into scratch, so
-  // running lanes keep theirs); adaptive methods also pick the first step.
+  // Evaluates f for lane l alone: y and dy are component-major lane arrays.
+  void evaluate_lane(int l, double t, const double* y, double* dy) {
+    for (int d = 0; d < dim_; ++d) ws_.one_y[d] = y[d * L + l];
+    rhs_.one(t, ws_.one_y.data(), ws_.one_f.data());
+    for (int d = 0; d < dim_; ++d) dy[d * L + l] = ws_.one_f[d];
+  }
+
+  // f(t0, y0) into stage block 0 for each fresh lane and, for adaptive methods, its first
+  // step. Lane by lane, so starting a sample costs no evaluation of the other lanes.
   void start_fresh_lanes() {
-    rhs_(t_.data(), ws_.y, ws_.scratch_f);
     double* f0 = ws_.k.block(0);
-    for (int l = 0; l < L; ++l) {
-      Lane& lane = lanes_[l];
-      if (!lane.fresh) continue;
-      ++lane.result.stats.nfe;
-      lane::copy_lane<L>(ws_.scratch_f, f0, dim_, l);
-      if (!lane::lane_finite<L>(f0, dim_, l)) {
-        lane.fresh = false;
-        finish(l, Status::non_finite_state);
-      }
-    }
-    if (!tableau_.adaptive()) {
-      for (Lane& lane : lanes_) lane.fresh = false;
-      return;
-    }
-    std::array<double, L> h0{}, d1{}, t_probe = t_;
-    bool need_probe = false;
-    std::copy(ws_.y, ws_.y + dim_ * L, ws_.scratch_y);
-    for (int l = 0; l < L; ++l) {
-      Lane& lane = lanes_[l];
-      if (!lane.fresh) continue;
-      const double interval = std::abs(lane.t_end - lane.t);
-      if (options_.first_step > 0) {
-        lane.h = std::min(options_.first_step, interval);
-        lane.fresh = false;
-        continue;
-      }
-      d1[l] = detail::scaled_rms<L>(f0, ws_.y, dim_, l, options_);
-      h0[l] = StepController::probe_step(detail::scaled_rms<L>(ws_.y, ws_.y, dim_, l, options_),
-                                         d1[l], interval);
-      const double step = h0[l] * lane.direction;
-      t_probe[l] = lane.t + step;
-      for (int d = 0; d < dim_; ++d) ws_.scratch_y[d * L + l] += step * f0[d * L + l];
-      need_probe = true;
-    }
-    if (!need_probe) return;
-    rhs_(t_probe.data(), ws_.scratch_y, ws_.scratch_f);
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
       if (!lane.fresh) continue;
       lane.fresh = false;
       ++lane.result.stats.nfe;
+      evaluate_lane(l, lane.t, ws_.y, f0);
+      if (!lane::lane_finite<L>(f0, dim_, l)) {
+        finish(l, Status::non_finite_state);
+        continue;
+      }
+      if (!tableau_.adaptive()) continue;
+      const double interval = std::abs(lane.t_end - lane.t);
+      if (options_.first_step > 0) {
+        lane.h = std::min(options_.first_step, interval);
+        continue;
+      }
+      const double d1 = detail::scaled_rms<L>(f0, ws_.y, dim_, l, options_);
+      const double h0 = StepController::probe_step(
+          detail::scaled_rms<L>(ws_.y, ws_.y, dim_, l, options_), d1, interval);
+      const double step = h0 * lane.direction;
+      for (int d = 0; d < dim_; ++d) {
+        const int i = d * L + l;
+        ws_.scratch_y[i] = ws_.y[i] + step * f0[i];
+      }
+      ++lane.result.stats.nfe;
+      evaluate_lane(l, lane.t + step, ws_.scratch_y, ws_.scratch_f);
       for (int d = 0; d < dim_; ++d) {
         const int i = d * L + l;
         ws_.scratch_f[i] -= f0[i];
       }
-      const double d2 = detail::scaled_rms<L>(ws_.scratch_f, ws_.y, dim_, l, options_) / h0[l];
-      lane.h = controller_.initial_step(h0[l], d1[l], d2, std::abs(lane.t_end - lane.t),
-                                        options_.max_step);
+      const double d2 = detail::scaled_rms<L>(ws_.scratch_f, ws_.y, dim_, l, options_) / h0;
+      lane.h = controller_.initial_step(h0, d1, d2, interval, options_.max_step);
     }
   }
 

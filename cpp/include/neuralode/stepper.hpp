@@ -1,6 +1,7 @@
 #pragma once
 // One explicit Runge-Kutta step for L lanes at once, generic over the tableau.
 #include <array>
+#include <vector>
 
 #include "lanes.hpp"
 #include "tableau.hpp"
@@ -14,6 +15,7 @@ struct StepWorkspace {
   LaneBlocks<L> k;  // stage derivatives, block i = stage i
   LaneBlocks<L> vectors;
   double *y, *y_new, *stage, *error, *scratch_y, *scratch_f;
+  std::vector<double> one_y, one_f;  // one sample, contiguous
 
   void resize(int d, int stages) {
     dim = d;
@@ -25,6 +27,8 @@ struct StepWorkspace {
     error = vectors.block(3);
     scratch_y = vectors.block(4);
     scratch_f = vectors.block(5);
+    one_y.resize(d);
+    one_f.resize(d);
   }
 };
 
