@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <neuralode/batch.hpp>
+#include <neuralode/net_vjp.hpp>
 #include <neuralode/nets.hpp>
 
 #include "bindings.hpp"
@@ -34,16 +35,46 @@ void register_nets(py::module_& m) {
              Array out({count, static_cast<long>(dim)});
              const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
              double* outp = out.mutable_data();
-             py::gil_scoped_release release;
-             parallel_over_samples(count, num_threads, [&](auto take) {
-               NetWorkspace ws;
-               net.prepare<1>(ws);
-               for (long b = take(); b >= 0; b = take())
-                 net.forward<1>(tp + b, thetap, yp + b * dim, outp + b * dim, ws);
-             });
+             {
+               py::gil_scoped_release release;
+               parallel_over_samples(count, num_threads, [&](auto take) {
+                 NetWorkspace ws;
+                 net.prepare<1>(ws);
+                 for (long b = take(); b >= 0; b = take())
+                   net.forward<1>(tp + b, thetap, yp + b * dim, outp + b * dim, ws);
+               });
+             }
              return out;
            },
-           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0);
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0)
+      // Per row b: (a_b·∂f/∂y, a_b·∂f/∂θ, a_b·∂f/∂t) at (t_b, y_b), by the hand-written VJPs.
+      .def("vjp",
+           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+              const Array& a, int num_threads) {
+             const long count = y.shape(0), params = net.num_params();
+             const int dim = net.dim();
+             Array a_y({count, static_cast<long>(dim)}), a_theta({count, params}), a_t(count);
+             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data(), *ap = a.data();
+             double *a_yp = a_y.mutable_data(), *a_thetap = a_theta.mutable_data(),
+                    *a_tp = a_t.mutable_data();
+             {
+               py::gil_scoped_release release;
+               parallel_over_samples(count, num_threads, [&](auto take) {
+                 NetWorkspace ws;
+                 net.prepare<1>(ws);
+                 NetTape tape;
+                 prepare_tape<1>(net, tape);
+                 std::vector<double> f(static_cast<size_t>(dim));
+                 for (long b = take(); b >= 0; b = take()) {
+                   forward_recorded<1>(net, tp + b, thetap, yp + b * dim, f.data(), tape, ws);
+                   network_vjp<1>(net, thetap, tape, ap + b * dim, a_yp + b * dim,
+                                  a_thetap + b * params, a_tp + b, ws);
+                 }
+               });
+             }
+             return py::make_tuple(a_y, a_theta, a_t);
+           },
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("a"), py::arg("num_threads") = 0);
 }
 
 }  // namespace neuralode::bindings

@@ -250,6 +250,25 @@ class Sequential:
         out = self.core(rows.shape[1]).forward(np.ascontiguousarray(t_rows), rows, theta)
         return out.reshape(y.shape)
 
+    def vjp(self, t, y, theta, a):
+        """Vector-Jacobian products at (t, y), by hand-written backpropagation in C++:
+        ``(a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t)``, one set per row of y (D,) or (B, D)."""
+        theta = self.check_params(theta)
+        y = np.asarray(y, dtype=np.float64)
+        a = np.asarray(a, dtype=np.float64)
+        if y.ndim not in (1, 2):
+            raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
+        if a.shape != y.shape:
+            raise ValueError(f"`a` must have the shape of `y` {y.shape}; got shape {a.shape}")
+        rows = np.ascontiguousarray(np.atleast_2d(y))
+        t_rows = np.ascontiguousarray(np.broadcast_to(np.asarray(t, dtype=np.float64),
+                                                      rows.shape[:1]))
+        a_y, a_theta, a_t = self.core(rows.shape[1]).vjp(
+            t_rows, rows, theta, np.ascontiguousarray(np.atleast_2d(a)))
+        if y.ndim == 1:
+            return a_y[0], a_theta[0], float(a_t[0])
+        return a_y, a_theta, a_t
+
     def __repr__(self) -> str:
         return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
 

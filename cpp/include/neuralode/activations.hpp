@@ -42,7 +42,8 @@ inline double tanh_select_(std::uint64_t mask, double a, double b) {
   return tanh_double_((tanh_bits_(a) & mask) | (tanh_bits_(b) & ~mask));
 }
 
-inline void tanh_inplace(double* v, int n) {
+// out[i] = tanh(in[i]); in and out may be the same array.
+inline void tanh_array(const double* in, double* out, int n) {
   // |x| < 0.625: tanh(a) = a + a*z*P(z)/Q(z), z = a^2: the Cody & Waite form
   // with the coefficients of Cephes tanh.c (S. L. Moshier); the correction
   // term is small, so its rounding errors barely reach the result.
@@ -79,7 +80,7 @@ inline void tanh_inplace(double* v, int n) {
   const std::uint64_t inf_bits = std::uint64_t{0x7ff} << 52;
 
   for (int i = 0; i < n; ++i) {
-    const std::uint64_t ux = tanh_bits_(v[i]);
+    const std::uint64_t ux = tanh_bits_(in[i]);
     const std::uint64_t ua = ux & ~kSign;  // |x|; tanh is odd, sign reapplied
     const double ax = tanh_double_(ua);
 
@@ -111,7 +112,7 @@ inline void tanh_inplace(double* v, int n) {
     const double A = tanh_select_(small, ax, 1.0);
     const double B = tanh_select_(small, ax * zp, -2.0 * den);
     const double C = tanh_select_(small, q, p2k * num + den);
-    v[i] = tanh_double_(tanh_bits_(A + B / C) | (ux & kSign));
+    out[i] = tanh_double_(tanh_bits_(A + B / C) | (ux & kSign));
   }
 }
 

@@ -58,8 +58,8 @@ inline double integer_or_real_power(double x, double p) {
 }
 
 template <class Fn>
-inline void apply_elementwise(double* v, int n, Fn fn) {
-  for (int i = 0; i < n; ++i) v[i] = fn(v[i]);
+inline void apply_elementwise(const double* in, double* out, int n, Fn fn) {
+  for (int i = 0; i < n; ++i) out[i] = fn(in[i]);
 }
 
 // out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. Wide inputs
@@ -168,56 +168,74 @@ class Network {
     ws.scratch.resize(static_cast<size_t>(max_width_) * 4);
   }
 
+  // Layer `layer` of the network on L lanes: in (its input) -> out (its output), both
+  // component-major. out may be in itself except for Linear. `scratch` holds
+  // 4 * max_width doubles.
+  template <int L>
+  void apply_layer(const Layer& layer, const double* t, const double* theta, const double* in,
+                   double* out, double* scratch) const {
+    const int n = layer.in_features * L;
+    switch (layer.kind) {
+      case LayerKind::linear:
+        detail::linear<L>(theta + layer.param_offset, layer.in_features, layer.out_features, in,
+                          out, scratch);
+        break;
+      case LayerKind::tanh:
+        detail::tanh_array(in, out, n);
+        break;
+      case LayerKind::sigmoid:
+        detail::apply_elementwise(in, out, n, detail::sigmoid);
+        break;
+      case LayerKind::softplus:
+        detail::apply_elementwise(in, out, n, detail::softplus);
+        break;
+      case LayerKind::elu:
+        detail::apply_elementwise(in, out, n, [](double x) { return x > 0 ? x : std::expm1(x); });
+        break;
+      case LayerKind::sin:
+        detail::apply_elementwise(in, out, n, [](double x) { return std::sin(x); });
+        break;
+      case LayerKind::identity:
+        if (out != in) std::copy(in, in + n, out);
+        break;
+      case LayerKind::relu:
+        detail::apply_elementwise(in, out, n, [](double x) { return x > 0 ? x : 0.0; });
+        break;
+      case LayerKind::power: {
+        const double p = layer.exponent;
+        detail::apply_elementwise(in, out, n,
+                                  [p](double x) { return detail::integer_or_real_power(x, p); });
+        break;
+      }
+      case LayerKind::concat_time:
+        if (out != in) std::copy(in, in + n, out);
+        std::copy(t, t + L, out + n);
+        break;
+    }
+  }
+
   // out = f(t, y; theta) for L samples at once, y and out component-major ([d][lane]) and
   // t one per lane; `ws` must have been prepared for L. Each lane's arithmetic is the same
   // whatever L, so results never depend on how samples are grouped.
   template <int L>
   void forward(const double* t, const double* theta, const double* y, double* out,
                NetWorkspace& ws) const {
+    // Elementwise layers work in place; Linear alternates between the two buffers.
     double* cur = ws.a.data();
-    double* nxt = ws.b.data();
+    double* other = ws.b.data();
     std::copy(y, y + dim_ * L, cur);
     for (const Layer& layer : layers_) {
-      const int n = layer.in_features * L;
-      switch (layer.kind) {
-        case LayerKind::linear:
-          detail::linear<L>(theta + layer.param_offset, layer.in_features, layer.out_features,
-                            cur, nxt, ws.scratch.data());
-          std::swap(cur, nxt);
-          break;
-        case LayerKind::tanh:
-          detail::tanh_inplace(cur, n);
-          break;
-        case LayerKind::sigmoid:
-          detail::apply_elementwise(cur, n, detail::sigmoid);
-          break;
-        case LayerKind::softplus:
-          detail::apply_elementwise(cur, n, detail::softplus);
-          break;
-        case LayerKind::elu:
-          detail::apply_elementwise(cur, n, [](double x) { return x > 0 ? x : std::expm1(x); });
-          break;
-        case LayerKind::sin:
-          detail::apply_elementwise(cur, n, [](double x) { return std::sin(x); });
-          break;
-        case LayerKind::identity:
-          break;
-        case LayerKind::relu:
-          detail::apply_elementwise(cur, n, [](double x) { return x > 0 ? x : 0.0; });
-          break;
-        case LayerKind::power: {
-          const double p = layer.exponent;
-          detail::apply_elementwise(
-              cur, n, [p](double x) { return detail::integer_or_real_power(x, p); });
-          break;
-        }
-        case LayerKind::concat_time:
-          std::copy(t, t + L, cur + n);
-          break;
+      if (layer.kind == LayerKind::linear) {
+        apply_layer<L>(layer, t, theta, cur, other, ws.scratch.data());
+        std::swap(cur, other);
+      } else {
+        apply_layer<L>(layer, t, theta, cur, cur, ws.scratch.data());
       }
     }
     std::copy(cur, cur + dim_ * L, out);
   }
+
+  int max_width() const { return max_width_; }
 
  private:
   std::vector<Layer> layers_;
