@@ -98,7 +98,7 @@ def test_network_params_errors():
 
 
 def test_func_of_the_wrong_kind():
-    with pytest.raises(TypeError, match="`func` must be a neuralode.nets network or a callable"):
+    with pytest.raises(TypeError, match="`func` must be a neuralode.nets network, a neuralode.Dynamics or a callable"):
         nde.odeint("f", [1.0], [0.0, 1.0])
 
 

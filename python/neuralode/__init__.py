@@ -2,6 +2,7 @@
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import _core, nets
+from .dynamics import Dynamics
 from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
 
 try:
@@ -9,5 +10,5 @@ try:
 except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
     __version__ = _core.__version__
 
-__all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
+__all__ = ["Dynamics", "odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
            "__version__"]

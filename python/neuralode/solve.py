@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
+from .dynamics import Dynamics
 from .nets import Sequential
 
 __all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS"]
@@ -178,6 +179,10 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
         theta = _float_array(func.check_params(params, "params"), "params")
         out = _core.solve_network(func.core(dim), theta, y0_rows, t_rows, batched, method, rtol,
                                   atol, step_size, first_step, max_step, max_steps, threads)
+    elif isinstance(func, Dynamics):
+        theta = func.check_params(params)
+        out = _core.solve_callable(lambda t, y: func.f(t, y, theta), y0_rows, t_rows, batched,
+                                   method, rtol, atol, step_size, first_step, max_step, max_steps)
     elif callable(func):
         if params is not None:
             raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
@@ -185,8 +190,8 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
         out = _core.solve_callable(func, y0_rows, t_rows, batched, method, rtol, atol, step_size,
                                    first_step, max_step, max_steps)
     else:
-        raise TypeError(f"`func` must be a neuralode.nets network or a callable f(t, y); got "
-                        f"{type(func).__name__}")
+        raise TypeError(f"`func` must be a neuralode.nets network, a neuralode.Dynamics or a "
+                        f"callable f(t, y); got {type(func).__name__}")
     ys, status, t_reached, stats, n_failed = out
     if throw and n_failed:
         _raise_failures(status, t_reached, batched)
@@ -200,7 +205,8 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
 
     Args:
         func: a network from :mod:`neuralode.nets` (solved in C++, OpenMP over the batch;
-            needs ``params``) or a Python callable ``f(t, y)`` taking and returning shape (D,).
+            needs ``params``), a :class:`Dynamics` (its ``f(t, y, params)`` is called one
+            sample at a time) or a Python callable ``f(t, y)`` taking and returning shape (D,).
         y0: initial state, shape (D,) or a batch (B, D); every sample is its own problem.
         t: output times, shape (T,) shared or (B, T) per sample; strictly monotone,
             increasing or decreasing; ``t[0]`` is the initial time.

@@ -1,0 +1,62 @@
+"""User-written dynamics in Python: f and its vector-Jacobian product, one sample per call.
+
+For models that are not a :mod:`neuralode.nets` network. Subclass :class:`Dynamics`, declare
+``num_params`` and write ``f`` and ``vjp``; the solvers call them one sample at a time::
+
+    class LotkaVolterra(nde.Dynamics):
+        num_params = 4                      # alpha, beta, delta, gamma
+
+        def f(self, t, y, params):
+            alpha, beta, delta, gamma = params
+            x, z = y
+            return np.array([alpha * x - beta * x * z, delta * x * z - gamma * z])
+
+        def vjp(self, t, y, params, a):
+            alpha, beta, delta, gamma = params
+            x, z = y
+            a_y = np.array([a[0] * (alpha - beta * z) + a[1] * delta * z,
+                            -a[0] * beta * x + a[1] * (delta * x - gamma)])
+            a_params = np.array([a[0] * x, -a[0] * x * z, a[1] * x * z, -a[1] * z])
+            return a_y, a_params, 0.0       # autonomous: no dependence on t
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Dynamics"]
+
+
+class Dynamics:
+    """Base class for dynamics dy/dt = f(t, y; params) written in Python.
+
+    Subclasses set ``num_params`` and implement :meth:`f` and :meth:`vjp`; the constructor
+    may take any arguments.
+    """
+
+    num_params: int = 0
+
+    def f(self, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:
+        """dy/dt for one sample: y of shape (D,) -> (D,)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement f(t, y, params)")
+
+    def vjp(self, t: float, y: np.ndarray, params: np.ndarray, a: np.ndarray):
+        """``(a·∂f/∂y (D,), a·∂f/∂params (P,), a·∂f/∂t scalar)`` for one sample; a_t may be 0
+        for autonomous dynamics."""
+        raise NotImplementedError(f"{type(self).__name__} must implement vjp(t, y, params, a)")
+
+    def check_params(self, params, name="params") -> np.ndarray:
+        if params is None:
+            if self.num_params == 0:
+                return np.zeros(0)
+            raise ValueError(f"`{name}` is required: {type(self).__name__} has "
+                             f"{self.num_params} parameters")
+        arr = np.asarray(params)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
+        if arr.shape != (self.num_params,):
+            raise ValueError(f"`{name}` must have shape ({self.num_params},) for "
+                             f"{type(self).__name__}; got shape {arr.shape}")
+        arr = np.asarray(arr, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` contains NaN or inf")
+        return arr
