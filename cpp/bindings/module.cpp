@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NEURALODE_VERSION;
   neuralode::bindings::register_nets(m);
   neuralode::bindings::register_solve(m);
+  neuralode::bindings::register_grad(m);
 }

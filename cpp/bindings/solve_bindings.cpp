@@ -13,15 +13,12 @@
 #include <neuralode/tableau.hpp>
 #include <string>
 
-#include "array_checks.hpp"
 #include "bindings.hpp"
+#include "solve_common.hpp"
 
 namespace py = pybind11;
 
 namespace neuralode::bindings {
-namespace {
-
-using LongArray = py::array_t<long>;
 
 const ButcherTableau& tableau_named(const std::string& name) {
   const ButcherTableau* tableau = find_tableau(name);
@@ -29,67 +26,7 @@ const ButcherTableau& tableau_named(const std::string& name) {
   return *tableau;
 }
 
-// Outputs of a batch solve, allocated before the GIL is released; threads write through the
-// raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
-// n_rejected.
-struct BatchResult {
-  Array ys;
-  py::array_t<int> status;
-  Array t_reached;
-  py::array_t<long> stats;
-  double* ys_data;
-  int* status_data;
-  double* t_reached_data;
-  long* stats_data;
-
-  BatchResult(long samples, long times, long dim)
-      : ys({times, samples, dim}), status(samples), t_reached(samples), stats({samples, 4L}),
-        ys_data(ys.mutable_data()), status_data(status.mutable_data()),
-        t_reached_data(t_reached.mutable_data()), stats_data(stats.mutable_data()) {}
-
-  void record(long b, const SampleResult& r) {
-    status_data[b] = static_cast<int>(r.status);
-    t_reached_data[b] = r.t_reached;
-    long* row = stats_data + 4 * b;
-    row[0] = r.stats.nfe;
-    row[1] = r.stats.n_steps;
-    row[2] = r.stats.n_accepted;
-    row[3] = r.stats.n_rejected;
-  }
-
-  // (ys, status, t_reached, stats, number of failed samples)
-  py::tuple to_tuple() const {
-    long failed = 0;
-    for (long b = 0; b < status.size(); ++b) failed += status_data[b] != 0;
-    return py::make_tuple(ys, status, t_reached, stats, failed);
-  }
-};
-
-// Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.
-OutputGrid grid_of(const double* t, long t_rows, long times, const BatchResult& out, long b,
-                   long samples, long dim) {
-  const long t_row = t_rows == 1 ? 0 : b;
-  return OutputGrid{t + t_row * times, 1, times, out.ys_data + b * dim, samples * dim};
-}
-
-// Checks the values of y0 and t and gathers the options; atol has one entry per component.
-SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
-                         double rtol, const Array& atol, double step_size, double first_step,
-                         double max_step, long max_steps) {
-  check_finite(y0, "y0", batched);
-  check_time_grid(t, per_sample_t);
-  const long dim = y0.shape(1);
-  if (atol.size() != 1 && atol.size() != dim) throw py::value_error("`atol` has the wrong length");
-  SolverOptions options;
-  options.rtol = rtol;
-  options.atol.assign(static_cast<size_t>(dim), atol.data()[0]);
-  if (atol.size() == dim) options.atol.assign(atol.data(), atol.data() + dim);
-  options.step_size = step_size;
-  options.first_step = first_step;
-  options.max_step = max_step;
-  options.max_steps = max_steps;
-  return options;
-}
+namespace {
 
 // Lanes per thread for networks: wide enough to vectorize the layers across samples.
 constexpr int network_lanes = 8;
@@ -124,22 +61,6 @@ struct PythonRhs {
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
   }
   void one(double t, const double* y, double* dy) { (*this)(&t, y, dy); }
-};
-
-// Hands out samples [0, count) through `take`, with their initial values and output rows.
-template <class Take>
-struct ProblemQueue {
-  Take& take;
-  const double* y0;
-  const double* t;
-  long t_rows, times, samples, dim;
-  const BatchResult& out;
-  bool operator()(SampleProblem& problem) {
-    const long b = take();
-    if (b < 0) return false;
-    problem = SampleProblem{b, y0 + b * dim, grid_of(t, t_rows, times, out, b, samples, dim)};
-    return true;
-  }
 };
 
 // One thread's share of a network solve: its lanes take samples from `take` until none is

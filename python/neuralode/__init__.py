@@ -3,6 +3,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import _core, nets
 from .dynamics import Dynamics
+from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
 from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
 
 try:
@@ -10,5 +11,5 @@ try:
 except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
     __version__ = _core.__version__
 
-__all__ = ["Dynamics", "odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
+__all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
            "__version__"]

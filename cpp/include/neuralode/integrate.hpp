@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "controller.hpp"
 #include "dense_output.hpp"
@@ -16,17 +17,26 @@
 
 namespace neuralode {
 
+// With options.stop_at_outputs every step ends on or before the next output time, and
+// hooks.at_output(sample id, output index, y, lane) may change lane's state there (the
+// jumps of the adjoint); it returns whether it did, so that f is evaluated anew.
+struct NoHooks {
+  template <int L>
+  bool at_output(long, long, double*, int) { return false; }
+};
+
 // Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
 // evaluates f for all L lanes at once, and rhs.one(t, y /*[dim]*/, dy /*[dim]*/) for a single
 // sample with the same arithmetic (used to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
 // left. Record: void(long id, const SampleResult&).
-template <int L, class Rhs, class NextProblem, class Record>
+template <int L, class Rhs, class NextProblem, class Record, class Hooks>
 class LaneIntegrator {
  public:
   LaneIntegrator(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options, int dim,
-                 StepWorkspace<L>& ws, NextProblem& next_problem, Record& record)
+                 StepWorkspace<L>& ws, NextProblem& next_problem, Record& record, Hooks& hooks)
       : rhs_(rhs), tableau_(tableau), options_(options), dim_(dim), ws_(ws),
-        next_problem_(next_problem), record_(record), controller_(tableau.error_order) {
+        next_problem_(next_problem), record_(record), hooks_(hooks),
+        controller_(tableau.error_order) {
     ws_.resize(dim, tableau.stages);
   }
 
@@ -61,15 +71,17 @@ class LaneIntegrator {
   StepWorkspace<L>& ws_;
   NextProblem& next_problem_;
   Record& record_;
+  Hooks& hooks_;
   const StepController controller_;
   std::array<Lane, L> lanes_;
   // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
   std::array<double, L> t_{}, h_{}, t_new_{};
+  std::array<bool, L> reaches_grid_{};  // fixed: the step ends on the regular step_size grid
 
   void finish(int l, Status status) {
     Lane& lane = lanes_[l];
     lane.result.status = status;
-    for (long i = lane.next; status != Status::success && i < lane.grid.count; ++i)
+    for (long i = lane.next; status != Status::success && lane.grid.ys && i < lane.grid.count; ++i)
       std::fill(lane.grid.row(i), lane.grid.row(i) + dim_, std::numeric_limits<double>::quiet_NaN());
     record_(lane.id, lane.result);
     lane.active = false;
@@ -86,7 +98,8 @@ class LaneIntegrator {
         lane.id = problem.id;
         lane.grid = problem.grid;
         lane.t = lane.result.t_reached = problem.grid.time(0);
-        for (int d = 0; d < dim_; ++d) ws_.y[d * L + l] = lane.grid.row(0)[d] = problem.y0[d];
+        for (int d = 0; d < dim_; ++d) ws_.y[d * L + l] = problem.y0[d];
+        if (lane.grid.ys) std::copy(problem.y0, problem.y0 + dim_, lane.grid.row(0));
         lane.next = 1;
         lane.active = true;
         if (lane.grid.count == 1) {
@@ -157,6 +170,12 @@ class LaneIntegrator {
   void emit_outputs(int l, double t_new, Dense&& dense) {
     Lane& lane = lanes_[l];
     const double h = t_new - lane.t;
+    if (!lane.grid.ys) {  // nothing to write: only move past the outputs
+      while (lane.next < lane.grid.count &&
+             lane.direction * (lane.grid.time(lane.next) - t_new) <= 0)
+        ++lane.next;
+      return;
+    }
     for (; lane.next < lane.grid.count &&
            lane.direction * (lane.grid.time(lane.next) - t_new) <= 0;
          ++lane.next) {
@@ -169,11 +188,25 @@ class LaneIntegrator {
     }
   }
 
-  // Moves lane l to the end of its accepted step (y, f(y) in stage block 0, t).
+  // Moves lane l to the end of its accepted step (y, f(y) in stage block 0, t), lets the
+  // hooks act at an output time it stopped on, and finishes the lane at the end.
   void advance(int l, double t_new, const double* f_new) {
+    Lane& lane = lanes_[l];
     lane::copy_lane<L>(ws_.y_new, ws_.y, dim_, l);
     lane::copy_lane<L>(f_new, ws_.k.block(0), dim_, l);
-    lanes_[l].t = lanes_[l].result.t_reached = t_new;
+    lane.t = lane.result.t_reached = t_new;
+    if (options_.stop_at_outputs && t_new == lane.grid.time(lane.next - 1) &&
+        hooks_.template at_output<L>(lane.id, lane.next - 1, ws_.y, l) &&
+        lane.next < lane.grid.count) {
+      ++lane.result.stats.nfe;  // the state jumped: f there is new
+      evaluate_lane(l, t_new, ws_.y, ws_.k.block(0));
+    }
+    if (lane.next >= lane.grid.count) finish(l, Status::success);
+  }
+
+  // The end of lane l's next step: t_end, or the next output time when stopping there.
+  double step_target(const Lane& lane) const {
+    return options_.stop_at_outputs ? lane.grid.time(lane.next) : lane.t_end;
   }
 
   // One attempted step of every active lane of an embedded pair.
@@ -193,7 +226,8 @@ class LaneIntegrator {
         continue;
       }
       double t_new = lane.t + lane.direction * lane.h;
-      if (lane.direction * (t_new - lane.t_end) > 0) t_new = lane.t_end;
+      const double target = step_target(lane);
+      if (lane.direction * (t_new - target) > 0) t_new = target;
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
@@ -229,7 +263,6 @@ class LaneIntegrator {
           dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), f_new, dim_, l, out);
       });
       advance(l, t_new, f_new);
-      if (lane.next >= lane.grid.count) finish(l, Status::success);
     }
   }
 
@@ -244,13 +277,20 @@ class LaneIntegrator {
         continue;
       }
       double t_new;
+      reaches_grid_[l] = true;
       if (options_.step_size == 0) {
         t_new = lane.grid.time(lane.next);
       } else {
         const double h_fixed = lane.direction * options_.step_size;
         t_new = lane.grid.time(0) + static_cast<double>(lane.step_index + 1) * h_fixed;
-        // Land exactly on the end instead of leaving a sliver step to rounding.
-        if (lane.direction * (lane.t_end - t_new) <= 1e-10 * options_.step_size) t_new = lane.t_end;
+        // Land exactly on the end (or a stop) instead of leaving a sliver step to rounding;
+        // a step cut short at a stop leaves the regular grid point still to reach.
+        const double target = step_target(lane);
+        const double ahead = lane.direction * (t_new - target);
+        if (ahead >= -1e-10 * options_.step_size) {
+          reaches_grid_[l] = ahead <= 1e-10 * options_.step_size;
+          t_new = target;
+        }
       }
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
@@ -265,7 +305,7 @@ class LaneIntegrator {
       stats.nfe += tableau_.stages - 1;
       ++stats.n_steps;
       ++stats.n_accepted;
-      ++lane.step_index;
+      if (reaches_grid_[l]) ++lane.step_index;
       if (!lane::lane_finite<L>(ws_.y_new, dim_, l)) {
         finish(l, Status::non_finite_state);
         continue;
@@ -278,17 +318,18 @@ class LaneIntegrator {
         dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), ws_.scratch_f, dim_, l, out);
       });
       advance(l, t_new, ws_.scratch_f);
-      if (lane.next >= lane.grid.count) finish(l, Status::success);
     }
   }
 
 };
 
 // Solves every problem `next_problem` hands out on L lanes, recording each result.
-template <int L, class Rhs, class NextProblem, class Record>
+template <int L, class Rhs, class NextProblem, class Record, class Hooks = NoHooks>
 void integrate_lanes(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options,
-                     int dim, StepWorkspace<L>& ws, NextProblem& next_problem, Record& record) {
-  LaneIntegrator<L, Rhs, NextProblem, Record>(rhs, tableau, options, dim, ws, next_problem, record)
+                     int dim, StepWorkspace<L>& ws, NextProblem& next_problem, Record& record,
+                     Hooks&& hooks = Hooks{}) {
+  LaneIntegrator<L, Rhs, NextProblem, Record, std::remove_reference_t<Hooks>>(
+      rhs, tableau, options, dim, ws, next_problem, record, hooks)
       .run();
 }
 

@@ -1,0 +1,100 @@
+#pragma once
+// What the solve and gradient bindings share: per-sample outputs, grids, options, and the
+// queue that hands samples to lanes.
+#include <pybind11/numpy.h>
+
+#include <neuralode/integrate.hpp>
+#include <neuralode/tableau.hpp>
+#include <string>
+
+#include "array_checks.hpp"
+
+namespace neuralode::bindings {
+
+namespace py = pybind11;
+
+const ButcherTableau& tableau_named(const std::string& name);
+
+using LongArray = py::array_t<long>;
+
+// Outputs of a batch solve, allocated before the GIL is released; threads write through the
+// raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
+// n_rejected.
+struct BatchResult {
+  Array ys;
+  py::array_t<int> status;
+  Array t_reached;
+  py::array_t<long> stats;
+  double* ys_data;
+  int* status_data;
+  double* t_reached_data;
+  long* stats_data;
+
+  // times == 0: no states are kept (grid rows go nowhere).
+  BatchResult(long samples, long times, long dim)
+      : ys({times, samples, dim}), status(samples), t_reached(samples), stats({samples, 4L}),
+        ys_data(times > 0 ? ys.mutable_data() : nullptr), status_data(status.mutable_data()),
+        t_reached_data(t_reached.mutable_data()), stats_data(stats.mutable_data()) {}
+
+  void record(long b, const SampleResult& r) {
+    status_data[b] = static_cast<int>(r.status);
+    t_reached_data[b] = r.t_reached;
+    long* row = stats_data + 4 * b;
+    row[0] = r.stats.nfe;
+    row[1] = r.stats.n_steps;
+    row[2] = r.stats.n_accepted;
+    row[3] = r.stats.n_rejected;
+  }
+
+  // (ys, status, t_reached, stats, number of failed samples)
+  py::tuple to_tuple() const {
+    long failed = 0;
+    for (long b = 0; b < status.size(); ++b) failed += status_data[b] != 0;
+    return py::make_tuple(ys, status, t_reached, stats, failed);
+  }
+};
+
+// Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.
+inline OutputGrid grid_of(const double* t, long t_rows, long times, const BatchResult& out, long b,
+                   long samples, long dim) {
+  const long t_row = t_rows == 1 ? 0 : b;
+  return OutputGrid{t + t_row * times, 1, times, out.ys_data ? out.ys_data + b * dim : nullptr,
+                    samples * dim};
+}
+
+// Checks the values of y0 and t and gathers the options; atol has one entry per component.
+inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
+                         double rtol, const Array& atol, double step_size, double first_step,
+                         double max_step, long max_steps) {
+  check_finite(y0, "y0", batched);
+  check_time_grid(t, per_sample_t);
+  const long dim = y0.shape(1);
+  if (atol.size() != 1 && atol.size() != dim) throw py::value_error("`atol` has the wrong length");
+  SolverOptions options;
+  options.rtol = rtol;
+  options.atol.assign(static_cast<size_t>(dim), atol.data()[0]);
+  if (atol.size() == dim) options.atol.assign(atol.data(), atol.data() + dim);
+  options.step_size = step_size;
+  options.first_step = first_step;
+  options.max_step = max_step;
+  options.max_steps = max_steps;
+  return options;
+}
+
+// Hands out samples [0, count) through `take`, with their initial values and output rows.
+template <class Take>
+struct ProblemQueue {
+  Take& take;
+  const double* y0;
+  const double* t;
+  long t_rows, times, samples, dim;
+  const BatchResult& out;
+  bool operator()(SampleProblem& problem) {
+    const long b = take();
+    if (b < 0) return false;
+    problem = SampleProblem{b, y0 + b * dim, grid_of(t, t_rows, times, out, b, samples, dim)};
+    return true;
+  }
+};
+
+}  // namespace neuralode::bindings
