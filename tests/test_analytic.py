@@ -89,3 +89,19 @@ def test_forward_then_backward_returns_to_the_start(spiral_net):
     forward = nde.odeint(net, [2.0, 0.0], t, params=theta, rtol=1e-11, atol=1e-12)
     back = nde.odeint(net, forward[-1], t[::-1], params=theta, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(back[::-1], forward, atol=1e-7)
+
+
+def test_a_resnet_is_euler_with_step_one():
+    """odeint(block, x, t=[0, 1, ..., K], method="euler") equals K weight-tied residual blocks
+    x_{k+1} = x_k + f(x_k), computed here in numpy."""
+    net = nde.nets.MLP(3, hidden=[5], activation="tanh")
+    theta = net.init(seed=3)
+    views = net.unflatten(theta)
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    K = 6
+    ys = nde.odeint(net, x, np.arange(K + 1.0), params=theta, method="euler")
+    expected = [x]
+    for _ in range(K):
+        h = np.tanh(expected[-1] @ views["0.weight"].T + views["0.bias"])
+        expected.append(expected[-1] + h @ views["2.weight"].T + views["2.bias"])
+    np.testing.assert_allclose(ys, np.stack(expected), rtol=1e-13, atol=1e-14)

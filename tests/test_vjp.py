@@ -86,3 +86,27 @@ def test_vjp_shape_errors():
     net = nets.MLP(2, hidden=[4])
     with pytest.raises(ValueError, match="`a` must have the shape of `y`"):
         net.vjp(0.0, np.zeros(2), net.init(0), np.zeros(3))
+
+
+def test_worked_backpropagation_example_of_a_2_2_2_network():
+    """z = W1 x + b1, h = σ(z), ŷ = W2 h + b2, L = ½|ŷ - y|²: the VJP with a = ŷ - y gives the
+    closed-form chain rule dL/dW2 = a hᵀ, dL/db2 = a, dL/dW1 = δ xᵀ, dL/db1 = δ, dL/dx = W1ᵀδ
+    with δ = (W2ᵀ a) ⊙ σ(z)(1 - σ(z))."""
+    net = nets.Sequential(nets.Linear(2, 2), nets.Sigmoid(), nets.Linear(2, 2))
+    W1, b1 = np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([0.35, 0.35])
+    W2, b2 = np.array([[0.40, 0.45], [0.50, 0.55]]), np.array([0.60, 0.60])
+    theta = np.concatenate([W1.ravel(), b1, W2.ravel(), b2])
+    x, target = np.array([0.05, 0.10]), np.array([0.01, 0.99])
+    z = W1 @ x + b1
+    h = 1 / (1 + np.exp(-z))
+    y_hat = W2 @ h + b2
+    np.testing.assert_allclose(net(0.0, x, theta), y_hat, rtol=1e-15)
+    a = y_hat - target
+    delta = (W2.T @ a) * h * (1 - h)
+    a_x, a_theta, _ = net.vjp(0.0, x, theta, a)
+    views = net.unflatten(a_theta)
+    np.testing.assert_allclose(views["2.weight"], np.outer(a, h), rtol=1e-14)
+    np.testing.assert_allclose(views["2.bias"], a, rtol=1e-14)
+    np.testing.assert_allclose(views["0.weight"], np.outer(delta, x), rtol=1e-13)
+    np.testing.assert_allclose(views["0.bias"], delta, rtol=1e-13)
+    np.testing.assert_allclose(a_x, W1.T @ delta, rtol=1e-13)
