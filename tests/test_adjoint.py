@@ -61,14 +61,15 @@ def _loss_and_fd(func, y0, t, theta, weights, h=1e-5, **kwargs):
             grad(t, lambda v: loss(y0, v, theta)))
 
 
+@pytest.mark.parametrize("gradient", nde.GRADIENT_MODES)
 @pytest.mark.parametrize("time_input", [False, True])
-def test_mlp_against_finite_differences(time_input):
+def test_mlp_against_finite_differences(time_input, gradient):
     net = nde.nets.MLP(2, hidden=[6], activation="tanh", time_input=time_input)
     theta = net.init(seed=5)
     rng = np.random.default_rng(2)
     y0, t = rng.normal(size=2), np.array([0.0, 0.4, 1.1, 1.5])
     weights = rng.normal(size=(4, 2))
-    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, **TIGHT)
+    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient, **TIGHT)
     g = pullback(weights)
     fd_y0, fd_theta, fd_t = _loss_and_fd(net, y0, t, theta, weights, **TIGHT)
     np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6, atol=1e-8)
@@ -147,7 +148,7 @@ def test_gradient_errors():
         pullback(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="`dL_dys` contains NaN"):
         pullback(np.full((2, 2), np.nan))
-    with pytest.raises(ValueError, match="`gradient` must be one of 'adjoint'"):
+    with pytest.raises(ValueError, match="`gradient` must be one of 'adjoint', 'backprop'"):
         nde.odeint_vjp(net, [1.0, 2.0], [0.0, 1.0], params=theta, gradient="magic")
     with pytest.raises(ValueError, match="`adjoint_norm` must be 'seminorm' or 'full'"):
         nde.odeint_vjp(net, [1.0, 2.0], [0.0, 1.0], params=theta, adjoint_norm="l2")

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <neuralode/adjoint.hpp>
+#include <neuralode/backprop.hpp>
 #include <neuralode/batch.hpp>
 #include <neuralode/simd.hpp>
 
@@ -141,9 +142,104 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
   return result.to_tuple();
 }
 
+// cᵀ∂f/∂y and cᵀ∂f/∂θ of a network at one point, added to the caller's accumulators.
+struct NetworkVjp {
+  const Network& net;
+  const double* theta;
+  double* theta_bar;  // this sample's dL/dθ
+  NetWorkspace ws;
+  NetTape tape;
+  std::vector<double> f, a_y, a_theta;
+  double a_t = 0;
+
+  NetworkVjp(const Network& n, const double* th) : net(n), theta(th), theta_bar(nullptr) {
+    net.prepare<1>(ws);
+    prepare_tape<1>(net, tape);
+    f.resize(net.dim());
+    a_y.resize(net.dim());
+    a_theta.resize(net.num_params());
+  }
+  void operator()(double t, const double* y, const double* c, double* y_bar) {
+    forward_recorded<1>(net, &t, theta, y, f.data(), tape, ws);
+    network_vjp<1>(net, theta, tape, c, a_y.data(), a_theta.data(), &a_t, ws);
+    for (int d = 0; d < net.dim(); ++d) y_bar[d] += a_y[d];
+    for (long p = 0; p < net.num_params(); ++p) theta_bar[p] += a_theta[p];
+  }
+};
+
+// gradient="backprop" for networks: the forward solve records every accepted step; the
+// pullback runs backpropagation through them (backprop.hpp), in parallel over samples.
+class NetworkBackprop {
+ public:
+  NetworkBackprop(const Network& net, const Array& theta, const Array& y0, const Array& t,
+                  bool batched, const std::string& method, double rtol, const Array& atol,
+                  double step_size, double first_step, double max_step, long max_steps,
+                  int num_threads)
+      : net_(net), theta_(theta), t_(t), tableau_(tableau_named(method)),
+        out_(y0.shape(0), t.shape(1), y0.shape(1)), tapes_(static_cast<size_t>(y0.shape(0))) {
+    check_finite(theta, "params", false);
+    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
+                                             step_size, first_step, max_step, max_steps);
+    for (StepTape& tape : tapes_) tape.reset(net.dim(), tableau_.stages);
+    py::gil_scoped_release release;
+    solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads, out_,
+                        TapeRecorder{tapes_.data()});
+  }
+
+  py::tuple result() const { return out_.to_tuple(); }
+
+  long stored_floats() const {
+    long total = 0;
+    for (const StepTape& tape : tapes_) total += tape.stored_floats();
+    return total;
+  }
+
+  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample)
+  py::tuple pullback(const Array& dL_dys, int num_threads) const {
+    const long samples = static_cast<long>(tapes_.size()), dim = net_.dim();
+    const long params = net_.num_params(), times = t_.shape(1), t_rows = t_.shape(0);
+    Array grad_y0({samples, dim}), grad_theta({samples, params});
+    double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
+    const double *g = dL_dys.data(), *t = t_.data();
+    {
+      py::gil_scoped_release release;
+      parallel_over_samples(samples, num_threads, [&](auto take) {
+        NetworkVjp vjp(net_, theta_.data());
+        std::vector<double> work;
+        for (long b = take(); b >= 0; b = take()) {
+          std::fill(gt + b * params, gt + (b + 1) * params, 0.0);
+          vjp.theta_bar = gt + b * params;
+          const OutputGrid grid{t + (t_rows == 1 ? 0 : b) * times, 1, times, nullptr, 0};
+          backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, g + b * dim,
+                          samples * dim, static_cast<int>(dim), gy + b * dim, work);
+        }
+      });
+    }
+    return py::make_tuple(grad_y0, grad_theta);
+  }
+
+ private:
+  const Network& net_;
+  Array theta_, t_;
+  const ButcherTableau& tableau_;
+  BatchResult out_;
+  std::vector<StepTape> tapes_;
+};
+
 }  // namespace
 
 void register_grad(py::module_& m) {
+  py::class_<NetworkBackprop>(m, "NetworkBackprop")
+      .def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
+                    const std::string&, double, const Array&, double, double, double, long,
+                    int>(),
+           py::keep_alive<1, 2>(), py::arg("net"), py::arg("theta"), py::arg("y0"), py::arg("t"),
+           py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
+           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
+           py::arg("max_steps"), py::arg("num_threads"))
+      .def("result", &NetworkBackprop::result)
+      .def_property_readonly("stored_floats", &NetworkBackprop::stored_floats)
+      .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"));
   m.def("adjoint_network", &adjoint_network, py::arg("net"), py::arg("theta"), py::arg("s0"),
         py::arg("t_back"), py::arg("ys"), py::arg("dL_dys"), py::arg("method"), py::arg("rtol"),
         py::arg("atol"), py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),

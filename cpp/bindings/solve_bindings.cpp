@@ -28,20 +28,6 @@ const ButcherTableau& tableau_named(const std::string& name) {
 
 namespace {
 
-// Lanes per thread for networks: wide enough to vectorize the layers across samples.
-constexpr int network_lanes = 8;
-
-template <int L>
-struct NetworkRhs {
-  const Network& net;
-  const double* theta;
-  NetWorkspace& ws;
-  void operator()(const double* t, const double* y, double* dy) {
-    net.forward<L>(t, theta, y, dy, ws);
-  }
-  void one(double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
-};
-
 // One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
 struct PythonRhs {
   const py::function& f;
@@ -63,34 +49,6 @@ struct PythonRhs {
   void one(double t, const double* y, double* dy) { (*this)(&t, y, dy); }
 };
 
-// One thread's share of a network solve: its lanes take samples from `take` until none is
-// left. Compiled per instruction set (simd.hpp).
-template <int L, class Take>
-NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
-                                               const ButcherTableau& tableau,
-                                               const SolverOptions& options,
-                                               ProblemQueue<Take>& queue, BatchResult& out) {
-  StepWorkspace<L> ws;
-  NetWorkspace net_ws;
-  net.prepare<L>(net_ws);
-  NetworkRhs<L> rhs{net, theta, net_ws};
-  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-  integrate_lanes<L>(rhs, tableau, options, static_cast<int>(queue.dim), ws, queue, record);
-}
-
-template <int L>
-void solve_network_on_lanes(const Network& net, const double* theta, const double* y0,
-                            const double* t, long t_rows, long times, long samples, long dim,
-                            const ButcherTableau& tableau, const SolverOptions& options,
-                            int num_threads, BatchResult& out) {
-  using Take = std::function<long()>;
-  parallel_over_samples(samples, num_threads, [&](auto take) {
-    Take take_fn = take;
-    ProblemQueue<Take> queue{take_fn, y0, t, t_rows, times, samples, dim, out};
-    network_thread_work<L>(net, theta, tableau, options, queue, out);
-  });
-}
-
 py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
                        bool batched, const std::string& method, double rtol, const Array& atol,
                        double step_size, double first_step, double max_step, long max_steps,
@@ -101,18 +59,9 @@ py::tuple solve_network(const Network& net, const Array& theta, const Array& y0,
   const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                            first_step, max_step, max_steps);
   BatchResult out(samples, t.shape(1), dim);
-  const double *theta_p = theta.data(), *y0_p = y0.data(), *t_p = t.data();
-  const long t_rows = t.shape(0), times = t.shape(1);
   {
     py::gil_scoped_release release;
-    // Lanes only pay off when there are enough samples to fill them.
-    const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-    if (samples >= static_cast<long>(network_lanes) * threads)
-      solve_network_on_lanes<network_lanes>(net, theta_p, y0_p, t_p, t_rows, times, samples, dim,
-                                            tableau, options, num_threads, out);
-    else
-      solve_network_on_lanes<1>(net, theta_p, y0_p, t_p, t_rows, times, samples, dim, tableau,
-                                options, num_threads, out);
+    solve_network_batch(net, theta.data(), y0.data(), t, tableau, options, num_threads, out);
   }
   return out.to_tuple();
 }

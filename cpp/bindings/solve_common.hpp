@@ -3,7 +3,11 @@
 // queue that hands samples to lanes.
 #include <pybind11/numpy.h>
 
+#include <functional>
+#include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
+#include <neuralode/nets.hpp>
+#include <neuralode/simd.hpp>
 #include <neuralode/tableau.hpp>
 #include <string>
 
@@ -96,5 +100,59 @@ struct ProblemQueue {
     return true;
   }
 };
+
+// Lanes per thread for networks: wide enough to vectorize the layers across samples.
+constexpr int network_lanes = 8;
+
+template <int L>
+struct NetworkRhs {
+  const Network& net;
+  const double* theta;
+  NetWorkspace& ws;
+  void operator()(const double* t, const double* y, double* dy) {
+    net.forward<L>(t, theta, y, dy, ws);
+  }
+  void one(double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
+};
+
+// One thread's share of a network solve: its lanes take samples from `take` until none is
+// left. Compiled per instruction set (simd.hpp).
+template <int L, class Take, class Hooks = NoHooks>
+NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
+                                               const ButcherTableau& tableau,
+                                               const SolverOptions& options,
+                                               ProblemQueue<Take>& queue, BatchResult& out,
+                                               Hooks hooks = Hooks{}) {
+  StepWorkspace<L> ws;
+  NetWorkspace net_ws;
+  net.prepare<L>(net_ws);
+  NetworkRhs<L> rhs{net, theta, net_ws};
+  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+  integrate_lanes<L>(rhs, tableau, options, static_cast<int>(queue.dim), ws, queue, record,
+                     hooks);
+}
+
+// Solves every row of y0 (B, dim) with a network over OpenMP threads, on 8 lanes a thread
+// when there are enough samples to fill them, else one. Call without the GIL.
+template <class Hooks = NoHooks>
+void solve_network_batch(const Network& net, const double* theta, const double* y0,
+                         const Array& t, const ButcherTableau& tableau,
+                         const SolverOptions& options, int num_threads, BatchResult& out,
+                         Hooks hooks = Hooks{}) {
+  const long samples = out.status.size(), dim = net.dim();
+  const long t_rows = t.shape(0), times = t.shape(1);
+  const double* t_p = t.data();
+  const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+  const bool wide = samples >= static_cast<long>(network_lanes) * threads;
+  parallel_over_samples(samples, num_threads, [&](auto take) {
+    using Take = std::function<long()>;
+    Take take_fn = take;
+    ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, dim, out};
+    if (wide)
+      network_thread_work<network_lanes>(net, theta, tableau, options, queue, out, hooks);
+    else
+      network_thread_work<1>(net, theta, tableau, options, queue, out, hooks);
+  });
+}
 
 }  // namespace neuralode::bindings

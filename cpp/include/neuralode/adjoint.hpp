@@ -93,6 +93,9 @@ struct AdjointJumps {
     }
     return true;
   }
+
+  template <int L>
+  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
 };
 
 }  // namespace neuralode

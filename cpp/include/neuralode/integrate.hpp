@@ -20,9 +20,13 @@ namespace neuralode {
 // With options.stop_at_outputs every step ends on or before the next output time, and
 // hooks.at_output(sample id, output index, y, lane) may change lane's state there (the
 // jumps of the adjoint); it returns whether it did, so that f is evaluated anew.
+// hooks.accepted(sample id, t, h, y, k, lane) sees every accepted step before the lane moves
+// on: y its start, k its stages (block i = stage i), both component-major (gradient tapes).
 struct NoHooks {
   template <int L>
   bool at_output(long, long, double*, int) { return false; }
+  template <int L>
+  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
 };
 
 // Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
@@ -256,6 +260,7 @@ class LaneIntegrator {
       lane.h = std::abs(h_[l]) * controller_.accepted_factor(err, lane.rejected);
       lane.rejected = lane.last_failure_non_finite = false;
       const double t_new = t_new_[l];
+      hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
       emit_outputs(l, t_new, [&](double theta, double h, double* out) {
         if (tableau_.dense_degree > 0)
           dense_polynomial<L>(tableau_, theta, h, ws_.y, ws_.k.block(0), dim_, l, out);
@@ -311,6 +316,7 @@ class LaneIntegrator {
         continue;
       }
       const double t_new = t_new_[l];
+      hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
       const bool last_step = t_new == lane.t_end;
       const bool interior_output = lane.direction * (lane.grid.time(lane.next) - t_new) < 0;
       if (!last_step || interior_output) ++stats.nfe;  // the end-point evaluation is used

@@ -1,0 +1,152 @@
+#pragma once
+// Exact reverse-mode derivative of the discrete forward solution, with the accepted steps
+// held fixed: the forward pass records every accepted step (its start, size, start state and
+// stages); the reverse pass runs the chain rule back through the dense outputs, the update
+// y_{n+1} = y_n + h Σ b_j k_j and every stage k_i = f(t_n + c_i h, y_n + h Σ_j a_ij k_j).
+#include <algorithm>
+#include <vector>
+
+#include "dense_output.hpp"
+#include "lanes.hpp"
+#include "tableau.hpp"
+
+namespace neuralode {
+
+// One sample's accepted steps, back to back: t, h, y (D), k (stages x D).
+class StepTape {
+ public:
+  void reset(int dim, int stages) {
+    dim_ = dim;
+    stages_ = stages;
+    data_.clear();
+  }
+  template <int L>
+  void record(double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
+    data_.push_back(t);
+    data_.push_back(h);
+    for (int d = 0; d < dim_; ++d) data_.push_back(y[d * L + l]);
+    for (int i = 0; i < stages_; ++i)
+      for (int d = 0; d < dim_; ++d) data_.push_back(k.block(i)[d * L + l]);
+  }
+  long steps() const { return dim_ ? static_cast<long>(data_.size()) / stride() : 0; }
+  long stored_floats() const { return static_cast<long>(data_.size()); }
+  double t(long n) const { return data_[n * stride()]; }
+  double h(long n) const { return data_[n * stride() + 1]; }
+  const double* y(long n) const { return data_.data() + n * stride() + 2; }
+  const double* k(long n, int i) const { return y(n) + dim_ + static_cast<long>(i) * dim_; }
+
+ private:
+  long stride() const { return 2 + static_cast<long>(dim_) * (1 + stages_); }
+  int dim_ = 0, stages_ = 0;
+  std::vector<double> data_;
+};
+
+// Records the accepted steps of every sample into its own tape.
+struct TapeRecorder {
+  StepTape* tapes;
+  template <int L>
+  bool at_output(long, long, double*, int) { return false; }
+  template <int L>
+  void accepted(long sample, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
+    tapes[sample].template record<L>(t, h, y, k, l);
+  }
+};
+
+// The reverse pass of one sample. vjp(t, y, c, y_bar, theta_bar) adds cᵀ∂f/∂y to y_bar and
+// cᵀ∂f/∂θ to the sample's θ accumulator. dL_dy: the cotangents of the outputs, row i at
+// dL_dy + i * dL_stride. On return y_bar holds dL/dy0.
+template <class Vjp>
+void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& tape,
+                     const OutputGrid& grid, const double* dL_dy, long dL_stride, int dim,
+                     double* y_bar, std::vector<double>& work) {
+  const int s = tableau.stages;
+  work.assign(static_cast<size_t>(dim) * (s + 4), 0.0);
+  double* k_bar = work.data();                       // s x D
+  double* y_bar_n = k_bar + static_cast<long>(s) * dim;
+  double* y_next = y_bar_n + dim;
+  double* f_end_bar = y_next + dim;
+  double* stage = f_end_bar + dim;
+  std::fill(y_bar, y_bar + dim, 0.0);  // ȳ of the state after the current step
+  const double t_final = grid.time(grid.count - 1);
+  const double direction = t_final < grid.time(0) ? -1 : 1;
+  long j = grid.count - 1;  // the latest output not yet taken in
+  for (long n = tape.steps() - 1; n >= 0; --n) {
+    const double t = tape.t(n), h = tape.h(n);
+    const bool last = n + 1 == tape.steps();
+    const double t_end = last ? t_final : tape.t(n + 1);
+    const double* y = tape.y(n);
+    if (last) {  // y_{n+1} as the forward step computed it
+      std::copy(y, y + dim, y_next);
+      for (int i = 0; i < s; ++i)
+        if (tableau.b[i] != 0)
+          for (int d = 0; d < dim; ++d) y_next[d] += (h * tableau.b[i]) * tape.k(n, i)[d];
+    } else {
+      std::copy(tape.y(n + 1), tape.y(n + 1) + dim, y_next);
+    }
+    std::fill(k_bar, k_bar + static_cast<long>(s) * dim, 0.0);
+    std::fill(y_bar_n, y_bar_n + dim, 0.0);
+    std::fill(f_end_bar, f_end_bar + dim, 0.0);
+    bool end_slope_used = false;
+    // Outputs in (t, t_end]: at the end they weigh on y_{n+1}, inside on the dense output.
+    for (; j >= 1 && direction * (grid.time(j) - t) > 0; --j) {
+      const double* g = dL_dy + j * dL_stride;
+      if (grid.time(j) == t_end) {
+        for (int d = 0; d < dim; ++d) y_bar[d] += g[d];
+        continue;
+      }
+      const double theta = (grid.time(j) - t) / h;
+      if (tableau.dense_degree > 0) {
+        for (int i = 0; i < s; ++i) {
+          double weight = 0, power = 1;
+          for (int p = 0; p < tableau.dense_degree; ++p) {
+            power *= theta;
+            weight += tableau.dense[i][p] * power;
+          }
+          for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += (h * weight) * g[d];
+        }
+        for (int d = 0; d < dim; ++d) y_bar_n[d] += g[d];
+      } else {
+        const double t2 = theta * theta, t3 = t2 * theta;
+        const double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + theta) * h;
+        const double h01 = -2 * t3 + 3 * t2, h11 = (t3 - t2) * h;
+        for (int d = 0; d < dim; ++d) {
+          y_bar_n[d] += h00 * g[d];
+          k_bar[d] += h10 * g[d];
+          y_bar[d] += h01 * g[d];
+          f_end_bar[d] += h11 * g[d];
+        }
+        end_slope_used = true;
+      }
+    }
+    if (end_slope_used) {  // the slope f(t_end, y_{n+1}) of Hermite output
+      if (tableau.fsal())
+        for (int d = 0; d < dim; ++d) k_bar[(s - 1) * dim + d] += f_end_bar[d];
+      else
+        vjp(t_end, y_next, f_end_bar, y_bar);
+    }
+    // y_{n+1} = y_n + h Σ_j b_j k_j
+    for (int d = 0; d < dim; ++d) y_bar_n[d] += y_bar[d];
+    for (int i = 0; i < s; ++i)
+      if (tableau.b[i] != 0)
+        for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += (h * tableau.b[i]) * y_bar[d];
+    // k_i = f(t + c_i h, Y_i), Y_i = y_n + h Σ_{j<i} a_ij k_j, last stage first.
+    for (int i = s - 1; i >= 0; --i) {
+      const double* c = k_bar + static_cast<long>(i) * dim;
+      if (std::all_of(c, c + dim, [](double v) { return v == 0; })) continue;
+      std::copy(y, y + dim, stage);
+      for (int jj = 0; jj < i; ++jj)
+        if (tableau.a[i][jj] != 0)
+          for (int d = 0; d < dim; ++d) stage[d] += (h * tableau.a[i][jj]) * tape.k(n, jj)[d];
+      std::fill(y_next, y_next + dim, 0.0);  // reused: Ȳ_i
+      vjp(t + tableau.c[i] * h, stage, c, y_next);
+      for (int d = 0; d < dim; ++d) y_bar_n[d] += y_next[d];
+      for (int jj = 0; jj < i; ++jj)
+        if (tableau.a[i][jj] != 0)
+          for (int d = 0; d < dim; ++d) k_bar[jj * dim + d] += (h * tableau.a[i][jj]) * y_next[d];
+    }
+    std::copy(y_bar_n, y_bar_n + dim, y_bar);
+  }
+  for (int d = 0; d < dim; ++d) y_bar[d] += dL_dy[d];  // the output at t_0 is y0 itself
+}
+
+}  // namespace neuralode
