@@ -148,7 +148,8 @@ def test_gradient_errors():
         pullback(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="`dL_dys` contains NaN"):
         pullback(np.full((2, 2), np.nan))
-    with pytest.raises(ValueError, match="`gradient` must be one of 'adjoint', 'backprop'"):
+    with pytest.raises(ValueError,
+                       match="`gradient` must be one of 'adjoint', 'interpolated', 'backprop'"):
         nde.odeint_vjp(net, [1.0, 2.0], [0.0, 1.0], params=theta, gradient="magic")
     with pytest.raises(ValueError, match="`adjoint_norm` must be 'seminorm' or 'full'"):
         nde.odeint_vjp(net, [1.0, 2.0], [0.0, 1.0], params=theta, adjoint_norm="l2")

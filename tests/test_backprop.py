@@ -107,5 +107,6 @@ def test_backprop_needs_a_network():
         def vjp(self, t, y, params, a):
             return -a, np.zeros(0), 0.0
 
-    with pytest.raises(TypeError, match="gradient='backprop'. needs a neuralode.nets network"):
-        nde.odeint_vjp(Decay(), [1.0], [0.0, 1.0], gradient="backprop")
+    for mode in ("backprop", "interpolated"):
+        with pytest.raises(TypeError, match=f"gradient='{mode}'. needs a neuralode.nets network"):
+            nde.odeint_vjp(Decay(), [1.0], [0.0, 1.0], gradient=mode)

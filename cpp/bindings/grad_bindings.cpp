@@ -18,9 +18,9 @@ namespace {
 struct AdjointResult {
   Array grad_y0, grad_theta, a_t_end;
   BatchResult batch;
-  AdjointResult(long samples, long dim, long params)
+  AdjointResult(long samples, long dim, long params, long state_size)
       : grad_y0({samples, dim}), grad_theta({samples, params}), a_t_end(samples),
-        batch(samples, 0, 2 * dim + params + 1) {}
+        batch(samples, 0, state_size) {}
   AdjointJumps jumps(const AdjointLayout& layout, long times, const Array& ys,
                      const Array& dL_dys) {
     return AdjointJumps{layout,           times,
@@ -70,7 +70,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params);
+  AdjointResult result(samples, layout.dim, layout.params, layout.size());
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
   const double *theta_p = theta.data(), *s0_p = s0.data(), *t_p = t_back.data();
   {
@@ -95,8 +95,8 @@ struct PythonAdjointRhs {
   const py::object& dynamics;
   const py::object& params;
   AdjointLayout layout;
-  void operator()(const double* t, const double* s, double* ds) { one(*t, s, ds); }
-  void one(double t, const double* s, double* ds) {
+  void operator()(const double* t, const double* s, double* ds) { one(0, *t, s, ds); }
+  void one(int, double t, const double* s, double* ds) {
     const long D = layout.dim;
     Array z(D), a(D);
     std::copy(s, s + D, z.mutable_data());
@@ -128,7 +128,7 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
   const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params);
+  AdjointResult result(samples, layout.dim, layout.params, layout.size());
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
   StepWorkspace<1> ws;
   PythonAdjointRhs rhs{dynamics, params, layout};
@@ -151,6 +151,7 @@ struct NetworkVjp {
   NetTape tape;
   std::vector<double> f, a_y, a_theta;
   double a_t = 0;
+  long calls = 0;
 
   NetworkVjp(const Network& n, const double* th) : net(n), theta(th), theta_bar(nullptr) {
     net.prepare<1>(ws);
@@ -160,6 +161,7 @@ struct NetworkVjp {
     a_theta.resize(net.num_params());
   }
   void operator()(double t, const double* y, const double* c, double* y_bar) {
+    ++calls;
     forward_recorded<1>(net, &t, theta, y, f.data(), tape, ws);
     network_vjp<1>(net, theta, tape, c, a_y.data(), a_theta.data(), &a_t, ws);
     for (int d = 0; d < net.dim(); ++d) y_bar[d] += a_y[d];
@@ -184,6 +186,18 @@ class NetworkBackprop {
     py::gil_scoped_release release;
     solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads, out_,
                         TapeRecorder{tapes_.data()});
+    // The end of each sample's solution, for interpolation in its last step.
+    const long samples = y0.shape(0), dim = net.dim(), times = t.shape(1);
+    NetWorkspace ws;
+    net.prepare<1>(ws);
+    for (long b = 0; b < samples; ++b) {
+      StepTape& tape = tapes_[static_cast<size_t>(b)];
+      const double* y_end = out_.ys_data + ((times - 1) * samples + b) * dim;
+      tape.end_y.assign(y_end, y_end + dim);
+      tape.end_slope.resize(static_cast<size_t>(dim));
+      const double t_end = t_.data()[(t_.shape(0) == 1 ? 0 : b) * times + times - 1];
+      if (!tableau_.fsal()) net.forward<1>(&t_end, theta_.data(), y_end, tape.end_slope.data(), ws);
+    }
   }
 
   py::tuple result() const { return out_.to_tuple(); }
@@ -194,11 +208,14 @@ class NetworkBackprop {
     return total;
   }
 
-  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample)
+  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3):
+  // VJP evaluations, steps gone back through, 0)
   py::tuple pullback(const Array& dL_dys, int num_threads) const {
     const long samples = static_cast<long>(tapes_.size()), dim = net_.dim();
     const long params = net_.num_params(), times = t_.shape(1), t_rows = t_.shape(0);
     Array grad_y0({samples, dim}), grad_theta({samples, params});
+    py::array_t<long> work_done({samples, 3L});
+    long* wd = work_done.mutable_data();
     double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
     const double *g = dL_dys.data(), *t = t_.data();
     {
@@ -210,15 +227,61 @@ class NetworkBackprop {
           std::fill(gt + b * params, gt + (b + 1) * params, 0.0);
           vjp.theta_bar = gt + b * params;
           const OutputGrid grid{t + (t_rows == 1 ? 0 : b) * times, 1, times, nullptr, 0};
+          const long calls_before = vjp.calls;
           backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, g + b * dim,
                           samples * dim, static_cast<int>(dim), gy + b * dim, work);
+          wd[3 * b] = vjp.calls - calls_before;
+          wd[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
+          wd[3 * b + 2] = 0;
         }
       });
     }
-    return py::make_tuple(grad_y0, grad_theta);
+    return py::make_tuple(grad_y0, grad_theta, work_done);
+  }
+
+  // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
+  // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint_network returns.
+  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
+                                  double rtol, double atol, double first_step, double max_step,
+                                  long max_steps, bool full_norm, int num_threads) const {
+    const AdjointLayout layout{net_.dim(), net_.num_params(), false};
+    const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
+    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, 0.0, first_step,
+                                            max_step, max_steps, full_norm);
+    options.norm_components = full_norm ? 0 : layout.dim;
+    AdjointResult result(samples, layout.dim, layout.params, layout.size());
+    AdjointJumps jumps = result.jumps(layout, times, out_.ys, dL_dys);
+    const double *s0_p = s0.data(), *t_p = t_back.data();
+    {
+      py::gil_scoped_release release;
+      parallel_over_samples(samples, num_threads, [&](auto take) {
+        using Take = std::function<long()>;
+        Take take_fn = take;
+        ProblemQueue<Take> queue{take_fn, s0_p, t_p, t_rows, times, samples, layout.size(),
+                                 result.batch};
+        const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+        if (samples >= 8L * threads)
+          interpolated_thread_work<8>(queue, jumps, options, result.batch);
+        else
+          interpolated_thread_work<1>(queue, jumps, options, result.batch);
+      });
+    }
+    return result.to_tuple();
   }
 
  private:
+  template <int L, class Take>
+  NEURALODE_SIMD_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
+                                                      AdjointJumps jumps,
+                                                      const SolverOptions& options,
+                                                      BatchResult& out) const {
+    StepWorkspace<L> ws;
+    NetworkInterpolatedAdjoint<L> rhs(net_, theta_.data(), tableau_, tapes_.data(), jumps);
+    auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+    integrate_lanes<L>(rhs, tableau_, options, static_cast<int>(queue.dim), ws, queue, record,
+                       rhs);
+  }
+
   const Network& net_;
   Array theta_, t_;
   const ButcherTableau& tableau_;
@@ -239,7 +302,11 @@ void register_grad(py::module_& m) {
            py::arg("max_steps"), py::arg("num_threads"))
       .def("result", &NetworkBackprop::result)
       .def_property_readonly("stored_floats", &NetworkBackprop::stored_floats)
-      .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"));
+      .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
+      .def("interpolated_pullback", &NetworkBackprop::interpolated_pullback, py::arg("s0"),
+           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
+           py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
+           py::arg("full_norm"), py::arg("num_threads"));
   m.def("adjoint_network", &adjoint_network, py::arg("net"), py::arg("theta"), py::arg("s0"),
         py::arg("t_back"), py::arg("ys"), py::arg("dL_dys"), py::arg("method"), py::arg("rtol"),
         py::arg("atol"), py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),

@@ -46,7 +46,7 @@ struct PythonRhs {
     std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
   }
-  void one(double t, const double* y, double* dy) { (*this)(&t, y, dy); }
+  void one(int, double t, const double* y, double* dy) { (*this)(&t, y, dy); }
 };
 
 py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,

@@ -112,7 +112,7 @@ struct NetworkRhs {
   void operator()(const double* t, const double* y, double* dy) {
     net.forward<L>(t, theta, y, dy, ws);
   }
-  void one(double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
+  void one(int, double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
 };
 
 // One thread's share of a network solve: its lanes take samples from `take` until none is

@@ -6,22 +6,26 @@
 // dL/dz(t_i) is added to a. a_t starts at 0 and takes no jumps; the caller adds the
 // jump terms -Σ dL/dz(t_i)·f(t_i, z_i) for dL/dt_0.
 #include <algorithm>
+#include <array>
 #include <vector>
 
+#include "backprop.hpp"
 #include "lanes.hpp"
 #include "net_vjp.hpp"
 
 namespace neuralode {
 
-// Where the parts of the augmented state sit (rows of the component-major lane arrays).
+// Where the parts of the augmented state sit (rows of the component-major lane arrays):
+// [z, a, a_θ, a_t], or [a, a_θ, a_t] when z comes from elsewhere (the interpolated adjoint).
 struct AdjointLayout {
-  int dim;         // D
-  long params;     // P
+  int dim;              // D
+  long params;          // P
+  bool with_z = true;
   int z() const { return 0; }
-  int a() const { return dim; }
-  int theta() const { return 2 * dim; }
-  long time() const { return 2 * dim + params; }
-  long size() const { return 2 * dim + params + 1; }
+  int a() const { return with_z ? dim : 0; }
+  long theta() const { return a() + dim; }
+  long time() const { return theta() + params; }
+  long size() const { return time() + 1; }
 };
 
 // The augmented dynamics of a Network on L lanes (and on one sample, for starting lanes).
@@ -37,7 +41,7 @@ class NetworkAdjointRhs {
   }
 
   void operator()(const double* t, const double* s, double* ds) { evaluate<L>(t, s, ds, tape_); }
-  void one(double t, const double* s, double* ds) { evaluate<1>(&t, s, ds, tape_one_); }
+  void one(int, double t, const double* s, double* ds) { evaluate<1>(&t, s, ds, tape_one_); }
 
  private:
   template <int M>
@@ -81,7 +85,7 @@ struct AdjointJumps {
     const double* z = at(ys, k, sample);
     const double* g = at(dL_dys, k, sample);
     for (int d = 0; d < layout.dim; ++d) {
-      s[(layout.z() + d) * L + l] = z[d];
+      if (layout.with_z) s[(layout.z() + d) * L + l] = z[d];
       s[(layout.a() + d) * L + l] += g[d];
     }
     if (k == 0) {
@@ -96,6 +100,89 @@ struct AdjointJumps {
 
   template <int L>
   void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
+  void started(long, int) {}
+};
+
+// The interpolated adjoint: only [a, a_θ, a_t] is integrated backwards; z(t) comes from the
+// forward pass's recorded steps and dense output, so no backward reconstruction of z.
+// Serves as the right-hand side and as the integrator's hooks (it needs to know which
+// sample each lane holds).
+template <int L>
+class NetworkInterpolatedAdjoint {
+ public:
+  NetworkInterpolatedAdjoint(const Network& net, const double* theta,
+                             const ButcherTableau& tableau, const StepTape* tapes,
+                             AdjointJumps jumps)
+      : net_(net), theta_(theta), tableau_(tableau), tapes_(tapes), jumps_(jumps) {
+    net.prepare<L>(ws_);
+    prepare_tape<L>(net, tape_);
+    prepare_tape<1>(net, tape_one_);
+    z_.resize(static_cast<size_t>(net.dim()) * L);
+    f_.resize(z_.size());
+    a_y_.resize(z_.size());
+    one_z_.resize(static_cast<size_t>(net.dim()));
+    sample_.fill(-1);
+    hint_.fill(0);
+  }
+
+  void operator()(const double* t, const double* s, double* ds) {
+    for (int l = 0; l < L; ++l) state_at<L>(l, t[l], z_.data(), l);
+    evaluate<L>(t, s, ds, tape_);
+  }
+  void one(int l, double t, const double* s, double* ds) {
+    state_at<1>(l, t, z_.data(), 0);
+    evaluate<1>(&t, s, ds, tape_one_);
+  }
+
+  void started(long sample, int l) {
+    sample_[l] = sample;
+    hint_[l] = tapes_[sample].steps() - 1;
+  }
+  template <int M>
+  bool at_output(long sample, long i, double* s, int l) {
+    jumps_.template at_output<M>(sample, i, s, l);
+    return true;
+  }
+  template <int M>
+  void accepted(long, double, double, const double*, const LaneBlocks<M>&, int) {}
+
+ private:
+  // z of the sample in lane l at time tau, into lane `slot` of a block of M lanes.
+  template <int M>
+  void state_at(int l, double tau, double* z, int slot) {
+    const int dim = net_.dim();
+    if (sample_[l] < 0) {  // an idle lane: any finite state will do
+      for (int d = 0; d < dim; ++d) z[d * M + slot] = 0;
+      return;
+    }
+    const StepTape& tape = tapes_[sample_[l]];
+    hint_[l] = tape.find_step(tau, hint_[l]);
+    tape.interpolate(tableau_, hint_[l], tau, one_z_.data());
+    for (int d = 0; d < dim; ++d) z[d * M + slot] = one_z_[d];
+  }
+
+  template <int M>
+  void evaluate(const double* t, const double* s, double* ds, NetTape& tape) {
+    const AdjointLayout& lay = jumps_.layout;
+    forward_recorded<M>(net_, t, theta_, z_.data(), f_.data(), tape, ws_);
+    network_vjp<M>(net_, theta_, tape, s + lay.a() * M, a_y_.data(), ds + lay.theta() * M,
+                   ds + lay.time() * M, ws_);
+    double* da = ds + lay.a() * M;
+    for (int i = 0; i < lay.dim * M; ++i) da[i] = -a_y_[i];
+    double* rest = ds + lay.theta() * M;
+    for (long i = 0; i < (lay.params + 1) * M; ++i) rest[i] = -rest[i];
+  }
+
+  const Network& net_;
+  const double* theta_;
+  const ButcherTableau& tableau_;
+  const StepTape* tapes_;
+  AdjointJumps jumps_;
+  NetWorkspace ws_;
+  NetTape tape_, tape_one_;
+  std::vector<double> z_, f_, a_y_;
+  std::vector<double> one_z_;
+  std::array<long, L> sample_, hint_;
 };
 
 }  // namespace neuralode

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <vector>
 
-#include "dense_output.hpp"
 #include "lanes.hpp"
 #include "tableau.hpp"
 
@@ -29,6 +28,47 @@ class StepTape {
       for (int d = 0; d < dim_; ++d) data_.push_back(k.block(i)[d * L + l]);
   }
   long steps() const { return dim_ ? static_cast<long>(data_.size()) / stride() : 0; }
+
+  // The state and slope at the end of the last step (the slope only for methods whose last
+  // stage is not f there), for Hermite interpolation in the last step.
+  std::vector<double> end_y, end_slope;
+
+  // The step whose interval [t_n, t_n + h_n] holds tau, searching from `hint`.
+  long find_step(double tau, long hint) const {
+    const long last = steps() - 1;
+    long n = std::min(std::max(hint, 0L), last);
+    const double direction = h(0) > 0 ? 1 : -1;
+    while (n > 0 && direction * (tau - t(n)) < 0) --n;
+    while (n < last && direction * (tau - t(n + 1)) > 0) ++n;
+    return n;
+  }
+
+  // The forward solution at tau inside step n, by the method's own dense output.
+  void interpolate(const ButcherTableau& tableau, long n, double tau, double* out) const {
+    const double theta = (tau - t(n)) / h(n);
+    if (tableau.dense_degree > 0) {
+      std::copy(y(n), y(n) + dim_, out);
+      for (int i = 0; i < stages_; ++i) {
+        double weight = 0, power = 1;
+        for (int p = 0; p < tableau.dense_degree; ++p) {
+          power *= theta;
+          weight += tableau.dense[i][p] * power;
+        }
+        if (weight == 0) continue;
+        const double coef = h(n) * weight;
+        for (int d = 0; d < dim_; ++d) out[d] += coef * k(n, i)[d];
+      }
+      return;
+    }
+    const bool last = n + 1 == steps();
+    const double* y1 = last ? end_y.data() : y(n + 1);
+    const double* f1 = tableau.fsal() ? k(n, stages_ - 1) : last ? end_slope.data() : k(n + 1, 0);
+    const double t2 = theta * theta, t3 = t2 * theta;
+    const double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + theta) * h(n);
+    const double h01 = -2 * t3 + 3 * t2, h11 = (t3 - t2) * h(n);
+    for (int d = 0; d < dim_; ++d)
+      out[d] = h00 * y(n)[d] + h10 * k(n, 0)[d] + h01 * y1[d] + h11 * f1[d];
+  }
   long stored_floats() const { return static_cast<long>(data_.size()); }
   double t(long n) const { return data_[n * stride()]; }
   double h(long n) const { return data_[n * stride() + 1]; }
@@ -50,6 +90,7 @@ struct TapeRecorder {
   void accepted(long sample, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
     tapes[sample].template record<L>(t, h, y, k, l);
   }
+  void started(long, int) {}
 };
 
 // The reverse pass of one sample. vjp(t, y, c, y_bar, theta_bar) adds cᵀ∂f/∂y to y_bar and

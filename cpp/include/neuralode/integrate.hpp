@@ -22,16 +22,18 @@ namespace neuralode {
 // jumps of the adjoint); it returns whether it did, so that f is evaluated anew.
 // hooks.accepted(sample id, t, h, y, k, lane) sees every accepted step before the lane moves
 // on: y its start, k its stages (block i = stage i), both component-major (gradient tapes).
+// hooks.started(sample id, lane) is told which sample a lane takes, before f is evaluated.
 struct NoHooks {
   template <int L>
   bool at_output(long, long, double*, int) { return false; }
   template <int L>
   void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
+  void started(long, int) {}
 };
 
 // Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
-// evaluates f for all L lanes at once, and rhs.one(t, y /*[dim]*/, dy /*[dim]*/) for a single
-// sample with the same arithmetic (used to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
+// evaluates f for all L lanes at once, and rhs.one(lane, t, y /*[dim]*/, dy /*[dim]*/) for
+// the sample in one lane with the same arithmetic (to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
 // left. Record: void(long id, const SampleResult&).
 template <int L, class Rhs, class NextProblem, class Record, class Hooks>
 class LaneIntegrator {
@@ -100,6 +102,7 @@ class LaneIntegrator {
       while (!lane.active && next_problem_(problem)) {
         lane = Lane{};
         lane.id = problem.id;
+        hooks_.started(problem.id, l);
         lane.grid = problem.grid;
         lane.t = lane.result.t_reached = problem.grid.time(0);
         for (int d = 0; d < dim_; ++d) ws_.y[d * L + l] = problem.y0[d];
@@ -126,7 +129,7 @@ class LaneIntegrator {
   // Evaluates f for lane l alone: y and dy are component-major lane arrays.
   void evaluate_lane(int l, double t, const double* y, double* dy) {
     for (int d = 0; d < dim_; ++d) ws_.one_y[d] = y[d * L + l];
-    rhs_.one(t, ws_.one_y.data(), ws_.one_f.data());
+    rhs_.one(l, t, ws_.one_y.data(), ws_.one_f.data());
     for (int d = 0; d < dim_; ++d) dy[d * L + l] = ws_.one_f[d];
   }
 
