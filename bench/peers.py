@@ -168,3 +168,83 @@ def diffrax_w2_joint(net, theta, y0):
 W1 = {"torchdiffeq": torchdiffeq_w1, "torchode": torchode_w1, "diffrax": diffrax_w1}
 W2 = {"torchdiffeq": torchdiffeq_w2, "torchode": torchode_w2,
       "diffrax-vmap": diffrax_w2_vmap, "diffrax-joint": diffrax_w2_joint}
+
+
+def _torch_w3_model(torch, net, theta):
+    views = {k: torch.tensor(v) for k, v in net.unflatten(theta).items()}
+
+    class Func(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1 = torch.nn.Parameter(views["1.weight"].clone())
+            self.b1 = torch.nn.Parameter(views["1.bias"].clone())
+            self.w2 = torch.nn.Parameter(views["3.weight"].clone())
+            self.b2 = torch.nn.Parameter(views["3.bias"].clone())
+
+        def forward(self, t, y):
+            return torch.tanh((y ** 3) @ self.w1.T + self.b1) @ self.w2.T + self.b2
+    return Func()
+
+
+def torchdiffeq_w3(net, theta, data, adjoint, rtol=1e-7, atol=1e-9):
+    """One torchdiffeq training step; returns a callable giving (loss, flat dL/dθ)."""
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    func = _torch_w3_model(torch, net, theta)
+    y0, t, targets = (torch.tensor(x) for x in data)
+    solve = torchdiffeq.odeint_adjoint if adjoint else torchdiffeq.odeint
+
+    def run():
+        func.zero_grad()
+        loss = (solve(func, y0, t, method="dopri5", rtol=rtol, atol=atol) - targets).abs().mean()
+        loss.backward()
+        grads = [p.grad.numpy().ravel() for p in (func.w1, func.b1, func.w2, func.b2)]
+        return loss.item(), np.concatenate(grads)
+    return run
+
+
+def diffrax_w3(net, theta, data, adjoint_name, rtol=1e-7, atol=1e-9):
+    """One diffrax training step (jit-compiled before returning)."""
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    views = {k: jnp.asarray(v) for k, v in net.unflatten(theta).items()}
+    params = (views["1.weight"], views["1.bias"], views["3.weight"], views["3.bias"])
+    y0, targets = jnp.asarray(data[0]), jnp.asarray(data[2])
+    t_np = np.asarray(data[1])
+    t, t0, t1 = jnp.asarray(t_np), float(t_np[0]), float(t_np[-1])
+    adjoint = getattr(diffrax, adjoint_name)()
+
+    def vector_field(t, y, p):
+        w1, b1, w2, b2 = p
+        return w2 @ jnp.tanh(w1 @ (y ** 3) + b1) + b2
+
+    def one(p, y):
+        return diffrax.diffeqsolve(
+            diffrax.ODETerm(vector_field), diffrax.Dopri5(), t0=t0, t1=t1,
+            dt0=None, y0=y, args=p, saveat=diffrax.SaveAt(ts=t),
+            stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+            adjoint=adjoint, max_steps=100_000).ys
+
+    def loss(p):
+        ys = jax.vmap(lambda y: one(p, y))(y0)  # (B, T, D)
+        return jnp.abs(ys - jnp.transpose(targets, (1, 0, 2))).mean()
+
+    step = jax.jit(jax.value_and_grad(loss))
+    start = time.perf_counter()
+    jax.block_until_ready(step(params))
+    COMPILE_SECONDS[f"diffrax W3 {adjoint_name}"] = time.perf_counter() - start
+
+    def run():
+        value, grads = jax.block_until_ready(step(params))
+        return float(value), np.concatenate([np.asarray(g).ravel() for g in grads])
+    return run
+
+
+W3 = {"torchdiffeq odeint": lambda *a, **k: torchdiffeq_w3(*a, adjoint=False, **k),
+      "torchdiffeq odeint_adjoint": lambda *a, **k: torchdiffeq_w3(*a, adjoint=True, **k),
+      "diffrax RecursiveCheckpointAdjoint":
+          lambda *a, **k: diffrax_w3(*a, "RecursiveCheckpointAdjoint", **k),
+      "diffrax BacksolveAdjoint": lambda *a, **k: diffrax_w3(*a, "BacksolveAdjoint", **k)}

@@ -1,9 +1,12 @@
-"""The benchmark workloads of issue 2, shared by the pytest-benchmark suite and compare.py.
+"""The benchmark workloads, shared by the pytest-benchmark suites and compare.py.
 
 W1: the cubic spiral dy/dt = (y³)A, y0 = [2, 0], t ∈ [0, 25], 1000 outputs, dopri5
     rtol 1e-7 atol 1e-9.
 W2: an MLP 2→64→2 tanh, B samples from N(0, 1), t ∈ [0, 1], 10 outputs, dopri5 rtol 1e-6
     atol 1e-8.
+W3: the classic training step of the Neural ODE demo: 20 sub-trajectories of 10 consecutive
+    points of W1's spiral, model Linear(50→2)(tanh(Linear(2→50)(y³))), L1 loss, forward and
+    backward, dopri5 rtol 1e-7 atol 1e-9.
 """
 import numpy as np
 
@@ -53,3 +56,29 @@ def neuralode_w2(net, theta, y0):
 def scipy_w1():
     from scipy.integrate import solve_ivp
     return solve_ivp(spiral, (0.0, 25.0), W1_Y0, method="RK45", t_eval=W1_T, **W1_TOL).y.T
+
+
+W3_BATCH, W3_TIME = 20, 10
+
+
+def w3_net():
+    net = nde.nets.Sequential(nde.nets.Power(3), nde.nets.Linear(2, 50), nde.nets.Tanh(),
+                              nde.nets.Linear(50, 2))
+    return net, net.init(seed=0)
+
+
+def w3_data(seed=0):
+    """(y0 (20, 2), t (10,), targets (10, 20, 2)) from the true spiral."""
+    true_y = nde.odeint(spiral, W1_Y0, W1_T, rtol=1e-10, atol=1e-12)
+    starts = np.random.default_rng(seed).choice(len(W1_T) - W3_TIME, W3_BATCH, replace=False)
+    targets = np.stack([true_y[starts + k] for k in range(W3_TIME)])
+    return true_y[starts], W1_T[:W3_TIME], targets
+
+
+def neuralode_w3(net, theta, data, gradient, rtol=1e-7, atol=1e-9):
+    """One training step: L1 loss and its gradient with respect to θ."""
+    y0, t, targets = data
+    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient, rtol=rtol,
+                                  atol=atol)
+    loss = np.abs(ys - targets).mean()
+    return loss, pullback(np.sign(ys - targets) / ys.size).params
