@@ -68,10 +68,97 @@ def python_overhead_per_call(budget):
     return (total - median_seconds(f_alone, budget)) / nfe, nfe
 
 
+W4_SCRIPT = """
+import sys
+sys.path.insert(0, {bench!r})
+import numpy as np, neuralode as nde, workloads as w
+net, theta = w.w3_net()
+ys, pullback = nde.odeint_vjp(net, w.W1_Y0, np.linspace(0, {t_final}, 50), params=theta,
+                              gradient={gradient!r})
+g = pullback(np.ones_like(ys))
+forward = nde.solve(net, w.W1_Y0, np.linspace(0, {t_final}, 50), params=theta).stats.nfe
+# VmHWM, not ru_maxrss: after fork + exec the latter still holds the parent's peak.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
+               if line.startswith("VmHWM"))
+print(peak_kb, g.stats.stored_floats, forward, g.stats.nfe_backward)
+"""
+
+
+def w4_rows():
+    """Peak RSS (fresh process each), stored floats and NFE of one forward+backward."""
+    rows = []
+    for gradient in ("adjoint", "interpolated", "backprop"):
+        for t_final in (5, 25, 100):
+            script = W4_SCRIPT.format(bench=os.path.dirname(os.path.abspath(__file__)),
+                                      t_final=t_final, gradient=gradient)
+            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                 check=True).stdout.split()
+            rows.append((gradient, t_final, *map(int, out)))
+    return rows
+
+
+def w5_rows():
+    """Relative L2 error of dL/dθ on W3 at rtol 1e-6, atol 1e-8 against rtol 1e-12."""
+    net, theta = w.w3_net()
+    data = w.w3_data()
+    _, reference = w.neuralode_w3(net, theta, data, "backprop", rtol=1e-12, atol=1e-12)
+    rows = []
+    for gradient in nde.GRADIENT_MODES:
+        _, grad = w.neuralode_w3(net, theta, data, gradient, rtol=1e-6, atol=1e-8)
+        rows.append((f"neuralode {gradient}", grad))
+    for name, factory in peers.W3.items():
+        run = factory(net, theta, data, rtol=1e-6, atol=1e-8)
+        if run is not None:
+            rows.append((name, run()[1]))
+    return [(name, np.linalg.norm(g - reference) / np.linalg.norm(reference)) for name, g in rows]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
+    parser.add_argument("--only", choices=["forward", "gradients"], default=None,
+                        help="run one part of the comparison")
     args = parser.parse_args()
+    if args.only != "gradients":
+        forward_tables(args)
+    if args.only != "forward":
+        gradient_tables(args)
+
+
+def gradient_tables(args):
+    net, theta = w.w3_net()
+    data = w.w3_data()
+    rows = []
+    for gradient in nde.GRADIENT_MODES:
+        seconds = median_seconds(lambda: w.neuralode_w3(net, theta, data, gradient), args.budget)
+        rows.append((f"neuralode {gradient}", seconds))
+    for name, factory in peers.W3.items():
+        run = factory(net, theta, data)
+        rows.append((name, None if run is None else median_seconds(run, args.budget)))
+    ours = {name: s for name, s in rows if name.startswith("neuralode")}
+    print("\n| W3: one training step | median | vs neuralode adjoint | vs backprop |")
+    print("|---|---:|---:|---:|")
+    for name, seconds in rows:
+        if seconds is None:
+            print(f"| {name} | not installed | | |")
+            continue
+        print(f"| {name} | {seconds * 1e3:.3f} ms | {seconds / ours['neuralode adjoint']:.1f}x | "
+              f"{seconds / ours['neuralode backprop']:.1f}x |")
+    print("\n| W4: spiral, 2-50-2 net | t_final | peak RSS | stored floats | forward NFE | "
+          "backward NFE |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for gradient, t_final, rss_kb, stored, nfe_f, nfe_b in w4_rows():
+        print(f"| {gradient} | {t_final} | {rss_kb / 1024:.1f} MiB | {stored} | {nfe_f} | {nfe_b} |")
+    print("\n| W5: dL/dθ at rtol 1e-6, atol 1e-8 | relative error vs rtol 1e-12 |")
+    print("|---|---:|")
+    for name, error in w5_rows():
+        print(f"| {name} | {error:.2e} |")
+    for name, seconds in peers.COMPILE_SECONDS.items():
+        if "W3" in name:
+            print(f"{name}: compiled in {seconds:.2f} s before timing")
+
+
+def forward_tables(args):
     rows = []
 
     def add(workload, name, fn, ours=None):
