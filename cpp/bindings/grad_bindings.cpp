@@ -41,7 +41,9 @@ SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, cons
   SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol,
                                      Array(py::float_(atol)), step_size, first_step, max_step,
                                      max_steps);
-  options.norm_components = full_norm ? 0 : 2 * layout.dim;
+  // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
+  options.input_components = static_cast<int>(layout.theta());
+  options.norm_components = full_norm ? 0 : static_cast<int>(layout.theta());
   options.stop_at_outputs = true;
   return options;
 }
@@ -248,7 +250,6 @@ class NetworkBackprop {
     const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
     SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, 0.0, first_step,
                                             max_step, max_steps, full_norm);
-    options.norm_components = full_norm ? 0 : layout.dim;
     AdjointResult result(samples, layout.dim, layout.params, layout.size());
     AdjointJumps jumps = result.jumps(layout, times, out_.ys, dL_dys);
     const double *s0_p = s0.data(), *t_p = t_back.data();

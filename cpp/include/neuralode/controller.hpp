@@ -16,6 +16,7 @@ struct SolverOptions {
   double max_step = INFINITY;
   long max_steps = 100000;
   int norm_components = 0;       // the error norm covers the first ones (0: all)
+  int input_components = 0;      // f reads only the first ones (0: all); see stepper.hpp
   bool stop_at_outputs = false;  // end a step at every output time (state jumps there)
 };
 

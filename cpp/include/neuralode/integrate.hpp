@@ -42,7 +42,9 @@ class LaneIntegrator {
                  StepWorkspace<L>& ws, NextProblem& next_problem, Record& record, Hooks& hooks)
       : rhs_(rhs), tableau_(tableau), options_(options), dim_(dim), ws_(ws),
         next_problem_(next_problem), record_(record), hooks_(hooks),
-        controller_(tableau.error_order) {
+        controller_(tableau.error_order),
+        inputs_(options.input_components > 0 ? std::min(options.input_components, dim) : dim),
+        errors_(options.norm_components > 0 ? std::min(options.norm_components, dim) : dim) {
     ws_.resize(dim, tableau.stages);
   }
 
@@ -79,6 +81,7 @@ class LaneIntegrator {
   Record& record_;
   Hooks& hooks_;
   const StepController controller_;
+  const int inputs_, errors_;  // rows f reads, rows the error norm reads
   std::array<Lane, L> lanes_;
   // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
   std::array<double, L> t_{}, h_{}, t_new_{};
@@ -238,7 +241,7 @@ class LaneIntegrator {
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
-    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_);
+    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
     const int last = tableau_.stages - 1;
     // The next step and Hermite output need f at the new point (free for FSAL methods).
     if (!tableau_.fsal()) rhs_(t_new_.data(), ws_.y_new, ws_.k.block(last));
@@ -303,7 +306,7 @@ class LaneIntegrator {
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
-    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_);
+    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
     // f at the step's end: the next step's first stage and the Hermite output's slope.
     rhs_(t_new_.data(), ws_.y_new, ws_.scratch_f);
     for (int l = 0; l < L; ++l) {

@@ -35,37 +35,46 @@ struct StepWorkspace {
 // Advances every lane's y from t by its signed step h into y_new, given k block 0 = f(t, y).
 // Fills the remaining stages and, for adaptive methods, `error` with the embedded estimate.
 // For FSAL methods the last stage is f(t + h, y_new). Lanes with h = 0 just idle.
+// Only the first `inputs` components are read by f (the rest, like the adjoint's a_θ and
+// a_t, are quadratures), so stage values are formed for those alone; the error estimate is
+// formed for the first `errors` components, the ones the error norm reads.
 template <int L, class Rhs>
 void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
-                      const std::array<double, L>& h, StepWorkspace<L>& ws) {
+                      const std::array<double, L>& h, StepWorkspace<L>& ws, int inputs,
+                      int errors) {
   const int dim = ws.dim, stages = tableau.stages;
   std::array<double, L> coef, t_stage;
+  // y_new = y + h Σ_j b_j k_j over the given rows (with a_s = b, as the FSAL stage forms it).
+  auto combine_solution = [&](int first, int count) {
+    std::copy(ws.y + first * L, ws.y + (first + count) * L, ws.y_new + first * L);
+    for (int j = 0; j < stages; ++j) {
+      if (tableau.b[j] == 0) continue;
+      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.b[j];
+      lane::axpy<L>(coef, ws.k.block(j) + first * L, ws.y_new + first * L, count);
+    }
+  };
   for (int i = 1; i < stages; ++i) {
-    std::copy(ws.y, ws.y + dim * L, ws.stage);
+    std::copy(ws.y, ws.y + inputs * L, ws.stage);
     for (int j = 0; j < i; ++j) {
       if (tableau.a[i][j] == 0) continue;
       for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.a[i][j];
-      lane::axpy<L>(coef, ws.k.block(j), ws.stage, dim);
+      lane::axpy<L>(coef, ws.k.block(j), ws.stage, inputs);
     }
     for (int l = 0; l < L; ++l) t_stage[l] = t[l] + tableau.c[i] * h[l];
     rhs(t_stage.data(), ws.stage, ws.k.block(i));
   }
   if (tableau.fsal()) {
-    std::copy(ws.stage, ws.stage + dim * L, ws.y_new);  // the last stage was on exactly y_new
+    std::copy(ws.stage, ws.stage + inputs * L, ws.y_new);  // the last stage was on y_new
+    if (inputs < dim) combine_solution(inputs, dim - inputs);
   } else {
-    std::copy(ws.y, ws.y + dim * L, ws.y_new);
-    for (int j = 0; j < stages; ++j) {
-      if (tableau.b[j] == 0) continue;
-      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.b[j];
-      lane::axpy<L>(coef, ws.k.block(j), ws.y_new, dim);
-    }
+    combine_solution(0, dim);
   }
   if (tableau.adaptive()) {
-    std::fill(ws.error, ws.error + dim * L, 0.0);
+    std::fill(ws.error, ws.error + errors * L, 0.0);
     for (int j = 0; j < stages; ++j) {
       if (tableau.error[j] == 0) continue;
       for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.error[j];
-      lane::axpy<L>(coef, ws.k.block(j), ws.error, dim);
+      lane::axpy<L>(coef, ws.k.block(j), ws.error, errors);
     }
   }
 }
