@@ -73,10 +73,10 @@ import sys
 sys.path.insert(0, {bench!r})
 import numpy as np, neuralode as nde, workloads as w
 net, theta = w.w3_net()
-ys, pullback = nde.odeint_vjp(net, w.W1_Y0, np.linspace(0, {t_final}, 50), params=theta,
-                              gradient={gradient!r})
+t = np.linspace(0, {t_final}, {outputs})
+ys, pullback = nde.odeint_vjp(net, w.W1_Y0, t, params=theta, gradient={gradient!r})
 g = pullback(np.ones_like(ys))
-forward = nde.solve(net, w.W1_Y0, np.linspace(0, {t_final}, 50), params=theta).stats.nfe
+forward = nde.solve(net, w.W1_Y0, t, params=theta).stats.nfe
 # VmHWM, not ru_maxrss: after fork + exec the latter still holds the parent's peak.
 peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status")
                if line.startswith("VmHWM"))
@@ -88,12 +88,13 @@ def w4_rows():
     """Peak RSS (fresh process each), stored floats and NFE of one forward+backward."""
     rows = []
     for gradient in ("adjoint", "interpolated", "backprop"):
-        for t_final in (5, 25, 100):
-            script = W4_SCRIPT.format(bench=os.path.dirname(os.path.abspath(__file__)),
-                                      t_final=t_final, gradient=gradient)
-            out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                 check=True).stdout.split()
-            rows.append((gradient, t_final, *map(int, out)))
+        for outputs in (10, 50):
+            for t_final in (5, 25, 100):
+                script = W4_SCRIPT.format(bench=os.path.dirname(os.path.abspath(__file__)),
+                                          t_final=t_final, gradient=gradient, outputs=outputs)
+                out = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                     text=True, check=True).stdout.split()
+                rows.append((gradient, outputs, t_final, *map(int, out)))
     return rows
 
 
@@ -144,11 +145,12 @@ def gradient_tables(args):
             continue
         print(f"| {name} | {seconds * 1e3:.3f} ms | {seconds / ours['neuralode adjoint']:.1f}x | "
               f"{seconds / ours['neuralode backprop']:.1f}x |")
-    print("\n| W4: spiral, 2-50-2 net | t_final | peak RSS | stored floats | forward NFE | "
-          "backward NFE |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for gradient, t_final, rss_kb, stored, nfe_f, nfe_b in w4_rows():
-        print(f"| {gradient} | {t_final} | {rss_kb / 1024:.1f} MiB | {stored} | {nfe_f} | {nfe_b} |")
+    print("\n| W4: spiral, 2-50-2 net | outputs | t_final | peak RSS | stored floats | "
+          "forward NFE | backward NFE | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for gradient, outputs, t_final, rss_kb, stored, nfe_f, nfe_b in w4_rows():
+        print(f"| {gradient} | {outputs} | {t_final} | {rss_kb / 1024:.1f} MiB | {stored} | "
+              f"{nfe_f} | {nfe_b} | {nfe_b / nfe_f:.2f} |")
     print("\n| W5: dL/dθ at rtol 1e-6, atol 1e-8 | relative error vs rtol 1e-12 |")
     print("|---|---:|")
     for name, error in w5_rows():

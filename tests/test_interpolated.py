@@ -46,3 +46,23 @@ def test_interpolated_batch_matches_samples_alone_and_threads():
         alone = nde.odeint_vjp(net, y0[b], t, params=theta,
                                gradient="interpolated")[1](weights[:, b])
         assert np.array_equal(alone.y0, runs[0].y0[b])
+
+
+def test_every_mode_handles_per_sample_time_grids():
+    net = nde.nets.MLP(2, hidden=[6], activation="tanh", time_input=True)
+    theta = net.init(seed=6)
+    rng = np.random.default_rng(8)
+    y0 = rng.normal(size=(3, 2))
+    grids = np.sort(rng.uniform(0, 2, size=(3, 5)), axis=1)
+    grids[1] = grids[1][::-1]  # one sample backwards in time
+    weights = rng.normal(size=(5, 3, 2))
+    for mode in nde.GRADIENT_MODES:
+        _, pullback = nde.odeint_vjp(net, y0, grids, params=theta, gradient=mode, rtol=1e-9,
+                                     atol=1e-11)
+        g = pullback(weights)
+        assert g.t.shape == (3, 5)
+        for b in range(3):
+            alone = nde.odeint_vjp(net, y0[b], grids[b], params=theta, gradient=mode, rtol=1e-9,
+                                   atol=1e-11)[1](weights[:, b])
+            np.testing.assert_allclose(g.y0[b], alone.y0, rtol=1e-12)
+            np.testing.assert_allclose(g.t[b], alone.t, rtol=1e-10, atol=1e-14)
