@@ -69,25 +69,19 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
                           int num_threads) {
   const ButcherTableau& tableau = tableau_named(method);
   const AdjointLayout layout{net.dim(), net.num_params()};
-  const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
+  const long samples = s0.shape(0), times = t_back.shape(1);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
   AdjointResult result(samples, layout.dim, layout.params, layout.size());
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
-  const double *theta_p = theta.data(), *s0_p = s0.data(), *t_p = t_back.data();
+  const double* theta_p = theta.data();
   {
     py::gil_scoped_release release;
-    parallel_over_samples(samples, num_threads, [&](auto take) {
-      using Take = std::function<long()>;
-      Take take_fn = take;
-      ProblemQueue<Take> queue{take_fn, s0_p, t_p, t_rows, times, samples, layout.size(),
-                               result.batch};
-      const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-      if (samples >= 8L * threads)
-        network_adjoint_thread_work<8>(net, theta_p, tableau, options, queue, jumps, result.batch);
-      else
-        network_adjoint_thread_work<1>(net, theta_p, tableau, options, queue, jumps, result.batch);
-    });
+    solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
+                   [&](auto lanes, auto& queue) {
+                     network_adjoint_thread_work<decltype(lanes)::value>(
+                         net, theta_p, tableau, options, queue, jumps, result.batch);
+                   });
   }
   return result.to_tuple();
 }
@@ -127,7 +121,7 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
                            long max_steps, bool full_norm) {
   const ButcherTableau& tableau = tableau_named(method);
   const AdjointLayout layout{static_cast<int>(dim), num_params};
-  const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
+  const long samples = s0.shape(0), times = t_back.shape(1);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
   AdjointResult result(samples, layout.dim, layout.params, layout.size());
@@ -136,7 +130,7 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
   PythonAdjointRhs rhs{dynamics, params, layout};
   long next = 0;
   auto take = [&]() -> long { return next < samples ? next++ : -1; };
-  ProblemQueue<decltype(take)> queue{take, s0.data(), t_back.data(), t_rows, times, samples,
+  ProblemQueue<decltype(take)> queue{take, s0.data(), t_back.data(), t_back.shape(0), times, samples,
                                      layout.size(), result.batch};
   auto record = [&](long id, const SampleResult& r) { result.batch.record(id, r); };
   integrate_lanes<1>(rhs, tableau, options, static_cast<int>(layout.size()), ws, queue, record,
@@ -247,25 +241,18 @@ class NetworkBackprop {
                                   double rtol, double atol, double first_step, double max_step,
                                   long max_steps, bool full_norm, int num_threads) const {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
-    const long samples = s0.shape(0), times = t_back.shape(1), t_rows = t_back.shape(0);
+    const long samples = s0.shape(0), times = t_back.shape(1);
     SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, 0.0, first_step,
                                             max_step, max_steps, full_norm);
     AdjointResult result(samples, layout.dim, layout.params, layout.size());
     AdjointJumps jumps = result.jumps(layout, times, out_.ys, dL_dys);
-    const double *s0_p = s0.data(), *t_p = t_back.data();
     {
       py::gil_scoped_release release;
-      parallel_over_samples(samples, num_threads, [&](auto take) {
-        using Take = std::function<long()>;
-        Take take_fn = take;
-        ProblemQueue<Take> queue{take_fn, s0_p, t_p, t_rows, times, samples, layout.size(),
-                                 result.batch};
-        const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-        if (samples >= 8L * threads)
-          interpolated_thread_work<8>(queue, jumps, options, result.batch);
-        else
-          interpolated_thread_work<1>(queue, jumps, options, result.batch);
-      });
+      solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
+                     [&](auto lanes, auto& queue) {
+                       interpolated_thread_work<decltype(lanes)::value>(queue, jumps, options,
+                                                                         result.batch);
+                     });
     }
     return result.to_tuple();
   }

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 
 #include <functional>
+#include <type_traits>
 #include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
 #include <neuralode/nets.hpp>
@@ -132,26 +133,35 @@ NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double*
                      hooks);
 }
 
-// Solves every row of y0 (B, dim) with a network over OpenMP threads, on 8 lanes a thread
-// when there are enough samples to fill them, else one. Call without the GIL.
-template <class Hooks = NoHooks>
-void solve_network_batch(const Network& net, const double* theta, const double* y0,
-                         const Array& t, const ButcherTableau& tableau,
-                         const SolverOptions& options, int num_threads, BatchResult& out,
-                         Hooks hooks = Hooks{}) {
-  const long samples = out.status.size(), dim = net.dim();
-  const long t_rows = t.shape(0), times = t.shape(1);
+// Hands the rows of y0 (B, state) with their grids t (1 or B, T) to OpenMP threads; each
+// thread calls work(lanes, queue), lanes a std::integral_constant: 8 when there are enough
+// samples to fill them, else 1. Call without the GIL.
+template <class Work>
+void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
+                    BatchResult& out, Work&& work) {
+  const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
   const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
   const bool wide = samples >= static_cast<long>(network_lanes) * threads;
   parallel_over_samples(samples, num_threads, [&](auto take) {
     using Take = std::function<long()>;
     Take take_fn = take;
-    ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, dim, out};
+    ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
     if (wide)
-      network_thread_work<network_lanes>(net, theta, tableau, options, queue, out, hooks);
+      work(std::integral_constant<int, network_lanes>{}, queue);
     else
-      network_thread_work<1>(net, theta, tableau, options, queue, out, hooks);
+      work(std::integral_constant<int, 1>{}, queue);
+  });
+}
+
+// Solves every row of y0 (B, dim) with a network. Call without the GIL.
+template <class Hooks = NoHooks>
+void solve_network_batch(const Network& net, const double* theta, const double* y0,
+                         const Array& t, const ButcherTableau& tableau,
+                         const SolverOptions& options, int num_threads, BatchResult& out,
+                         Hooks hooks = Hooks{}) {
+  solve_on_lanes(y0, net.dim(), t, num_threads, out, [&](auto lanes, auto& queue) {
+    network_thread_work<decltype(lanes)::value>(net, theta, tableau, options, queue, out, hooks);
   });
 }
 

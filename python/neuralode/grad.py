@@ -29,7 +29,7 @@ import numpy as np
 from . import _core
 from .dynamics import Dynamics
 from .nets import Sequential
-from .solve import SolverError, _float, _float_array, _integrate, _raise_failures
+from .solve import SolverError, _float, _float_array, _integrate, _raise_failures, check_problem
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -116,41 +116,42 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     method, rtol, atol, step_size, first_step, max_steps, max_step, full_norm, threads = settings
     T, B, D = ys.shape
     P = theta.size
-    t_rows = np.atleast_2d(t)
-    # f at every output, for dL/dt_i = dL/dz(t_i)·f(t_i, z_i).
-    t_per_output = np.broadcast_to(t_rows.T[:, :, None], (T, B, 1))[..., 0]
-    f_out = _evaluate(func, theta, t_per_output.reshape(-1), ys.reshape(T * B, D)).reshape(T, B, D)
-    dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out)
-    if T == 1:
-        grad_y0, grad_theta = dL_dys[0].copy(), np.zeros((B, P))
-        a_t = np.zeros(B)
-        stats = np.zeros((B, 4), dtype=np.int64)
-        dL_dt[:, 0] = 0.0
+    if T == 1:  # nothing to integrate: y(t_0) is y0
+        return _gradients(dL_dys[0].copy(), np.zeros((B, P)), np.zeros((B, 1)), t,
+                          np.zeros((B, 3), dtype=np.int64), T * B * D, batched)
+    s0 = np.zeros((B, 2 * D + P + 1))
+    s0[:, :D] = ys[-1]
+    s0[:, D:2 * D] = dL_dys[-1]
+    t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
+    options = (method, rtol, atol, step_size or 0.0, first_step or 0.0, max_step, max_steps,
+               full_norm)
+    if isinstance(func, Sequential):
+        out = _core.adjoint_network(func.core(D), theta, s0, t_back, ys, dL_dys, *options,
+                                    threads or 0)
     else:
-        s0 = np.zeros((B, 2 * D + P + 1))
-        s0[:, :D] = ys[-1]
-        s0[:, D:2 * D] = dL_dys[-1]
-        t_back = np.ascontiguousarray(t_rows[:, ::-1])
-        options = (method, rtol, atol, step_size or 0.0, first_step or 0.0, max_step, max_steps,
-                   full_norm)
-        if isinstance(func, Sequential):
-            out = _core.adjoint_network(func.core(D), theta, s0, t_back, ys, dL_dys, *options,
-                                        threads or 0)
-        else:
-            out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
-        grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out
-        if n_failed:
-            try:
-                _raise_failures(status, t_reached, batched)
-            except SolverError as error:
-                raise SolverError(f"the backward (adjoint) solve failed: {error}") from None
-        # a_t integrated from 0; the jumps -dL/dt_i at t_1..t_N give dL/dt_0.
-        dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
-    grad_t = dL_dt if t.ndim == 2 else dL_dt.sum(axis=0)
-    stats_out = GradientStats(*(s if batched else s[0].item() for s in stats[:, [0, 2, 3]].T),
-                              stored_floats=int(T * B * D))
-    return Gradients(grad_y0 if batched else grad_y0[0], grad_theta.sum(axis=0), grad_t,
-                     stats_out)
+        out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
+    grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
+    dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t)
+    return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched)
+
+
+def _backward_result(out, batched, mode):
+    """(dL/dy0, per-sample dL/dθ, a_t(t_0), work (B, 3)) of a backward solve, or its failure."""
+    grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out
+    if n_failed:
+        try:
+            _raise_failures(status, t_reached, batched)
+        except SolverError as error:
+            raise SolverError(f"the backward ({mode}) solve failed: {error}") from None
+    return grad_y0, grad_theta, a_t, stats[:, [0, 2, 3]]
+
+
+def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched) -> Gradients:
+    """Gradients in the caller's shapes: dL/dθ summed over samples, dL/dt like t."""
+    stats = GradientStats(*(w if batched else w[0].item() for w in work.T),
+                          stored_floats=int(stored))
+    return Gradients(grad_y0 if batched else grad_y0[0], grad_theta.sum(axis=0),
+                     dL_dt if t.ndim == 2 else dL_dt.sum(axis=0), stats)
 
 
 def _check_cotangent(dL_dys, shape):
@@ -162,15 +163,19 @@ def _check_cotangent(dL_dys, shape):
     return g
 
 
-def _time_gradients(func, theta, ys, dL_dys, grad_y0, t):
-    """dL/dt per sample (B, T): dL/dy(t_i)·f(t_i, y_i) for i >= 1, and for t_0 the adjoint
-    identity -(dL/dy0 - dL/dy(t_0))·f(t_0, y0)."""
+def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None):
+    """dL/dt per sample (B, T): dL/dy(t_i)·f(t_i, y_i) for i >= 1. For t_0: from the
+    integrated a_t(t_0) (started at 0, so the jumps -dL/dt_i are added here) when given,
+    else the adjoint identity -(dL/dy0 - dL/dy(t_0))·f(t_0, y0)."""
     T, B, D = ys.shape
     t_rows = np.atleast_2d(t)
     t_per_output = np.broadcast_to(t_rows.T, (T, B))
     f_out = _evaluate(func, theta, t_per_output.reshape(-1), ys.reshape(T * B, D)).reshape(T, B, D)
     dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out)
-    dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0])
+    if a_t is None:
+        dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0])
+    else:
+        dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
     return dL_dt
 
 
@@ -180,18 +185,12 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
     if not isinstance(func, Sequential):
         raise TypeError(f"`gradient={gradient!r}` needs a neuralode.nets network; for a "
                         "neuralode.Dynamics use gradient='adjoint'")
-    from .solve import check_method, check_steps, check_t, check_threads, check_tolerances, check_y0
-    y0_arr = check_y0(y0)
+    (y0_arr, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
+     threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
+                              max_step, num_threads)
     batched = y0_arr.ndim == 2
     D = y0_arr.shape[-1]
-    t_rows = check_t(t, y0_arr.shape[0] if batched else None)
-    method = check_method(method)
-    rtol, atol = check_tolerances(rtol, atol, D)
-    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
-                                                             max_step, max_steps)
-    threads = check_threads(num_threads)
     theta = func.check_params(params, "params")
-    y0_rows = y0_arr if batched else y0_arr[None, :]
     solve = _core.NetworkBackprop(func.core(D), theta, y0_rows, t_rows, batched, method, rtol,
                                   atol, step_size, first_step, max_step, max_steps, threads)
     ys, status, t_reached, _, n_failed = solve.result()
@@ -213,20 +212,10 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
                                               a_rtol, a_atol, first_step, max_step, max_steps,
                                               full_norm, threads)
-            grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out
-            if n_failed:
-                try:
-                    _raise_failures(status, t_reached, batched)
-                except SolverError as error:
-                    raise SolverError(f"the backward (interpolated adjoint) solve failed: "
-                                      f"{error}") from None
-            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
-            dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
-            work = stats[:, [0, 2, 3]]
-        stats = GradientStats(*(w if batched else w[0].item() for w in work.T),
-                              stored_floats=int(solve.stored_floats))
-        return Gradients(grad_y0 if batched else grad_y0[0], grad_theta.sum(axis=0),
-                         dL_dt if t_arr.ndim == 2 else dL_dt.sum(axis=0), stats)
+            grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
+                                                              "interpolated adjoint")
+            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t)
+        return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched)
 
     return ys_out, pullback
 

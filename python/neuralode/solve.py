@@ -162,19 +162,30 @@ def _raise_failures(status_codes, t_reached, batched):
                       "\nPass `throw=False` to `solve` to get the partial solution instead.")
 
 
+def check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps, max_step,
+                  num_threads):
+    """Every argument of a solve but func and params, as the core takes them:
+    (y0, y0 as (B, D) rows, t as (1 or B, T) rows, method, rtol, atol, step_size, first_step,
+    max_step, max_steps, threads)."""
+    y0 = check_y0(y0)
+    batched = y0.ndim == 2
+    t_rows = check_t(t, y0.shape[0] if batched else None)
+    method = check_method(method)
+    rtol, atol = check_tolerances(rtol, atol, y0.shape[-1])
+    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
+                                                             max_step, max_steps)
+    return (y0, y0 if batched else y0[None, :], t_rows, method, rtol, atol, step_size,
+            first_step, max_step, max_steps, check_threads(num_threads))
+
+
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
                max_step, num_threads, throw):
     """Checks the arguments and runs the core; returns its raw output and y0 as an array."""
-    y0 = check_y0(y0)
+    (y0, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
+     threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
+                              max_step, num_threads)
     batched = y0.ndim == 2
-    y0_rows = y0 if batched else y0[None, :]
     dim = y0.shape[-1]
-    t_rows = check_t(t, y0.shape[0] if batched else None)
-    method = check_method(method)
-    rtol, atol = check_tolerances(rtol, atol, dim)
-    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
-                                                             max_step, max_steps)
-    threads = check_threads(num_threads)
     if isinstance(func, Sequential):
         theta = _float_array(func.check_params(params, "params"), "params")
         out = _core.solve_network(func.core(dim), theta, y0_rows, t_rows, batched, method, rtol,

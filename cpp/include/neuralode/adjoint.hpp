@@ -28,6 +28,22 @@ struct AdjointLayout {
   long size() const { return time() + 1; }
 };
 
+// The adjoint part of the augmented dynamics for M lanes: with the network evaluated at z
+// (f into dz), da = -aᵀ∂f/∂z, da_θ = -aᵀ∂f/∂θ, da_t = -aᵀ∂f/∂t into ds. a_y: scratch of
+// dim * M doubles.
+template <int M>
+void adjoint_dynamics(const Network& net, const double* theta, const AdjointLayout& lay,
+                      const double* t, const double* z, double* dz, const double* s, double* ds,
+                      NetTape& tape, NetWorkspace& ws, double* a_y) {
+  forward_recorded<M>(net, t, theta, z, dz, tape, ws);
+  network_vjp<M>(net, theta, tape, s + lay.a() * M, a_y, ds + lay.theta() * M,
+                 ds + lay.time() * M, ws);
+  double* da = ds + lay.a() * M;
+  for (int i = 0; i < lay.dim * M; ++i) da[i] = -a_y[i];
+  double* rest = ds + lay.theta() * M;
+  for (long i = 0; i < (lay.params + 1) * M; ++i) rest[i] = -rest[i];
+}
+
 // The augmented dynamics of a Network on L lanes (and on one sample, for starting lanes).
 template <int L>
 class NetworkAdjointRhs {
@@ -47,13 +63,8 @@ class NetworkAdjointRhs {
   template <int M>
   void evaluate(const double* t, const double* s, double* ds, NetTape& tape) {
     const AdjointLayout& lay = layout_;
-    forward_recorded<M>(net_, t, theta_, s + lay.z() * M, ds + lay.z() * M, tape, ws_);
-    network_vjp<M>(net_, theta_, tape, s + lay.a() * M, a_y_.data(), ds + lay.theta() * M,
-                   ds + lay.time() * M, ws_);
-    double* da = ds + lay.a() * M;
-    for (int i = 0; i < lay.dim * M; ++i) da[i] = -a_y_[i];
-    double* rest = ds + lay.theta() * M;
-    for (long i = 0; i < (lay.params + 1) * M; ++i) rest[i] = -rest[i];
+    adjoint_dynamics<M>(net_, theta_, lay, t, s + lay.z() * M, ds + lay.z() * M, s, ds, tape,
+                        ws_, a_y_.data());
   }
 
   const Network& net_;
@@ -163,14 +174,8 @@ class NetworkInterpolatedAdjoint {
 
   template <int M>
   void evaluate(const double* t, const double* s, double* ds, NetTape& tape) {
-    const AdjointLayout& lay = jumps_.layout;
-    forward_recorded<M>(net_, t, theta_, z_.data(), f_.data(), tape, ws_);
-    network_vjp<M>(net_, theta_, tape, s + lay.a() * M, a_y_.data(), ds + lay.theta() * M,
-                   ds + lay.time() * M, ws_);
-    double* da = ds + lay.a() * M;
-    for (int i = 0; i < lay.dim * M; ++i) da[i] = -a_y_[i];
-    double* rest = ds + lay.theta() * M;
-    for (long i = 0; i < (lay.params + 1) * M; ++i) rest[i] = -rest[i];
+    adjoint_dynamics<M>(net_, theta_, jumps_.layout, t, z_.data(), f_.data(), s, ds, tape, ws_,
+                        a_y_.data());
   }
 
   const Network& net_;
