@@ -134,21 +134,25 @@ NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double*
 }
 
 // Hands the rows of y0 (B, state) with their grids t (1 or B, T) to OpenMP threads; each
-// thread calls work(lanes, queue), lanes a std::integral_constant: 8 when there are enough
-// samples to fill them, else 1. Call without the GIL.
+// thread calls work(lanes, queue), lanes a std::integral_constant: 8 lanes when every thread
+// gets two rounds of them or more, 4 when it gets a few samples, else 1, so that lanes are
+// seldom idle and threads finish together. Results do not depend on the choice. Call without
+// the GIL.
 template <class Work>
 void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
                     BatchResult& out, Work&& work) {
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
-  const int threads = num_threads > 0 ? num_threads : omp_get_max_threads();
-  const bool wide = samples >= static_cast<long>(network_lanes) * threads;
+  const long threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+  const long per_thread = (samples + threads - 1) / threads;
   parallel_over_samples(samples, num_threads, [&](auto take) {
     using Take = std::function<long()>;
     Take take_fn = take;
     ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
-    if (wide)
+    if (per_thread >= 2 * network_lanes)
       work(std::integral_constant<int, network_lanes>{}, queue);
+    else if (per_thread >= 4)
+      work(std::integral_constant<int, 4>{}, queue);
     else
       work(std::integral_constant<int, 1>{}, queue);
   });
