@@ -42,19 +42,44 @@ void forward_recorded(const Network& net, const double* t, const double* theta, 
 
 namespace detail {
 
-// g_in = Wᵀ g for L lanes, summed over outputs in order; writes every lane's dL/dW and dL/db.
+// g_in = Wᵀ g for L lanes: for each input, the sum over outputs runs in Chains interleaved
+// chains (output o feeds chain o mod Chains) combined as ((c0 + c1) + (c2 + c3)), the order
+// depending only on n_out.
+template <int L, int Chains>
+void linear_vjp_inputs(const double* params, int n_in, int n_out, const double* g,
+                       double* g_in) {
+  const int n_blocked = n_out - n_out % Chains;
+  for (int i = 0; i < n_in; ++i) {
+    double acc[Chains][L];
+    for (int c = 0; c < Chains; ++c)
+      for (int l = 0; l < L; ++l) acc[c][l] = params[static_cast<long>(c) * n_in + i] * g[c * L + l];
+    for (int o = Chains; o < n_blocked; o += Chains)
+      for (int c = 0; c < Chains; ++c) {
+        const double w = params[static_cast<long>(o + c) * n_in + i];
+        for (int l = 0; l < L; ++l) acc[c][l] += w * g[(o + c) * L + l];
+      }
+    for (int o = n_blocked; o < n_out; ++o) {
+      const double w = params[static_cast<long>(o) * n_in + i];
+      for (int l = 0; l < L; ++l) acc[o - n_blocked][l] += w * g[o * L + l];
+    }
+    for (int l = 0; l < L; ++l) {
+      if constexpr (Chains == 1)
+        g_in[i * L + l] = acc[0][l];
+      else
+        g_in[i * L + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    }
+  }
+}
+
+// The VJP of a Linear layer for L lanes: g_in = Wᵀ g, and every lane's dL/dW = g xᵀ and
+// dL/db = g written to grad.
 template <int L>
 void linear_vjp(const double* params, int n_in, int n_out, const double* x, const double* g,
                 double* g_in, double* grad) {
-  for (int i = 0; i < n_in; ++i) {
-    double acc[L];
-    for (int l = 0; l < L; ++l) acc[l] = params[i] * g[l];
-    for (int o = 1; o < n_out; ++o) {
-      const double w = params[static_cast<long>(o) * n_in + i];
-      for (int l = 0; l < L; ++l) acc[l] += w * g[o * L + l];
-    }
-    for (int l = 0; l < L; ++l) g_in[i * L + l] = acc[l];
-  }
+  if (linear_chains(n_out) == 4)
+    linear_vjp_inputs<L, 4>(params, n_in, n_out, g, g_in);
+  else
+    linear_vjp_inputs<L, 1>(params, n_in, n_out, g, g_in);
   for (int o = 0; o < n_out; ++o) {
     double* grad_w = grad + static_cast<long>(o) * n_in * L;
     for (int i = 0; i < n_in; ++i)
