@@ -238,11 +238,12 @@ class NetworkBackprop {
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
   // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint_network returns.
   py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  double rtol, double atol, double first_step, double max_step,
-                                  long max_steps, bool full_norm, int num_threads) const {
+                                  double rtol, double atol, double step_size, double first_step,
+                                  double max_step, long max_steps, bool full_norm,
+                                  int num_threads) const {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
     const long samples = s0.shape(0), times = t_back.shape(1);
-    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, 0.0, first_step,
+    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
                                             max_step, max_steps, full_norm);
     AdjointResult result(samples, layout.dim, layout.params, layout.size());
     AdjointJumps jumps = result.jumps(layout, times, out_.ys, dL_dys);
@@ -293,7 +294,7 @@ void register_grad(py::module_& m) {
       .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
       .def("interpolated_pullback", &NetworkBackprop::interpolated_pullback, py::arg("s0"),
            py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
-           py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
+           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
            py::arg("full_norm"), py::arg("num_threads"));
   m.def("adjoint_network", &adjoint_network, py::arg("net"), py::arg("theta"), py::arg("s0"),
         py::arg("t_back"), py::arg("ys"), py::arg("dL_dys"), py::arg("method"), py::arg("rtol"),

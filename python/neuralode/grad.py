@@ -210,8 +210,8 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
             s0 = np.zeros((B, D + theta.size + 1))
             s0[:, :D] = g[-1]
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
-                                              a_rtol, a_atol, first_step, max_step, max_steps,
-                                              full_norm, threads)
+                                              a_rtol, a_atol, step_size, first_step, max_step,
+                                              max_steps, full_norm, threads)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t)
