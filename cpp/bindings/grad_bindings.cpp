@@ -86,6 +86,28 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   return result.to_tuple();
 }
 
+// One call of a neuralode.Dynamics' vjp(t, z, params, a), its results checked:
+// a_y (D), a_params (P) and a_t.
+struct PythonVjpCall {
+  Array a_y, a_params;
+  double a_t;
+  PythonVjpCall(const py::object& dynamics, const py::object& params, long dim, long num_params,
+                double t, const double* z, const double* a) {
+    Array z_arr(dim), a_arr(dim);
+    std::copy(z, z + dim, z_arr.mutable_data());
+    std::copy(a, a + dim, a_arr.mutable_data());
+    py::tuple v = dynamics.attr("vjp")(t, z_arr, params, a_arr);
+    if (v.size() != 3) throw py::value_error("`vjp` must return (a_y, a_params, a_t)");
+    a_y = Array::ensure(v[0]);
+    a_params = Array::ensure(v[1]);
+    if (!a_y || a_y.size() != dim || !a_params || a_params.size() != num_params)
+      throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
+                            ",) and a_params of shape (" + std::to_string(num_params) + ",)");
+    a_t = v[2].cast<double>();
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+  }
+};
+
 // The augmented dynamics of a neuralode.Dynamics: its f and vjp, one sample per call.
 struct PythonAdjointRhs {
   const py::object& dynamics;
@@ -94,23 +116,16 @@ struct PythonAdjointRhs {
   void operator()(const double* t, const double* s, double* ds) { one(0, *t, s, ds); }
   void one(int, double t, const double* s, double* ds) {
     const long D = layout.dim;
-    Array z(D), a(D);
+    Array z(D);
     std::copy(s, s + D, z.mutable_data());
-    std::copy(s + D, s + 2 * D, a.mutable_data());
     Array f = Array::ensure(dynamics.attr("f")(t, z, params));
     if (!f || f.size() != D)
       throw py::value_error("`f` must return an array of shape (" + std::to_string(D) + ",)");
-    py::tuple v = dynamics.attr("vjp")(t, z, params, a);
-    if (v.size() != 3) throw py::value_error("`vjp` must return (a_y, a_params, a_t)");
-    Array a_y = Array::ensure(v[0]), a_p = Array::ensure(v[1]);
-    if (!a_y || a_y.size() != D || !a_p || a_p.size() != layout.params)
-      throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(D) +
-                            ",) and a_params of shape (" + std::to_string(layout.params) + ",)");
     std::copy(f.data(), f.data() + D, ds);
-    for (long i = 0; i < D; ++i) ds[D + i] = -a_y.data()[i];
-    for (long p = 0; p < layout.params; ++p) ds[2 * D + p] = -a_p.data()[p];
-    ds[layout.time()] = -v[2].cast<double>();
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    const PythonVjpCall v(dynamics, params, D, layout.params, t, s, s + layout.a());
+    for (long i = 0; i < D; ++i) ds[layout.a() + i] = -v.a_y.data()[i];
+    for (long p = 0; p < layout.params; ++p) ds[layout.theta() + p] = -v.a_params.data()[p];
+    ds[layout.time()] = -v.a_t;
   }
 };
 
@@ -165,35 +180,14 @@ struct NetworkVjp {
   }
 };
 
-// gradient="backprop" for networks: the forward solve records every accepted step; the
-// pullback runs backpropagation through them (backprop.hpp), in parallel over samples.
-class NetworkBackprop {
+// What backprop and the interpolated adjoint keep of a forward solve: the outputs and every
+// sample's accepted steps (backprop.hpp), shared by networks and Python dynamics.
+class RecordedForward {
  public:
-  NetworkBackprop(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                  bool batched, const std::string& method, double rtol, const Array& atol,
-                  double step_size, double first_step, double max_step, long max_steps,
-                  int num_threads)
-      : net_(net), theta_(theta), t_(t), tableau_(tableau_named(method)),
+  RecordedForward(const Array& y0, const Array& t, const std::string& method, int dim)
+      : t_(t), tableau_(tableau_named(method)), dim_(dim),
         out_(y0.shape(0), t.shape(1), y0.shape(1)), tapes_(static_cast<size_t>(y0.shape(0))) {
-    check_finite(theta, "params", false);
-    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
-                                             step_size, first_step, max_step, max_steps);
-    for (StepTape& tape : tapes_) tape.reset(net.dim(), tableau_.stages);
-    py::gil_scoped_release release;
-    solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads, out_,
-                        TapeRecorder{tapes_.data()});
-    // The end of each sample's solution, for interpolation in its last step.
-    const long samples = y0.shape(0), dim = net.dim(), times = t.shape(1);
-    NetWorkspace ws;
-    net.prepare<1>(ws);
-    for (long b = 0; b < samples; ++b) {
-      StepTape& tape = tapes_[static_cast<size_t>(b)];
-      const double* y_end = out_.ys_data + ((times - 1) * samples + b) * dim;
-      tape.end_y.assign(y_end, y_end + dim);
-      tape.end_slope.resize(static_cast<size_t>(dim));
-      const double t_end = t_.data()[(t_.shape(0) == 1 ? 0 : b) * times + times - 1];
-      if (!tableau_.fsal()) net.forward<1>(&t_end, theta_.data(), y_end, tape.end_slope.data(), ws);
-    }
+    for (StepTape& tape : tapes_) tape.reset(dim, tableau_.stages);
   }
 
   py::tuple result() const { return out_.to_tuple(); }
@@ -204,31 +198,86 @@ class NetworkBackprop {
     return total;
   }
 
-  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3):
-  // VJP evaluations, steps gone back through, 0)
+ protected:
+  long samples() const { return static_cast<long>(tapes_.size()); }
+  const double* t_row(long b) const {
+    return t_.data() + (t_.shape(0) == 1 ? 0 : b) * t_.shape(1);
+  }
+
+  // Each tape's end state and, for methods without an FSAL stage, f there (for Hermite
+  // interpolation in the last step): slope(t, y, out).
+  template <class Slope>
+  void close_tapes(Slope&& slope) {
+    const long times = t_.shape(1);
+    for (long b = 0; b < samples(); ++b) {
+      StepTape& tape = tapes_[static_cast<size_t>(b)];
+      const double* y_end = out_.ys_data + ((times - 1) * samples() + b) * dim_;
+      tape.end_y.assign(y_end, y_end + dim_);
+      tape.end_slope.assign(static_cast<size_t>(dim_), 0.0);
+      if (!tableau_.fsal()) slope(t_row(b)[times - 1], y_end, tape.end_slope.data());
+    }
+  }
+
+  // Backpropagation through sample b's steps; vjp.theta_bar must point at its dL/dθ row.
+  // work_done row: VJP evaluations, steps gone back through, 0.
+  template <class Vjp>
+  void backprop_one(Vjp& vjp, long b, const double* dL_dys, double* grad_y0, long* work_done,
+                    std::vector<double>& work) const {
+    const long calls_before = vjp.calls;
+    const OutputGrid grid{t_row(b), 1, t_.shape(1), nullptr, 0};
+    backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
+                    samples() * dim_, dim_, grad_y0 + b * dim_, work);
+    work_done[3 * b] = vjp.calls - calls_before;
+    work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
+    work_done[3 * b + 2] = 0;
+  }
+
+  Array t_;
+  const ButcherTableau& tableau_;
+  int dim_;
+  BatchResult out_;
+  std::vector<StepTape> tapes_;
+};
+
+// gradient="backprop" and "interpolated" for networks: the forward solve records every
+// accepted step; the pullbacks go back through them in parallel over samples.
+class NetworkBackprop : public RecordedForward {
+ public:
+  NetworkBackprop(const Network& net, const Array& theta, const Array& y0, const Array& t,
+                  bool batched, const std::string& method, double rtol, const Array& atol,
+                  double step_size, double first_step, double max_step, long max_steps,
+                  int num_threads)
+      : RecordedForward(y0, t, method, net.dim()), net_(net), theta_(theta) {
+    check_finite(theta, "params", false);
+    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
+                                             step_size, first_step, max_step, max_steps);
+    py::gil_scoped_release release;
+    solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads, out_,
+                        TapeRecorder{tapes_.data()});
+    NetWorkspace ws;
+    net.prepare<1>(ws);
+    close_tapes([&](double t_end, const double* y, double* out) {
+      net.forward<1>(&t_end, theta_.data(), y, out, ws);
+    });
+  }
+
+  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3))
   py::tuple pullback(const Array& dL_dys, int num_threads) const {
-    const long samples = static_cast<long>(tapes_.size()), dim = net_.dim();
-    const long params = net_.num_params(), times = t_.shape(1), t_rows = t_.shape(0);
-    Array grad_y0({samples, dim}), grad_theta({samples, params});
-    py::array_t<long> work_done({samples, 3L});
+    const long params = net_.num_params();
+    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
+    py::array_t<long> work_done({samples(), 3L});
     long* wd = work_done.mutable_data();
     double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
-    const double *g = dL_dys.data(), *t = t_.data();
+    const double* g = dL_dys.data();
     {
       py::gil_scoped_release release;
-      parallel_over_samples(samples, num_threads, [&](auto take) {
+      parallel_over_samples(samples(), num_threads, [&](auto take) {
         NetworkVjp vjp(net_, theta_.data());
         std::vector<double> work;
         for (long b = take(); b >= 0; b = take()) {
           std::fill(gt + b * params, gt + (b + 1) * params, 0.0);
           vjp.theta_bar = gt + b * params;
-          const OutputGrid grid{t + (t_rows == 1 ? 0 : b) * times, 1, times, nullptr, 0};
-          const long calls_before = vjp.calls;
-          backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, g + b * dim,
-                          samples * dim, static_cast<int>(dim), gy + b * dim, work);
-          wd[3 * b] = vjp.calls - calls_before;
-          wd[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
-          wd[3 * b + 2] = 0;
+          backprop_one(vjp, b, g, gy, wd, work);
         }
       });
     }
@@ -242,11 +291,10 @@ class NetworkBackprop {
                                   double max_step, long max_steps, bool full_norm,
                                   int num_threads) const {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
-    const long samples = s0.shape(0), times = t_back.shape(1);
-    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
-                                            max_step, max_steps, full_norm);
-    AdjointResult result(samples, layout.dim, layout.params, layout.size());
-    AdjointJumps jumps = result.jumps(layout, times, out_.ys, dL_dys);
+    const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
+                                                  first_step, max_step, max_steps, full_norm);
+    AdjointResult result(samples(), layout.dim, layout.params, layout.size());
+    AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys);
     {
       py::gil_scoped_release release;
       solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
@@ -272,10 +320,122 @@ class NetworkBackprop {
   }
 
   const Network& net_;
-  Array theta_, t_;
-  const ButcherTableau& tableau_;
-  BatchResult out_;
-  std::vector<StepTape> tapes_;
+  Array theta_;
+};
+
+// cᵀ∂f/∂y and cᵀ∂f/∂θ of a Python Dynamics, added to the caller's accumulators.
+struct DynamicsVjp {
+  const py::object& dynamics;
+  const py::object& params;
+  long dim, num_params;
+  double* theta_bar = nullptr;
+  long calls = 0;
+  void operator()(double t, const double* y, const double* c, double* y_bar) {
+    ++calls;
+    const PythonVjpCall v(dynamics, params, dim, num_params, t, y, c);
+    for (long d = 0; d < dim; ++d) y_bar[d] += v.a_y.data()[d];
+    for (long p = 0; p < num_params; ++p) theta_bar[p] += v.a_params.data()[p];
+  }
+};
+
+// The interpolated adjoint of a Python Dynamics: [a, a_θ, a_t] with z from the tapes.
+struct DynamicsInterpolatedAdjoint {
+  const py::object& dynamics;
+  const py::object& params;
+  const ButcherTableau& tableau;
+  const StepTape* tapes;
+  AdjointJumps jumps;
+  long sample = -1, hint = 0;
+  std::vector<double> z;
+
+  void operator()(const double* t, const double* s, double* ds) { one(0, *t, s, ds); }
+  void one(int, double t, const double* s, double* ds) {
+    const AdjointLayout& lay = jumps.layout;
+    hint = tapes[sample].find_step(t, hint);
+    tapes[sample].interpolate(tableau, hint, t, z.data());
+    const PythonVjpCall v(dynamics, params, lay.dim, lay.params, t, z.data(), s + lay.a());
+    for (long d = 0; d < lay.dim; ++d) ds[lay.a() + d] = -v.a_y.data()[d];
+    for (long p = 0; p < lay.params; ++p) ds[lay.theta() + p] = -v.a_params.data()[p];
+    ds[lay.time()] = -v.a_t;
+  }
+  void started(long id, int) {
+    sample = id;
+    hint = tapes[id].steps() - 1;
+  }
+  template <int L>
+  bool at_output(long id, long i, double* s, int l) {
+    return jumps.template at_output<L>(id, i, s, l);
+  }
+  template <int L>
+  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
+};
+
+// gradient="backprop" and "interpolated" for a neuralode.Dynamics, one sample at a time with
+// the GIL held: f(t, y) is the dynamics' f with its parameters bound.
+class DynamicsBackprop : public RecordedForward {
+ public:
+  DynamicsBackprop(const py::function& f, const py::object& dynamics, const Array& params,
+                   const Array& y0, const Array& t, bool batched, const std::string& method,
+                   double rtol, const Array& atol, double step_size, double first_step,
+                   double max_step, long max_steps)
+      : RecordedForward(y0, t, method, static_cast<int>(y0.shape(1))), dynamics_(dynamics),
+        params_(params) {
+    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
+                                             step_size, first_step, max_step, max_steps);
+    StepWorkspace<1> ws;
+    PythonRhs rhs{f, dim_};
+    long next = 0;
+    auto take = [&]() -> long { return next < samples() ? next++ : -1; };
+    ProblemQueue<decltype(take)> queue{take, y0.data(), t.data(), t.shape(0), t.shape(1),
+                                       samples(), dim_, out_};
+    auto record = [&](long id, const SampleResult& r) { out_.record(id, r); };
+    integrate_lanes<1>(rhs, tableau_, options, dim_, ws, queue, record,
+                       TapeRecorder{tapes_.data()});
+    if (out_.to_tuple()[4].cast<long>() == 0)
+      close_tapes([&](double t_end, const double* y, double* out) { rhs.one(0, t_end, y, out); });
+  }
+
+  py::tuple pullback(const Array& dL_dys, int) const {
+    const long params = params_.size();
+    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
+    py::array_t<long> work_done({samples(), 3L});
+    double* gt = grad_theta.mutable_data();
+    std::fill(gt, gt + samples() * params, 0.0);
+    DynamicsVjp vjp{dynamics_, params_, dim_, params, nullptr, 0};
+    std::vector<double> work;
+    for (long b = 0; b < samples(); ++b) {
+      vjp.theta_bar = gt + b * params;
+      backprop_one(vjp, b, dL_dys.data(), grad_y0.mutable_data(), work_done.mutable_data(),
+                   work);
+    }
+    return py::make_tuple(grad_y0, grad_theta, work_done);
+  }
+
+  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
+                                  double rtol, double atol, double step_size, double first_step,
+                                  double max_step, long max_steps, bool full_norm, int) const {
+    const AdjointLayout layout{dim_, static_cast<long>(params_.size()), false};
+    const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
+                                                  first_step, max_step, max_steps, full_norm);
+    AdjointResult result(samples(), layout.dim, layout.params, layout.size());
+    DynamicsInterpolatedAdjoint rhs{dynamics_, params_, tableau_, tapes_.data(),
+                                    result.jumps(layout, t_back.shape(1), out_.ys, dL_dys), -1, 0,
+                                    std::vector<double>(static_cast<size_t>(dim_))};
+    StepWorkspace<1> ws;
+    long next = 0;
+    const long count = samples();
+    auto take = [&]() -> long { return next < count ? next++ : -1; };
+    ProblemQueue<decltype(take)> queue{take, s0.data(), t_back.data(), t_back.shape(0),
+                                       t_back.shape(1), count, layout.size(), result.batch};
+    auto record = [&](long id, const SampleResult& r) { result.batch.record(id, r); };
+    integrate_lanes<1>(rhs, tableau_, options, static_cast<int>(layout.size()), ws, queue,
+                       record, rhs);
+    return result.to_tuple();
+  }
+
+ private:
+  py::object dynamics_;
+  Array params_;
 };
 
 }  // namespace
@@ -293,6 +453,21 @@ void register_grad(py::module_& m) {
       .def_property_readonly("stored_floats", &NetworkBackprop::stored_floats)
       .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
       .def("interpolated_pullback", &NetworkBackprop::interpolated_pullback, py::arg("s0"),
+           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
+           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
+           py::arg("full_norm"), py::arg("num_threads"));
+  py::class_<DynamicsBackprop>(m, "DynamicsBackprop")
+      .def(py::init<const py::function&, const py::object&, const Array&, const Array&,
+                    const Array&, bool, const std::string&, double, const Array&, double, double,
+                    double, long>(),
+           py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("y0"), py::arg("t"),
+           py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
+           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
+           py::arg("max_steps"))
+      .def("result", &DynamicsBackprop::result)
+      .def_property_readonly("stored_floats", &DynamicsBackprop::stored_floats)
+      .def("pullback", &DynamicsBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
+      .def("interpolated_pullback", &DynamicsBackprop::interpolated_pullback, py::arg("s0"),
            py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
            py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
            py::arg("full_norm"), py::arg("num_threads"));

@@ -28,27 +28,6 @@ const ButcherTableau& tableau_named(const std::string& name) {
 
 namespace {
 
-// One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
-struct PythonRhs {
-  const py::function& f;
-  long dim;
-  void operator()(const double* t, const double* y, double* dy) {
-    Array y_arr(dim);
-    std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
-    py::object result = f(*t, y_arr);
-    Array dy_arr = Array::ensure(result);
-    if (!dy_arr) throw py::error_already_set();
-    if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
-      throw py::value_error("`func` must return an array of shape (" + std::to_string(dim) +
-                            ",) for a state of shape (" + std::to_string(dim) + ",); got shape " +
-                            std::string(py::str(py::tuple(py::cast(std::vector<long>(
-                                dy_arr.shape(), dy_arr.shape() + dy_arr.ndim()))))));
-    std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
-  }
-  void one(int, double t, const double* y, double* dy) { (*this)(&t, y, dy); }
-};
-
 py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
                        bool batched, const std::string& method, double rtol, const Array& atol,
                        double step_size, double first_step, double max_step, long max_steps,

@@ -3,6 +3,7 @@
 // queue that hands samples to lanes.
 #include <pybind11/numpy.h>
 
+#include <cstring>
 #include <functional>
 #include <type_traits>
 #include <neuralode/batch.hpp>
@@ -85,6 +86,27 @@ inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, b
   options.max_steps = max_steps;
   return options;
 }
+
+// One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
+struct PythonRhs {
+  const py::function& f;
+  long dim;
+  void operator()(const double* t, const double* y, double* dy) {
+    Array y_arr(dim);
+    std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
+    py::object result = f(*t, y_arr);
+    Array dy_arr = Array::ensure(result);
+    if (!dy_arr) throw py::error_already_set();
+    if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
+      throw py::value_error("`func` must return an array of shape (" + std::to_string(dim) +
+                            ",) for a state of shape (" + std::to_string(dim) + ",); got shape " +
+                            std::string(py::str(py::tuple(py::cast(std::vector<long>(
+                                dy_arr.shape(), dy_arr.shape() + dy_arr.ndim()))))));
+    std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
+  }
+  void one(int, double t, const double* y, double* dy) { (*this)(&t, y, dy); }
+};
 
 // Hands out samples [0, count) through `take`, with their initial values and output rows.
 template <class Take>

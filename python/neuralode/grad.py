@@ -182,17 +182,20 @@ def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None):
 def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, first_step,
               max_steps, max_step, num_threads, adjoint_settings):
     """backprop and interpolated: a forward solve that keeps its steps, then the pullback."""
-    if not isinstance(func, Sequential):
-        raise TypeError(f"`gradient={gradient!r}` needs a neuralode.nets network; for a "
-                        "neuralode.Dynamics use gradient='adjoint'")
     (y0_arr, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
      threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
                               max_step, num_threads)
     batched = y0_arr.ndim == 2
     D = y0_arr.shape[-1]
     theta = func.check_params(params, "params")
-    solve = _core.NetworkBackprop(func.core(D), theta, y0_rows, t_rows, batched, method, rtol,
-                                  atol, step_size, first_step, max_step, max_steps, threads)
+    if isinstance(func, Sequential):
+        solve = _core.NetworkBackprop(func.core(D), theta, y0_rows, t_rows, batched, method,
+                                      rtol, atol, step_size, first_step, max_step, max_steps,
+                                      threads)
+    else:
+        solve = _core.DynamicsBackprop(lambda t_, y_: func.f(t_, y_, theta), func, theta,
+                                       y0_rows, t_rows, batched, method, rtol, atol, step_size,
+                                       first_step, max_step, max_steps)
     ys, status, t_reached, _, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
