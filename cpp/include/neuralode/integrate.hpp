@@ -129,9 +129,9 @@ class LaneIntegrator {
     return any_active;
   }
 
-  // Evaluates f for lane l alone: y and dy are component-major lane arrays.
+  // Evaluates f for lane l alone (only the components f reads are gathered).
   void evaluate_lane(int l, double t, const double* y, double* dy) {
-    for (int d = 0; d < dim_; ++d) ws_.one_y[d] = y[d * L + l];
+    for (int d = 0; d < inputs_; ++d) ws_.one_y[d] = y[d * L + l];
     rhs_.one(l, t, ws_.one_y.data(), ws_.one_f.data());
     for (int d = 0; d < dim_; ++d) dy[d * L + l] = ws_.one_f[d];
   }
