@@ -110,7 +110,7 @@ def test_batch_gradients_are_sums_of_samples_and_independent_of_threads():
     np.testing.assert_allclose(sum(g.t for g in alone), grads[0].t, rtol=1e-12)
 
 
-def test_seminorm_takes_no_more_steps_than_the_full_norm(spiral_net):
+def test_seminorm_takes_no_more_steps_than_the_full_norm():
     net = nde.nets.Sequential(nde.nets.Power(3), nde.nets.Linear(2, 50), nde.nets.Tanh(),
                               nde.nets.Linear(50, 2))
     theta = net.init(seed=0)
