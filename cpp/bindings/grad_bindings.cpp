@@ -391,7 +391,7 @@ class DynamicsBackprop : public RecordedForward {
     auto record = [&](long id, const SampleResult& r) { out_.record(id, r); };
     integrate_lanes<1>(rhs, tableau_, options, dim_, ws, queue, record,
                        TapeRecorder{tapes_.data()});
-    if (out_.to_tuple()[4].cast<long>() == 0)
+    if (out_.failed() == 0)
       close_tapes([&](double t_end, const double* y, double* out) { rhs.one(0, t_end, y, out); });
   }
 

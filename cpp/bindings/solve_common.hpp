@@ -52,12 +52,14 @@ struct BatchResult {
     row[3] = r.stats.n_rejected;
   }
 
-  // (ys, status, t_reached, stats, number of failed samples)
-  py::tuple to_tuple() const {
-    long failed = 0;
-    for (long b = 0; b < status.size(); ++b) failed += status_data[b] != 0;
-    return py::make_tuple(ys, status, t_reached, stats, failed);
+  long failed() const {
+    long count = 0;
+    for (long b = 0; b < status.size(); ++b) count += status_data[b] != 0;
+    return count;
   }
+
+  // (ys, status, t_reached, stats, number of failed samples)
+  py::tuple to_tuple() const { return py::make_tuple(ys, status, t_reached, stats, failed()); }
 };
 
 // Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.

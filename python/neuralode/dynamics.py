@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .nets import param_vector
+
 __all__ = ["Dynamics"]
 
 
@@ -50,13 +52,7 @@ class Dynamics:
                 return np.zeros(0)
             raise ValueError(f"`{name}` is required: {type(self).__name__} has "
                              f"{self.num_params} parameters")
-        arr = np.asarray(params)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
-        if arr.shape != (self.num_params,):
-            raise ValueError(f"`{name}` must have shape ({self.num_params},) for "
-                             f"{type(self).__name__}; got shape {arr.shape}")
-        arr = np.asarray(arr, dtype=np.float64)
+        arr = param_vector(params, self.num_params, name, type(self).__name__)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` contains NaN or inf")
         return arr

@@ -29,6 +29,17 @@ def _positive_int(value, name):
     return int(value)
 
 
+def param_vector(value, size, name, owner) -> np.ndarray:
+    """`value` as a C-contiguous float64 vector of `size` parameters of `owner` (for messages),
+    or a TypeError/ValueError naming `name`."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
+    if arr.shape != (size,):
+        raise ValueError(f"`{name}` must have shape ({size},) for {owner}; got shape {arr.shape}")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
 class Layer:
     """One step of a :class:`Sequential`. Subclasses set ``kind``."""
 
@@ -229,13 +240,7 @@ class Sequential:
         if theta is None:
             raise ValueError(f"`{name}` is required for a network with {self.num_params} "
                              "parameters; make them with `net.init(seed)`")
-        arr = np.asarray(theta)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
-        if arr.shape != (self.num_params,):
-            raise ValueError(f"`{name}` must have shape ({self.num_params},) for this network; "
-                             f"got shape {arr.shape}")
-        return np.ascontiguousarray(arr, dtype=np.float64)
+        return param_vector(theta, self.num_params, name, "this network")
 
     def __call__(self, t, y, theta) -> np.ndarray:
         """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row."""

@@ -18,6 +18,7 @@ class StepTape {
     dim_ = dim;
     stages_ = stages;
     data_.clear();
+    data_.reserve(static_cast<size_t>(stride()) * 64);  // growth is rare inside the step loop
   }
   template <int L>
   void record(double t, double h, const double* y, const LaneBlocks<L>& k, int l) {

@@ -219,6 +219,13 @@ class LaneIntegrator {
     return options_.stop_at_outputs ? lane.grid.time(lane.next) : lane.t_end;
   }
 
+  // The work of one attempted step: its stages after the first (which is known on entry).
+  SampleStats& count_attempt(Lane& lane) const {
+    lane.result.stats.nfe += tableau_.stages - 1;
+    ++lane.result.stats.n_steps;
+    return lane.result.stats;
+  }
+
   // One attempted step of every active lane of an embedded pair.
   void adaptive_step() {
     for (int l = 0; l < L; ++l) {
@@ -249,9 +256,7 @@ class LaneIntegrator {
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
       if (!lane.active) continue;
-      SampleStats& stats = lane.result.stats;
-      stats.nfe += tableau_.stages - 1;
-      ++stats.n_steps;
+      SampleStats& stats = count_attempt(lane);
       const double err = detail::error_norm<L>(ws_.error, ws_.y, ws_.y_new, dim_, l, options_);
       const bool finite = std::isfinite(err) && lane::lane_finite<L>(ws_.y_new, dim_, l);
       if (!(finite && err <= 1)) {
@@ -312,9 +317,7 @@ class LaneIntegrator {
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
       if (!lane.active) continue;
-      SampleStats& stats = lane.result.stats;
-      stats.nfe += tableau_.stages - 1;
-      ++stats.n_steps;
+      SampleStats& stats = count_attempt(lane);
       ++stats.n_accepted;
       if (reaches_grid_[l]) ++lane.step_index;
       if (!lane::lane_finite<L>(ws_.y_new, dim_, l)) {

@@ -235,8 +235,6 @@ class Network {
     std::copy(cur, cur + dim_ * L, out);
   }
 
-  int max_width() const { return max_width_; }
-
  private:
   std::vector<Layer> layers_;
   int dim_;
