@@ -6,6 +6,7 @@
 // (a Python callable) propagate.
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <type_traits>
 
@@ -86,6 +87,8 @@ class LaneIntegrator {
   // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
   std::array<double, L> t_{}, h_{}, t_new_{};
   std::array<bool, L> reaches_grid_{};  // fixed: the step ends on the regular step_size grid
+  std::array<bool, L> finite_{};        // the attempt's y_new is finite
+  std::array<std::uint64_t, L> accepted_{};  // all ones for the lanes whose step is accepted
 
   void finish(int l, Status status) {
     Lane& lane = lanes_[l];
@@ -198,12 +201,18 @@ class LaneIntegrator {
     }
   }
 
-  // Moves lane l to the end of its accepted step (y, f(y) in stage block 0, t), lets the
-  // hooks act at an output time it stopped on, and finishes the lane at the end.
-  void advance(int l, double t_new, const double* f_new) {
+  // Moves the lanes in accepted_ to the end of their steps: y_new into y and f there into
+  // stage block 0, all lanes at once; then each lane's time, the hooks at an output time
+  // it stopped on, and the end of the lane.
+  void advance_accepted(const double* f_new) {
+    lane::copy_masked<L>(accepted_, ws_.y_new, ws_.y, dim_);
+    lane::copy_masked<L>(accepted_, f_new, ws_.k.block(0), dim_);
+    for (int l = 0; l < L; ++l)
+      if (accepted_[l]) advance(l, t_new_[l]);
+  }
+
+  void advance(int l, double t_new) {
     Lane& lane = lanes_[l];
-    lane::copy_lane<L>(ws_.y_new, ws_.y, dim_, l);
-    lane::copy_lane<L>(f_new, ws_.k.block(0), dim_, l);
     lane.t = lane.result.t_reached = t_new;
     if (options_.stop_at_outputs && t_new == lane.grid.time(lane.next - 1) &&
         hooks_.template at_output<L>(lane.id, lane.next - 1, ws_.y, l) &&
@@ -253,12 +262,14 @@ class LaneIntegrator {
     // The next step and Hermite output need f at the new point (free for FSAL methods).
     if (!tableau_.fsal()) rhs_(t_new_.data(), ws_.y_new, ws_.k.block(last));
     const double* f_new = ws_.k.block(last);
+    lane::lanes_finite<L>(ws_.y_new, dim_, finite_);
+    accepted_.fill(0);
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
       if (!lane.active) continue;
       SampleStats& stats = count_attempt(lane);
       const double err = detail::error_norm<L>(ws_.error, ws_.y, ws_.y_new, dim_, l, options_);
-      const bool finite = std::isfinite(err) && lane::lane_finite<L>(ws_.y_new, dim_, l);
+      const bool finite = std::isfinite(err) && finite_[l];
       if (!(finite && err <= 1)) {
         ++stats.n_rejected;
         lane.h = std::abs(h_[l]) * controller_.rejected_factor(finite ? err : INFINITY);
@@ -278,8 +289,9 @@ class LaneIntegrator {
         else
           dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), f_new, dim_, l, out);
       });
-      advance(l, t_new, f_new);
+      accepted_[l] = ~std::uint64_t{0};
     }
+    advance_accepted(f_new);
   }
 
   // One step of every active lane of a fixed-step method: by `step_size` (the last step
@@ -314,13 +326,15 @@ class LaneIntegrator {
     runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
     // f at the step's end: the next step's first stage and the Hermite output's slope.
     rhs_(t_new_.data(), ws_.y_new, ws_.scratch_f);
+    lane::lanes_finite<L>(ws_.y_new, dim_, finite_);
+    accepted_.fill(0);
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
       if (!lane.active) continue;
       SampleStats& stats = count_attempt(lane);
       ++stats.n_accepted;
       if (reaches_grid_[l]) ++lane.step_index;
-      if (!lane::lane_finite<L>(ws_.y_new, dim_, l)) {
+      if (!finite_[l]) {
         finish(l, Status::non_finite_state);
         continue;
       }
@@ -332,8 +346,9 @@ class LaneIntegrator {
       emit_outputs(l, t_new, [&](double theta, double h, double* out) {
         dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), ws_.scratch_f, dim_, l, out);
       });
-      advance(l, t_new, ws_.scratch_f);
+      accepted_[l] = ~std::uint64_t{0};
     }
+    advance_accepted(ws_.scratch_f);
   }
 
 };

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "status.hpp"
@@ -59,17 +61,36 @@ class LaneBlocks {
 
 namespace lane {
 
-// dst[d][l] = src[d][l] for one lane.
-template <int L>
-inline void copy_lane(const double* src, double* dst, int dim, int l) {
-  for (int d = 0; d < dim; ++d) dst[d * L + l] = src[d * L + l];
-}
-
 // dst[d][l] += coef[l] * src[d][l] for every lane.
 template <int L>
 inline void axpy(const std::array<double, L>& coef, const double* src, double* dst, int dim) {
   for (int d = 0; d < dim; ++d)
     for (int l = 0; l < L; ++l) dst[d * L + l] += coef[l] * src[d * L + l];
+}
+
+// dst[d][l] = src[d][l] for the lanes whose mask is all ones (others: all zeros). A bit
+// select rather than a branch, so that it runs across lanes as vector code.
+template <int L>
+inline void copy_masked(const std::array<std::uint64_t, L>& mask, const double* src, double* dst,
+                        int dim) {
+  for (int d = 0; d < dim; ++d)
+    for (int l = 0; l < L; ++l) {
+      std::uint64_t s, t;
+      std::memcpy(&s, src + d * L + l, sizeof s);
+      std::memcpy(&t, dst + d * L + l, sizeof t);
+      t = (s & mask[l]) | (t & ~mask[l]);
+      std::memcpy(dst + d * L + l, &t, sizeof t);
+    }
+}
+
+// finite[l]: every component of lane l is finite. x - x is 0, or NaN for NaN and inf, and
+// a sum of zeros stays 0, so one pass over all lanes at once settles it.
+template <int L>
+inline void lanes_finite(const double* v, int dim, std::array<bool, L>& finite) {
+  std::array<double, L> sum{};
+  for (int d = 0; d < dim; ++d)
+    for (int l = 0; l < L; ++l) sum[l] += v[d * L + l] - v[d * L + l];
+  for (int l = 0; l < L; ++l) finite[l] = sum[l] == 0;
 }
 
 template <int L>
