@@ -139,16 +139,38 @@ class LaneIntegrator {
     for (int d = 0; d < dim_; ++d) dy[d * L + l] = ws_.one_f[d];
   }
 
+  // dy = f(t, y) for the lanes in `mask`, other lanes' dy untouched. One lane is evaluated
+  // alone; several at once across all L lanes (the same arithmetic per lane either way),
+  // since samples that start or jump together would otherwise cost one evaluation each.
+  void evaluate_masked(const std::array<std::uint64_t, L>& mask, const std::array<double, L>& t,
+                       const double* y, double* dy) {
+    int count = 0, only = 0;
+    for (int l = 0; l < L; ++l)
+      if (mask[l]) ++count, only = l;
+    if (count == 1) {
+      evaluate_lane(only, t[only], y, dy);
+    } else if (count > 1) {
+      rhs_(t.data(), y, ws_.stage);
+      lane::copy_masked<L>(mask, ws_.stage, dy, dim_);
+    }
+  }
+
   // f(t0, y0) into stage block 0 for each fresh lane and, for adaptive methods, its first
-  // step. Lane by lane, so starting a sample costs no evaluation of the other lanes.
+  // step (Hairer's probe needs f at a second point).
   void start_fresh_lanes() {
     double* f0 = ws_.k.block(0);
+    std::array<std::uint64_t, L> fresh{}, probe{};
+    std::array<double, L> t_probe = t_, h0{}, d1{};
+    for (int l = 0; l < L; ++l) {
+      if (!lanes_[l].fresh) continue;
+      lanes_[l].fresh = false;
+      ++lanes_[l].result.stats.nfe;
+      fresh[l] = ~std::uint64_t{0};
+    }
+    evaluate_masked(fresh, t_, ws_.y, f0);
     for (int l = 0; l < L; ++l) {
       Lane& lane = lanes_[l];
-      if (!lane.fresh) continue;
-      lane.fresh = false;
-      ++lane.result.stats.nfe;
-      evaluate_lane(l, lane.t, ws_.y, f0);
+      if (!fresh[l]) continue;
       if (!lane::lane_finite<L>(f0, dim_, l)) {
         finish(l, Status::non_finite_state);
         continue;
@@ -159,22 +181,29 @@ class LaneIntegrator {
         lane.h = std::min(options_.first_step, interval);
         continue;
       }
-      const double d1 = detail::scaled_rms<L>(f0, ws_.y, dim_, l, options_);
-      const double h0 = StepController::probe_step(
-          detail::scaled_rms<L>(ws_.y, ws_.y, dim_, l, options_), d1, interval);
-      const double step = h0 * lane.direction;
+      d1[l] = detail::scaled_rms<L>(f0, ws_.y, dim_, l, options_);
+      h0[l] = StepController::probe_step(detail::scaled_rms<L>(ws_.y, ws_.y, dim_, l, options_),
+                                         d1[l], interval);
+      const double step = h0[l] * lane.direction;
       for (int d = 0; d < dim_; ++d) {
         const int i = d * L + l;
         ws_.scratch_y[i] = ws_.y[i] + step * f0[i];
       }
       ++lane.result.stats.nfe;
-      evaluate_lane(l, lane.t + step, ws_.scratch_y, ws_.scratch_f);
+      t_probe[l] = lane.t + step;
+      probe[l] = ~std::uint64_t{0};
+    }
+    evaluate_masked(probe, t_probe, ws_.scratch_y, ws_.scratch_f);
+    for (int l = 0; l < L; ++l) {
+      if (!probe[l]) continue;
+      Lane& lane = lanes_[l];
       for (int d = 0; d < dim_; ++d) {
         const int i = d * L + l;
         ws_.scratch_f[i] -= f0[i];
       }
-      const double d2 = detail::scaled_rms<L>(ws_.scratch_f, ws_.y, dim_, l, options_) / h0;
-      lane.h = controller_.initial_step(h0, d1, d2, interval, options_.max_step);
+      const double d2 = detail::scaled_rms<L>(ws_.scratch_f, ws_.y, dim_, l, options_) / h0[l];
+      lane.h = controller_.initial_step(h0[l], d1[l], d2, std::abs(lane.t_end - lane.t),
+                                        options_.max_step);
     }
   }
 
@@ -203,24 +232,24 @@ class LaneIntegrator {
 
   // Moves the lanes in accepted_ to the end of their steps: y_new into y and f there into
   // stage block 0, all lanes at once; then each lane's time, the hooks at an output time
-  // it stopped on, and the end of the lane.
+  // it stopped on (f anew where they changed the state), and the end of the lane.
   void advance_accepted(const double* f_new) {
     lane::copy_masked<L>(accepted_, ws_.y_new, ws_.y, dim_);
     lane::copy_masked<L>(accepted_, f_new, ws_.k.block(0), dim_);
-    for (int l = 0; l < L; ++l)
-      if (accepted_[l]) advance(l, t_new_[l]);
-  }
-
-  void advance(int l, double t_new) {
-    Lane& lane = lanes_[l];
-    lane.t = lane.result.t_reached = t_new;
-    if (options_.stop_at_outputs && t_new == lane.grid.time(lane.next - 1) &&
-        hooks_.template at_output<L>(lane.id, lane.next - 1, ws_.y, l) &&
-        lane.next < lane.grid.count) {
-      ++lane.result.stats.nfe;  // the state jumped: f there is new
-      evaluate_lane(l, t_new, ws_.y, ws_.k.block(0));
+    std::array<std::uint64_t, L> jumped{};
+    for (int l = 0; l < L; ++l) {
+      if (!accepted_[l]) continue;
+      Lane& lane = lanes_[l];
+      const double t_new = lane.t = lane.result.t_reached = t_new_[l];
+      if (options_.stop_at_outputs && t_new == lane.grid.time(lane.next - 1) &&
+          hooks_.template at_output<L>(lane.id, lane.next - 1, ws_.y, l) &&
+          lane.next < lane.grid.count) {
+        ++lane.result.stats.nfe;  // the state jumped: f there is new
+        jumped[l] = ~std::uint64_t{0};
+      }
+      if (lane.next >= lane.grid.count) finish(l, Status::success);
     }
-    if (lane.next >= lane.grid.count) finish(l, Status::success);
+    evaluate_masked(jumped, t_new_, ws_.y, ws_.k.block(0));
   }
 
   // The end of lane l's next step: t_end, or the next output time when stopping there.
