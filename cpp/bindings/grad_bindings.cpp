@@ -16,22 +16,27 @@ namespace {
 
 // Per-sample gradients of a backward pass, plus its BatchResult (statuses and statistics).
 struct AdjointResult {
-  Array grad_y0, grad_theta, a_t_end;
+  Array grad_y0, grad_theta, a_t_end, f_dot;
   BatchResult batch;
-  AdjointResult(long samples, long dim, long params, long state_size)
+  AdjointResult(long samples, long dim, long params, long state_size, long times)
       : grad_y0({samples, dim}), grad_theta({samples, params}), a_t_end(samples),
-        batch(samples, 0, state_size) {}
+        f_dot({samples, times}), batch(samples, 0, state_size) {
+    std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), 0.0);
+  }
   AdjointJumps jumps(const AdjointLayout& layout, long times, const Array& ys,
                      const Array& dL_dys) {
-    return AdjointJumps{layout,           times,
-                        ys.shape(1),      ys.data(),
-                        dL_dys.data(),    grad_y0.mutable_data(),
-                        grad_theta.mutable_data(), a_t_end.mutable_data()};
+    AdjointJumps jumps{layout,           times,
+                       ys.shape(1),      ys.data(),
+                       dL_dys.data(),    grad_y0.mutable_data(),
+                       grad_theta.mutable_data(), a_t_end.mutable_data()};
+    if (layout.with_z) jumps.f_dot = f_dot.mutable_data();
+    return jumps;
   }
-  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed)
+  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed, and with z
+  // in the state dL/dz(t_k)·f(t_k, z_k) (B, T), its column 0 unused)
   py::tuple to_tuple() const {
     py::tuple b = batch.to_tuple();
-    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4]);
+    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4], f_dot);
   }
 };
 
@@ -72,7 +77,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   const long samples = s0.shape(0), times = t_back.shape(1);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params, layout.size());
+  AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
   const double* theta_p = theta.data();
   {
@@ -139,7 +144,7 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
   const long samples = s0.shape(0), times = t_back.shape(1);
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params, layout.size());
+  AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
   StepWorkspace<1> ws;
   PythonAdjointRhs rhs{dynamics, params, layout};
@@ -293,7 +298,8 @@ class NetworkBackprop : public RecordedForward {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
     const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                   first_step, max_step, max_steps, full_norm);
-    AdjointResult result(samples(), layout.dim, layout.params, layout.size());
+    AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
+                         t_back.shape(1));
     AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys);
     {
       py::gil_scoped_release release;
@@ -417,7 +423,8 @@ class DynamicsBackprop : public RecordedForward {
     const AdjointLayout layout{dim_, static_cast<long>(params_.size()), false};
     const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                   first_step, max_step, max_steps, full_norm);
-    AdjointResult result(samples(), layout.dim, layout.params, layout.size());
+    AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
+                         t_back.shape(1));
     DynamicsInterpolatedAdjoint rhs{dynamics_, params_, tableau_, tapes_.data(),
                                     result.jumps(layout, t_back.shape(1), out_.ys, dL_dys), -1, 0,
                                     std::vector<double>(static_cast<size_t>(dim_))};

@@ -131,13 +131,15 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     else:
         out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
-    dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t)
+    # dL/dt_i = dL/dy(t_i)·f(t_i, y_i), the dot products taken in the backward pass
+    dL_dt = out[-1]
+    dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched)
 
 
 def _backward_result(out, batched, mode):
     """(dL/dy0, per-sample dL/dθ, a_t(t_0), work (B, 3)) of a backward solve, or its failure."""
-    grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out
+    grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out[:7]
     if n_failed:
         try:
             _raise_failures(status, t_reached, batched)
@@ -225,6 +227,6 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
 
 def _evaluate(func, theta, t, y):
     """f(t_k, y_k) for every row k."""
-    if isinstance(func, Sequential):
-        return func(t, y, theta)
+    if isinstance(func, Sequential):  # theta was checked by the caller
+        return func.core(y.shape[1]).forward(np.ascontiguousarray(t), y, theta)
     return np.stack([np.asarray(func.f(tk, yk, theta), dtype=np.float64) for tk, yk in zip(t, y)])

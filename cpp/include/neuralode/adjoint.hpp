@@ -29,19 +29,18 @@ struct AdjointLayout {
 };
 
 // The adjoint part of the augmented dynamics for M lanes: with the network evaluated at z
-// (f into dz), da = -aᵀ∂f/∂z, da_θ = -aᵀ∂f/∂θ, da_t = -aᵀ∂f/∂t into ds. a_y: scratch of
-// dim * M doubles.
+// (f into dz), da = -aᵀ∂f/∂z, da_θ = -aᵀ∂f/∂θ, da_t = -aᵀ∂f/∂t into ds. The VJP is linear in
+// a and negation is exact, so it runs on -a and writes the negated parts directly.
+// neg_a: scratch of dim * M doubles.
 template <int M>
 void adjoint_dynamics(const Network& net, const double* theta, const AdjointLayout& lay,
                       const double* t, const double* z, double* dz, const double* s, double* ds,
-                      NetTape& tape, NetWorkspace& ws, double* a_y) {
+                      NetTape& tape, NetWorkspace& ws, double* neg_a) {
   forward_recorded<M>(net, t, theta, z, dz, tape, ws);
-  network_vjp<M>(net, theta, tape, s + lay.a() * M, a_y, ds + lay.theta() * M,
+  const double* a = s + lay.a() * M;
+  for (int i = 0; i < lay.dim * M; ++i) neg_a[i] = -a[i];
+  network_vjp<M>(net, theta, tape, neg_a, ds + lay.a() * M, ds + lay.theta() * M,
                  ds + lay.time() * M, ws);
-  double* da = ds + lay.a() * M;
-  for (int i = 0; i < lay.dim * M; ++i) da[i] = -a_y[i];
-  double* rest = ds + lay.theta() * M;
-  for (long i = 0; i < (lay.params + 1) * M; ++i) rest[i] = -rest[i];
 }
 
 // The augmented dynamics of a Network on L lanes (and on one sample, for starting lanes).
@@ -53,7 +52,7 @@ class NetworkAdjointRhs {
     net.prepare<L>(ws_);
     prepare_tape<L>(net, tape_);
     prepare_tape<1>(net, tape_one_);
-    a_y_.resize(static_cast<size_t>(net.dim()) * L);
+    neg_a_.resize(static_cast<size_t>(net.dim()) * L);
   }
 
   void operator()(const double* t, const double* s, double* ds) { evaluate<L>(t, s, ds, tape_); }
@@ -64,7 +63,7 @@ class NetworkAdjointRhs {
   void evaluate(const double* t, const double* s, double* ds, NetTape& tape) {
     const AdjointLayout& lay = layout_;
     adjoint_dynamics<M>(net_, theta_, lay, t, s + lay.z() * M, ds + lay.z() * M, s, ds, tape,
-                        ws_, a_y_.data());
+                        ws_, neg_a_.data());
   }
 
   const Network& net_;
@@ -72,7 +71,7 @@ class NetworkAdjointRhs {
   AdjointLayout layout_;
   NetWorkspace ws_;
   NetTape tape_, tape_one_;
-  std::vector<double> a_y_;
+  std::vector<double> neg_a_;
 };
 
 // The jumps at output times and the gradients read off at t_0. The backward grid runs
@@ -85,6 +84,11 @@ struct AdjointJumps {
   double* grad_y0;      // (B, D)
   double* grad_theta;   // (B, P), one row per sample
   double* a_t_end;      // (B,)
+  // (B, T), with z in the state: dL/dz(t_k)·f(t_k, z_k) for k >= 1, read off stage block 0 of
+  // the first step after each jump (and after the start), where f was evaluated anyway.
+  double* f_dot = nullptr;
+  // Per lane: the forward index whose f the next accepted step starts from, or -1.
+  long pending[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
 
   const double* at(const double* base, long forward_index, long sample) const {
     return base + (forward_index * samples + sample) * layout.dim;
@@ -106,12 +110,22 @@ struct AdjointJumps {
         grad_theta[sample * layout.params + p] = s[(layout.theta() + p) * L + l];
       a_t_end[sample] = s[layout.time() * L + l];
     }
+    pending[l] = k >= 1 ? k : -1;
     return true;
   }
 
   template <int L>
-  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
-  void started(long, int) {}
+  void accepted(long sample, double, double, const double*, const LaneBlocks<L>& k, int l) {
+    static_assert(L <= 8, "pending holds 8 lanes");
+    if (!f_dot || !layout.with_z || pending[l] < 0) return;
+    const double* g = at(dL_dys, pending[l], sample);
+    const double* f = k.block(0) + layout.z() * L;
+    double dot = 0;
+    for (int d = 0; d < layout.dim; ++d) dot += g[d] * f[d * L + l];
+    f_dot[sample * times + pending[l]] = dot;
+    pending[l] = -1;
+  }
+  void started(long, int l) { pending[l] = times - 1; }
 };
 
 // The interpolated adjoint: only [a, a_θ, a_t] is integrated backwards; z(t) comes from the
@@ -130,7 +144,7 @@ class NetworkInterpolatedAdjoint {
     prepare_tape<1>(net, tape_one_);
     z_.resize(static_cast<size_t>(net.dim()) * L);
     f_.resize(z_.size());
-    a_y_.resize(z_.size());
+    neg_a_.resize(z_.size());
     one_z_.resize(static_cast<size_t>(net.dim()));
     sample_.fill(-1);
     hint_.fill(0);
@@ -175,7 +189,7 @@ class NetworkInterpolatedAdjoint {
   template <int M>
   void evaluate(const double* t, const double* s, double* ds, NetTape& tape) {
     adjoint_dynamics<M>(net_, theta_, jumps_.layout, t, z_.data(), f_.data(), s, ds, tape, ws_,
-                        a_y_.data());
+                        neg_a_.data());
   }
 
   const Network& net_;
@@ -185,7 +199,7 @@ class NetworkInterpolatedAdjoint {
   AdjointJumps jumps_;
   NetWorkspace ws_;
   NetTape tape_, tape_one_;
-  std::vector<double> z_, f_, a_y_;
+  std::vector<double> z_, f_, neg_a_;
   std::vector<double> one_z_;
   std::array<long, L> sample_, hint_;
 };
