@@ -83,3 +83,24 @@ def test_every_mode_with_fixed_steps(method, step_size):
     for mode in ("adjoint", "interpolated"):
         assert np.abs(grads[mode].params - grads["backprop"].params).max() < 1e-5 * scale
         np.testing.assert_allclose(grads[mode].y0, grads["backprop"].y0, rtol=1e-5)
+
+
+def test_time_gradients_of_lanes_that_jump_together_match_samples_alone():
+    """dL/dt_i comes from the f that the backward pass evaluates at t_i, for 8 lanes at once
+    or one alone; both must give each sample's own dL/dt, as an independent evaluation of
+    dL/dy(t_i)·f(t_i, y_i) (backprop mode) does."""
+    net = nde.nets.MLP(2, hidden=[8], activation="tanh", time_input=True)
+    theta = net.init(seed=9)
+    rng = np.random.default_rng(11)
+    y0 = rng.normal(size=(16, 2))
+    grids = np.tile(np.linspace(0.0, 1.2, 6), (16, 1)) + rng.uniform(0, 0.05, size=(16, 1))
+    weights = rng.normal(size=(6, 16, 2))
+    kw = dict(params=theta, rtol=1e-10, atol=1e-12)
+    exact = nde.odeint_vjp(net, y0, grids, gradient="backprop", **kw)[1](weights).t
+    for mode in ("adjoint", "interpolated"):
+        g = nde.odeint_vjp(net, y0, grids, gradient=mode, num_threads=1, **kw)[1](weights)
+        np.testing.assert_allclose(g.t[:, 1:], exact[:, 1:], rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g.t[:, 0], exact[:, 0], rtol=1e-6, atol=1e-9)
+        for b in (0, 7, 15):
+            alone = nde.odeint_vjp(net, y0[b], grids[b], gradient=mode, **kw)[1](weights[:, b])
+            assert np.array_equal(alone.t, g.t[b])

@@ -23,21 +23,25 @@ struct AdjointResult {
         f_dot({samples, times}), batch(samples, 0, state_size) {
     std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), 0.0);
   }
+  // with_dots: the backward pass fills f_dot (see AdjointJumps).
   AdjointJumps jumps(const AdjointLayout& layout, long times, const Array& ys,
-                     const Array& dL_dys) {
+                     const Array& dL_dys, bool with_dots) {
     AdjointJumps jumps{layout,           times,
                        ys.shape(1),      ys.data(),
                        dL_dys.data(),    grad_y0.mutable_data(),
                        grad_theta.mutable_data(), a_t_end.mutable_data()};
-    if (layout.with_z) jumps.f_dot = f_dot.mutable_data();
+    if (with_dots) jumps.f_dot = f_dot.mutable_data();
+    has_dots = with_dots;
     return jumps;
   }
-  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed, and with z
-  // in the state dL/dz(t_k)·f(t_k, z_k) (B, T), its column 0 unused)
+  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed,
+  // dL/dz(t_k)·f(t_k, z_k) (B, T) with its column 0 unused, or None when not computed)
   py::tuple to_tuple() const {
     py::tuple b = batch.to_tuple();
-    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4], f_dot);
+    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4],
+                          has_dots ? py::object(f_dot) : py::object(py::none()));
   }
+  bool has_dots = false;
 };
 
 SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, const Array& t_back,
@@ -78,7 +82,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
   AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
-  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
+  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
   const double* theta_p = theta.data();
   {
     py::gil_scoped_release release;
@@ -145,7 +149,7 @@ py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params,
   const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                 first_step, max_step, max_steps, full_norm);
   AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
-  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys);
+  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
   StepWorkspace<1> ws;
   PythonAdjointRhs rhs{dynamics, params, layout};
   long next = 0;
@@ -300,7 +304,7 @@ class NetworkBackprop : public RecordedForward {
                                                   first_step, max_step, max_steps, full_norm);
     AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
                          t_back.shape(1));
-    AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys);
+    AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, true);
     {
       py::gil_scoped_release release;
       solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
@@ -426,7 +430,7 @@ class DynamicsBackprop : public RecordedForward {
     AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
                          t_back.shape(1));
     DynamicsInterpolatedAdjoint rhs{dynamics_, params_, tableau_, tapes_.data(),
-                                    result.jumps(layout, t_back.shape(1), out_.ys, dL_dys), -1, 0,
+                                    result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, false), -1, 0,
                                     std::vector<double>(static_cast<size_t>(dim_))};
     StepWorkspace<1> ws;
     long next = 0;

@@ -131,9 +131,7 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     else:
         out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
-    # dL/dt_i = dL/dy(t_i)·f(t_i, y_i), the dot products taken in the backward pass
-    dL_dt = out[-1]
-    dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
+    dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out[-1])
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched)
 
 
@@ -165,10 +163,14 @@ def _check_cotangent(dL_dys, shape):
     return g
 
 
-def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None):
-    """dL/dt per sample (B, T): dL/dy(t_i)·f(t_i, y_i) for i >= 1. For t_0: from the
-    integrated a_t(t_0) (started at 0, so the jumps -dL/dt_i are added here) when given,
-    else the adjoint identity -(dL/dy0 - dL/dy(t_0))·f(t_0, y0)."""
+def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None, dots=None):
+    """dL/dt per sample (B, T): dL/dy(t_i)·f(t_i, y_i) for i >= 1 (`dots` when the backward
+    pass took them, column 0 unused). For t_0: from the integrated a_t(t_0) (started at 0,
+    so the jumps -dL/dt_i are added here) when given, else the adjoint identity
+    -(dL/dy0 - dL/dy(t_0))·f(t_0, y0)."""
+    if dots is not None:
+        dots[:, 0] = a_t - dots[:, 1:].sum(axis=1)
+        return dots
     T, B, D = ys.shape
     t_rows = np.atleast_2d(t)
     t_per_output = np.broadcast_to(t_rows.T, (T, B))
@@ -219,7 +221,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
                                               max_steps, full_norm, threads)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
-            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t)
+            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])
         return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched)
 
     return ys_out, pullback

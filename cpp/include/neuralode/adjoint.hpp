@@ -84,11 +84,19 @@ struct AdjointJumps {
   double* grad_y0;      // (B, D)
   double* grad_theta;   // (B, P), one row per sample
   double* a_t_end;      // (B,)
-  // (B, T), with z in the state: dL/dz(t_k)·f(t_k, z_k) for k >= 1, read off stage block 0 of
-  // the first step after each jump (and after the start), where f was evaluated anyway.
+  // (B, T) or null: dL/dz(t_k)·f(t_k, z_k) for k >= 1, from the f the backward pass evaluates
+  // at t_k anyway (with z in the state: stage block 0 of the first step after the jump).
   double* f_dot = nullptr;
-  // Per lane: the forward index whose f the next accepted step starts from, or -1.
+  // Per lane: the forward index whose f is still to be dotted, or -1.
   long pending[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+  void record_dot(long sample, int l, const double* f, int stride) {
+    const double* g = at(dL_dys, pending[l], sample);
+    double dot = 0;
+    for (int d = 0; d < layout.dim; ++d) dot += g[d] * f[d * stride];
+    f_dot[sample * times + pending[l]] = dot;
+    pending[l] = -1;
+  }
 
   const double* at(const double* base, long forward_index, long sample) const {
     return base + (forward_index * samples + sample) * layout.dim;
@@ -117,13 +125,8 @@ struct AdjointJumps {
   template <int L>
   void accepted(long sample, double, double, const double*, const LaneBlocks<L>& k, int l) {
     static_assert(L <= 8, "pending holds 8 lanes");
-    if (!f_dot || !layout.with_z || pending[l] < 0) return;
-    const double* g = at(dL_dys, pending[l], sample);
-    const double* f = k.block(0) + layout.z() * L;
-    double dot = 0;
-    for (int d = 0; d < layout.dim; ++d) dot += g[d] * f[d * L + l];
-    f_dot[sample * times + pending[l]] = dot;
-    pending[l] = -1;
+    if (f_dot && layout.with_z && pending[l] >= 0)
+      record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
   }
   void started(long, int l) { pending[l] = times - 1; }
 };
@@ -150,18 +153,24 @@ class NetworkInterpolatedAdjoint {
     hint_.fill(0);
   }
 
+  // The first evaluation of a lane after it started or jumped is at that output time t_k:
+  // its f(t_k, z_k) gives the lane's pending dL/dt_k term.
   void operator()(const double* t, const double* s, double* ds) {
     for (int l = 0; l < L; ++l) state_at<L>(l, t[l], z_.data(), l);
     evaluate<L>(t, s, ds, tape_);
+    for (int l = 0; l < L; ++l)
+      if (jumps_.f_dot && jumps_.pending[l] >= 0) jumps_.record_dot(sample_[l], l, &f_[l], L);
   }
   void one(int l, double t, const double* s, double* ds) {
     state_at<1>(l, t, z_.data(), 0);
     evaluate<1>(&t, s, ds, tape_one_);
+    if (jumps_.f_dot && jumps_.pending[l] >= 0) jumps_.record_dot(sample_[l], l, f_.data(), 1);
   }
 
   void started(long sample, int l) {
     sample_[l] = sample;
     hint_[l] = tapes_[sample].steps() - 1;
+    jumps_.started(sample, l);
   }
   template <int M>
   bool at_output(long sample, long i, double* s, int l) {
