@@ -1,7 +1,7 @@
 """neuralode: Neural ODEs whose solvers and networks run in C++ (Eigen + OpenMP)."""
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _core, nets
+from . import _core, data, losses, nets
 from .dynamics import Dynamics
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
 from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
@@ -11,5 +11,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
     __version__ = _core.__version__
 
-__all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets",
+__all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
+           "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
            "__version__"]
