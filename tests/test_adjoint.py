@@ -172,3 +172,13 @@ def test_a_failing_backward_solve_says_so():
                                   atol=1e-6, adjoint_rtol=1e-13, adjoint_atol=1e-13)
     with pytest.raises(nde.SolverError, match="backward .adjoint. solve failed.*max_steps"):
         pullback(np.array([[0.0], [1.0]]))
+
+
+@pytest.mark.parametrize("gradient", nde.GRADIENT_MODES)
+def test_gradient_stats_report_the_forward_evaluations(gradient):
+    net = nde.nets.MLP(2, hidden=[6], activation="tanh")
+    theta = net.init(seed=2)
+    y0, t = np.random.default_rng(4).normal(size=(5, 2)), np.linspace(0, 1, 4)
+    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient)
+    g = pullback(np.ones_like(ys))
+    np.testing.assert_array_equal(g.stats.nfe_forward, nde.solve(net, y0, t, params=theta).stats.nfe)

@@ -1,9 +1,10 @@
 """neuralode: Neural ODEs whose solvers and networks run in C++ (Eigen + OpenMP)."""
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _core, data, losses, nets
+from . import _core, data, losses, nets, optim
 from .dynamics import Dynamics
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
+from .models import NeuralODE
 from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
 
 try:
@@ -13,4 +14,5 @@ except PackageNotFoundError:  # pragma: no cover - only when run from an uninsta
 
 __all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
            "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
+           "optim", "NeuralODE",
            "__version__"]

@@ -39,13 +39,15 @@ _NORMS = ("seminorm", "full")
 
 @dataclass(frozen=True)
 class GradientStats:
-    """Work of the backward pass per sample (arrays of shape (B,), ints for one sample) and
-    the peak number of floats the gradient mode kept for it (summed over samples)."""
+    """Work of the backward pass per sample (arrays of shape (B,), ints for one sample), the
+    peak number of floats the gradient mode kept for it (summed over samples), and the
+    forward pass's evaluations per sample (for training statistics)."""
 
     nfe_backward: np.ndarray
     n_accepted_backward: np.ndarray
     n_rejected_backward: np.ndarray
     stored_floats: int
+    nfe_forward: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -95,14 +97,15 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
         return _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size,
                          first_step, max_steps, max_step, num_threads,
                          (float(adjoint_rtol), float(adjoint_atol), adjoint_norm == "full"))
-    ys, _, _, _, y0_arr = _integrate(func, y0, t, params, method, rtol, atol, step_size,
-                                     first_step, max_steps, max_step, num_threads, True)
+    ys, _, _, forward_stats, y0_arr = _integrate(func, y0, t, params, method, rtol, atol,
+                                                 step_size, first_step, max_steps, max_step,
+                                                 num_threads, True)
     theta = func.check_params(params, "params")
     batched = y0_arr.ndim == 2
     t_arr = np.asarray(t, dtype=np.float64)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
     settings = (method, float(adjoint_rtol), float(adjoint_atol), step_size, first_step,
-                max_steps, max_step, adjoint_norm == "full", num_threads)
+                max_steps, max_step, adjoint_norm == "full", num_threads, forward_stats[:, 0])
 
     def pullback(dL_dys) -> Gradients:
         g3 = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
@@ -113,12 +116,13 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
 
 def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     """The adjoint backward pass; ys and dL_dys are (T, B, D)."""
-    method, rtol, atol, step_size, first_step, max_steps, max_step, full_norm, threads = settings
+    (method, rtol, atol, step_size, first_step, max_steps, max_step, full_norm, threads,
+     nfe_forward) = settings
     T, B, D = ys.shape
     P = theta.size
     if T == 1:  # nothing to integrate: y(t_0) is y0
         return _gradients(dL_dys[0].copy(), np.zeros((B, P)), np.zeros((B, 1)), t,
-                          np.zeros((B, 3), dtype=np.int64), T * B * D, batched)
+                          np.zeros((B, 3), dtype=np.int64), T * B * D, batched, nfe_forward)
     s0 = np.zeros((B, 2 * D + P + 1))
     s0[:, :D] = ys[-1]
     s0[:, D:2 * D] = dL_dys[-1]
@@ -132,7 +136,7 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
         out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
     dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out[-1])
-    return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched)
+    return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
 
 
 def _backward_result(out, batched, mode):
@@ -146,10 +150,11 @@ def _backward_result(out, batched, mode):
     return grad_y0, grad_theta, a_t, stats[:, [0, 2, 3]]
 
 
-def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched) -> Gradients:
+def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched, nfe_forward) -> Gradients:
     """Gradients in the caller's shapes: dL/dθ summed over samples, dL/dt like t."""
     stats = GradientStats(*(w if batched else w[0].item() for w in work.T),
-                          stored_floats=int(stored))
+                          stored_floats=int(stored),
+                          nfe_forward=nfe_forward if batched else nfe_forward[0].item())
     return Gradients(grad_y0 if batched else grad_y0[0], grad_theta.sum(axis=0),
                      dL_dt if t.ndim == 2 else dL_dt.sum(axis=0), stats)
 
@@ -200,7 +205,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
         solve = _core.DynamicsBackprop(lambda t_, y_: func.f(t_, y_, theta), func, theta,
                                        y0_rows, t_rows, batched, method, rtol, atol, step_size,
                                        first_step, max_step, max_steps)
-    ys, status, t_reached, _, n_failed = solve.result()
+    ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
     t_arr = np.asarray(t, dtype=np.float64)
@@ -222,7 +227,8 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])
-        return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched)
+        return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched,
+                          forward_stats[:, 0])
 
     return ys_out, pullback
 

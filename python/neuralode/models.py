@@ -1,0 +1,152 @@
+"""Models: NeuralODE, a continuous-time model fitted to trajectories (regularly or
+irregularly sampled) by gradient descent on gradients from the C++ core."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import losses as _losses
+from . import optim as _optim
+from .grad import GRADIENT_MODES, odeint_vjp
+from .nets import Sequential
+from .solve import METHODS, _float, odeint
+from .train import fit_loop
+
+__all__ = ["NeuralODE"]
+
+
+def _trajectories(t, y):
+    """(t as (B, T) rows, y as (T, B, D)) from the layouts fit accepts: t (T,) with y (T, D)
+    or (T, B, D); t (B, T) with y (T, B, D)."""
+    t = np.asarray(t, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim == 2:
+        y = y[:, None, :]
+    if y.ndim != 3:
+        raise ValueError(f"`y` must have shape (T, D) or (T, B, D); got {y.shape}")
+    T, B, _ = y.shape
+    if t.shape == (T,):
+        t = np.broadcast_to(t, (B, T))
+    elif t.shape != (B, T):
+        raise ValueError(f"`t` must have shape ({T},) or ({B}, {T}) for `y` of shape {y.shape}; "
+                         f"got {t.shape}")
+    if T < 2:
+        raise ValueError("`y` needs at least 2 time points to fit")
+    if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
+        raise ValueError("`t` and `y` must be finite")
+    return np.ascontiguousarray(t), np.ascontiguousarray(y)
+
+
+def _int_at_least(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
+    return int(value)
+
+
+class NeuralODE:
+    """dy/dt = net(t, y; θ), solved in C++; ``fit`` trains θ on observed trajectories.
+
+    Args:
+        net: a :mod:`neuralode.nets` network (the dynamics).
+        method, rtol, atol: the solver for training (see :func:`neuralode.odeint`).
+        gradient: "adjoint", "interpolated" or "backprop" (see :func:`odeint_vjp`).
+        params: initial θ (default ``net.init(seed)``).
+    """
+
+    def __init__(self, net, *, method="dopri5", rtol=1e-7, atol=1e-9, gradient="adjoint",
+                 params=None, seed=0, num_threads=None):
+        if not isinstance(net, Sequential):
+            raise TypeError(f"`net` must be a neuralode.nets network; got {type(net).__name__}")
+        if method not in METHODS:
+            raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; "
+                             f"got {method!r}")
+        if gradient not in GRADIENT_MODES:
+            raise ValueError(f"`gradient` must be one of {', '.join(map(repr, GRADIENT_MODES))}; "
+                             f"got {gradient!r}")
+        self.net, self.method, self.gradient = net, method, gradient
+        self.rtol = _float(rtol, "rtol", positive=True)
+        self.atol = _float(atol, "atol", positive=True)
+        self.num_threads = num_threads
+        self.params = net.init(seed) if params is None else net.check_params(params, "params")
+        self.history = None
+
+    def predict(self, y0, t, *, rtol=None, atol=None) -> np.ndarray:
+        """The model's states at times t from y0 ((D,) or (B, D)); ``rtol``/``atol`` may be
+        looser than the training ones to trade precision for speed at inference."""
+        return odeint(self.net, y0, t, params=self.params, method=self.method,
+                      rtol=self.rtol if rtol is None else rtol,
+                      atol=self.atol if atol is None else atol, num_threads=self.num_threads)
+
+    def loss_and_gradient(self, params, y0, t, targets, loss):
+        """(loss, dL/dθ, forward NFE, backward NFE) of one batch of trajectories."""
+        ys, pullback = odeint_vjp(self.net, y0, t, params=params, gradient=self.gradient,
+                                  method=self.method, rtol=self.rtol, atol=self.atol,
+                                  num_threads=self.num_threads)
+        value, dL_dys = loss(ys, targets)
+        g = pullback(dL_dys)
+        return value, g.params, int(np.sum(g.stats.nfe_forward)), \
+            int(np.sum(g.stats.nfe_backward))
+
+    def fit(self, t, y, *, optimizer=None, loss="mse", iterations=1000, batch_size=20,
+            batch_time=10, validation=None, validate_every=10, patience=None, callbacks=(),
+            seed=0, progress=True):
+        """Fits θ to observed trajectories by mini-batch gradient descent.
+
+        Each iteration draws ``batch_size`` random sub-trajectories of ``batch_time``
+        consecutive observations (from random trajectories and start points), solves them
+        from their first observation on their own time stamps, and steps the optimizer on
+        the loss against the observations.
+
+        Args:
+            t, y: observations: t (T,) with y (T, D) or (T, B, D); or t (B, T) with one
+                (irregular) grid per trajectory and y (T, B, D).
+            optimizer: from :mod:`neuralode.optim` (default Adam, lr 1e-2).
+            loss: "mse", "l1" or a function (pred, target) -> (value, dL/dpred).
+            validation: optional (t, y) held out, scored on whole trajectories.
+            patience: early stopping on the validation loss (returns the best θ).
+            callbacks: functions ``cb(iteration, params, history)``; True stops.
+        Returns:
+            The History (also kept as ``model.history``).
+        """
+        t_rows, ys = _trajectories(t, y)
+        T, B, D = ys.shape
+        iterations = _int_at_least(iterations, "iterations", 1)
+        batch_size = _int_at_least(batch_size, "batch_size", 1)
+        batch_time = min(_int_at_least(batch_time, "batch_time", 2), T)
+        loss_fn = self._loss(loss)
+        optimizer = _optim.Adam(lr=1e-2) if optimizer is None else optimizer
+        rng = np.random.default_rng(seed)
+
+        def step(params, _):
+            traj = rng.integers(0, B, batch_size)
+            start = rng.integers(0, T - batch_time + 1, batch_size)
+            window = start[:, None] + np.arange(batch_time)
+            t_batch = t_rows[traj[:, None], window]
+            targets = ys[window.T, traj[None, :]]
+            return self.loss_and_gradient(params, targets[0], t_batch, targets, loss_fn)
+
+        validate = None
+        if validation is not None:
+            vt, vy = _trajectories(*validation)
+
+            def validate(params):
+                pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
+                              rtol=self.rtol, atol=self.atol, num_threads=self.num_threads)
+                return loss_fn(pred, vy)[0]
+
+        self.params, self.history = fit_loop(step, self.params, optimizer, iterations,
+                                             validate=validate, validate_every=validate_every,
+                                             patience=patience, callbacks=callbacks,
+                                             progress=progress)
+        return self.history
+
+    @staticmethod
+    def _loss(loss):
+        if callable(loss):
+            return loss
+        if loss not in ("mse", "l1"):
+            raise ValueError(f"`loss` must be 'mse', 'l1' or a function; got {loss!r}")
+        return _losses.LOSSES[loss]
