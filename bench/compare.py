@@ -117,13 +117,46 @@ def w5_rows():
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
-    parser.add_argument("--only", choices=["forward", "gradients"], default=None,
+    parser.add_argument("--only", choices=["forward", "gradients", "training"], default=None,
                         help="run one part of the comparison")
+    parser.add_argument("--peer-iterations", type=int, default=20,
+                        help="W6 iterations timed for torchdiffeq (its time is scaled to 500)")
     args = parser.parse_args()
-    if args.only != "gradients":
+    if args.only in (None, "forward"):
         forward_tables(args)
-    if args.only != "forward":
+    if args.only in (None, "gradients"):
         gradient_tables(args)
+    if args.only in (None, "training"):
+        training_table(args)
+
+
+def training_table(args):
+    """W6: the whole 500-step training run, timed once per gradient mode (after one warm-up
+    run), against torchdiffeq odeint_adjoint timed over --peer-iterations steps and scaled."""
+    rows = []
+    for gradient in nde.GRADIENT_MODES:
+        w.neuralode_w6(gradient, iterations=5)  # warm-up: imports, caches
+        start = time.perf_counter()
+        loss = w.neuralode_w6(gradient)
+        rows.append((f"neuralode {gradient}", time.perf_counter() - start, loss, ""))
+    net, theta = w.w3_net()
+    run = peers.torchdiffeq_w6(net, theta, args.peer_iterations)
+    if run is not None:
+        start = time.perf_counter()
+        loss = run()
+        seconds = (time.perf_counter() - start) * w.W6_ITERATIONS / args.peer_iterations
+        note = f"(timed {args.peer_iterations} steps, scaled to {w.W6_ITERATIONS})"
+        if args.peer_iterations == w.W6_ITERATIONS:
+            note = ""
+        rows.append(("torchdiffeq odeint_adjoint", seconds,
+                     loss if not note else float("nan"), note))
+    ours = rows[0][1]
+    print(f"\n| W6: spiral training, {w.W6_ITERATIONS} Adam steps | total | final loss | "
+          "vs neuralode adjoint |")
+    print("|---|---:|---:|---:|")
+    for name, seconds, loss, note in rows:
+        shown = "" if np.isnan(loss) else f"{loss:.4f}"
+        print(f"| {name} | {seconds:.3f} s {note} | {shown} | {seconds / ours:.1f}x |")
 
 
 def gradient_tables(args):

@@ -248,3 +248,25 @@ W3 = {"torchdiffeq odeint": lambda *a, **k: torchdiffeq_w3(*a, adjoint=False, **
       "diffrax RecursiveCheckpointAdjoint":
           lambda *a, **k: diffrax_w3(*a, "RecursiveCheckpointAdjoint", **k),
       "diffrax BacksolveAdjoint": lambda *a, **k: diffrax_w3(*a, "BacksolveAdjoint", **k)}
+
+
+def torchdiffeq_w6(net, theta, iterations):
+    """DiffEqFlux's spiral training benchmark in torchdiffeq (odeint_adjoint, Adam): a callable
+    running `iterations` steps from the same initial weights, returning the last loss."""
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    t, y = (torch.tensor(x) for x in w.w6_data())
+
+    def run():
+        func = _torch_w3_model(torch, net, theta)
+        opt = torch.optim.Adam(func.parameters(), lr=w.W6_LR)
+        for _ in range(iterations):
+            opt.zero_grad()
+            pred = torchdiffeq.odeint_adjoint(func, y[0], t, method="dopri5", **w.W1_TOL)
+            loss = ((pred - y) ** 2).sum()
+            loss.backward()
+            opt.step()
+        return loss.item()
+    return run

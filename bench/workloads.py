@@ -82,3 +82,28 @@ def neuralode_w3(net, theta, data, gradient, rtol=1e-7, atol=1e-9):
                                   atol=atol)
     loss = np.abs(ys - targets).mean()
     return loss, pullback(np.sign(ys - targets) / ys.size).params
+
+
+# W6: DiffEqFlux's published spiral training benchmark: the 2-50-2 tanh network on y³, the
+# spiral at 30 points on [0, 1.5], 500 full-trajectory Adam steps (lr 0.05), sum-of-squares
+# loss, adjoint gradients, dopri5.
+W6_ITERATIONS, W6_LR = 500, 0.05
+
+
+def w6_data():
+    return nde.data.spiral(30, 1.5)
+
+
+def sum_of_squares(pred, target):
+    diff = pred - target
+    return float(np.sum(diff * diff)), 2.0 * diff
+
+
+def neuralode_w6(gradient="adjoint", iterations=W6_ITERATIONS):
+    """A fresh model trained as DiffEqFlux's benchmark does; returns the final loss."""
+    t, y = w6_data()
+    net, theta = w3_net()
+    model = nde.NeuralODE(net, params=theta, gradient=gradient, **W1_TOL)
+    history = model.fit(t, y, optimizer=nde.optim.Adam(lr=W6_LR), loss=sum_of_squares,
+                        iterations=iterations, batch_size=1, batch_time=len(t), progress=False)
+    return history.loss[-1]
