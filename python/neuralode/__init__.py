@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from . import _core, data, losses, nets, optim
 from .dynamics import Dynamics
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
+from .io import load
 from .models import NeuralODE
 from .solve import METHODS, Solution, SolverError, SolveStats, odeint, solve
 
@@ -14,5 +15,5 @@ except PackageNotFoundError:  # pragma: no cover - only when run from an uninsta
 
 __all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
            "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
-           "optim", "NeuralODE",
+           "optim", "NeuralODE", "load",
            "__version__"]

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from . import io as _io
 from . import losses as _losses
 from . import optim as _optim
 from .grad import GRADIENT_MODES, odeint_vjp
@@ -13,7 +14,7 @@ from .nets import Sequential
 from .solve import METHODS, _float, odeint
 from .train import fit_loop
 
-__all__ = ["NeuralODE"]
+__all__ = ["NeuralODE", "MODEL_CLASSES"]
 
 
 def _trajectories(t, y):
@@ -143,6 +144,19 @@ class NeuralODE:
                                              progress=progress)
         return self.history
 
+    def save(self, path) -> None:
+        """Writes the model to `path` (.npz + JSON, atomically); :func:`neuralode.load`
+        reads it back."""
+        _io.save(path, {"params": self.params},
+                 {"model": "NeuralODE", "net": _io.net_spec(self.net),
+                  "settings": {"method": self.method, "rtol": self.rtol, "atol": self.atol,
+                               "gradient": self.gradient}})
+
+    @classmethod
+    def from_saved(cls, meta, arrays):
+        settings = meta["settings"]
+        return cls(_io.net_from_spec(meta["net"]), params=arrays["params"], **settings)
+
     @staticmethod
     def _loss(loss):
         if callable(loss):
@@ -150,3 +164,6 @@ class NeuralODE:
         if loss not in ("mse", "l1"):
             raise ValueError(f"`loss` must be 'mse', 'l1' or a function; got {loss!r}")
         return _losses.LOSSES[loss]
+
+
+MODEL_CLASSES = {"NeuralODE": NeuralODE}
