@@ -113,3 +113,16 @@ def test_a_single_array_file_is_refused(tmp_path):
         np.save(f, np.zeros(3))
     with pytest.raises(ValueError, match="array.npz: .*a single array"):
         nde.load(path)
+
+
+@pytest.mark.parametrize("cls", [nde.ODENetClassifier, nde.ResNetClassifier])
+def test_classifier_round_trip(tmp_path, cls):
+    X, y = nde.data.moons(60, seed=3)
+    labels = np.array(["a", "b"])[y]
+    clf = cls(width=4, hidden=(8,), max_iter=20).fit(X, labels)
+    clf.save(tmp_path / "clf.npz")
+    loaded = nde.load(tmp_path / "clf.npz")
+    assert type(loaded) is cls and loaded.get_params() == {
+        k: list(v) if isinstance(v, tuple) else v for k, v in clf.get_params().items()}
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))

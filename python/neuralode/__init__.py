@@ -2,6 +2,7 @@
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import _core, data, losses, nets, optim
+from .classifiers import ODENetClassifier, ResNetClassifier
 from .dynamics import Dynamics
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
 from .io import load
@@ -15,5 +16,5 @@ except PackageNotFoundError:  # pragma: no cover - only when run from an uninsta
 
 __all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
            "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
-           "optim", "NeuralODE", "load",
+           "optim", "NeuralODE", "ODENetClassifier", "ResNetClassifier", "load",
            "__version__"]

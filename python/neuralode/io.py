@@ -107,7 +107,7 @@ def load(path):
     truncated, corrupted or foreign file, a format or library version it cannot read, or an
     architecture that does not match the parameters."""
     from . import __version__
-    from .models import MODEL_CLASSES
+    from .models import _model_classes
     path = os.fspath(path)
     meta, arrays = _read(path)
     if meta.get("format_version") != FORMAT_VERSION:
@@ -117,7 +117,7 @@ def load(path):
     if saved.split(".")[:2] != __version__.split(".")[:2]:
         raise ValueError(f"{path}: saved by neuralode {saved}, which this version "
                          f"({__version__}) cannot load; load it with neuralode {saved}")
-    cls = MODEL_CLASSES.get(meta.get("model"))
+    cls = _model_classes().get(meta.get("model"))
     if cls is None:
         raise ValueError(f"{path}: unknown model {meta.get('model')!r}")
     try:

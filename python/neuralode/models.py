@@ -14,7 +14,7 @@ from .nets import Sequential
 from .solve import METHODS, _float, odeint
 from .train import fit_loop
 
-__all__ = ["NeuralODE", "MODEL_CLASSES"]
+__all__ = ["NeuralODE"]
 
 
 def _trajectories(t, y):
@@ -166,4 +166,7 @@ class NeuralODE:
         return _losses.LOSSES[loss]
 
 
-MODEL_CLASSES = {"NeuralODE": NeuralODE}
+def _model_classes():
+    from .classifiers import ODENetClassifier, ResNetClassifier
+    return {"NeuralODE": NeuralODE, "ODENetClassifier": ODENetClassifier,
+            "ResNetClassifier": ResNetClassifier}

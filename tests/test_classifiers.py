@@ -1,0 +1,94 @@
+"""ODE-Net and ResNet classifiers: accuracy on two moons, gradients of the whole model
+against finite differences, scikit-learn estimator conventions, errors."""
+import numpy as np
+import pytest
+
+import neuralode as nde
+from neuralode.classifiers import NotFittedError
+
+
+@pytest.fixture(scope="module")
+def moons():
+    X, y = nde.data.moons(600, noise=0.1, seed=0)
+    return X[:400], y[:400], X[400:], y[400:]
+
+
+def test_odenet_classifier_separates_two_moons(moons):
+    X, y, X_test, y_test = moons
+    clf = nde.ODENetClassifier().fit(X, y)
+    assert clf.score(X_test, y_test) >= 0.97
+    proba = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert clf.history_.nfe_forward[-1] > 0 and clf.history_.nfe_backward[-1] > 0
+
+
+def test_resnet_baseline_trains_too(moons):
+    X, y, X_test, y_test = moons
+    assert nde.ResNetClassifier(depth=4).fit(X, y).score(X_test, y_test) >= 0.95
+
+
+def test_labels_keep_their_own_values():
+    X, y = nde.data.circles(200, noise=0.05, seed=1)
+    names = np.array(["outer", "inner"])[y]
+    clf = nde.ODENetClassifier(max_iter=200).fit(X, names)
+    assert set(clf.classes_) == {"inner", "outer"} and clf.score(X, names) >= 0.9
+
+
+@pytest.mark.parametrize("make", [
+    lambda: nde.ODENetClassifier(width=3, hidden=(4,), rtol=1e-10, atol=1e-12),
+    lambda: nde.ResNetClassifier(width=3, hidden=(4,), depth=3),
+])
+def test_model_gradient_matches_finite_differences(make):
+    rng = np.random.default_rng(0)
+    X, labels = rng.normal(size=(5, 2)), np.array([0, 2, 1, 1, 0])
+    clf = make()
+    clf.classes_, clf.n_features_in_ = np.arange(3), 2
+    params = clf._build(2, 3)
+    _, grad, _, _ = clf._loss_and_gradient(params, X, labels)
+    h = 1e-6
+    fd = np.array([(clf._loss_and_gradient(params + h * e, X, labels)[0] -
+                    clf._loss_and_gradient(params - h * e, X, labels)[0]) / (2 * h)
+                   for e in np.eye(params.size)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_estimator_conventions():
+    clf = nde.ODENetClassifier(width=4)
+    params = clf.get_params()
+    assert params["width"] == 4 and set(params) == set(nde.ODENetClassifier()._param_names)
+    assert clf.set_params(width=6, max_iter=10) is clf and clf.width == 6
+    with pytest.raises(ValueError, match="unknown parameter 'depth'"):
+        clf.set_params(depth=3)
+    assert "ODENetClassifier(width=6" in repr(clf)
+
+
+def test_scikit_learn_clone_and_cross_validation():
+    sklearn = pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+    clf = nde.ODENetClassifier(max_iter=50)
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    X, y = nde.data.moons(90, seed=2)
+    assert len(cross_val_score(clf, X, y, cv=3)) == 3
+    assert sklearn is not None
+
+
+def test_classifier_errors(moons):
+    X, y, _, _ = moons
+    clf = nde.ODENetClassifier(max_iter=5)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        clf.predict(X)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        clf.save("never-written.npz")
+    with pytest.raises(ValueError, match="`X` must have shape"):
+        clf.fit(X[:, 0], y)
+    with pytest.raises(ValueError, match="`y` must have shape"):
+        clf.fit(X, y[:-1])
+    with pytest.raises(ValueError, match="at least two classes"):
+        clf.fit(X, np.zeros(len(X), dtype=int))
+    with pytest.raises(ValueError, match="`X` contains NaN"):
+        clf.fit(np.full_like(X, np.nan), y)
+    clf.fit(X, y)
+    with pytest.raises(ValueError, match="`X` has 3 features; the model was fitted with 2"):
+        clf.predict(np.zeros((4, 3)))
