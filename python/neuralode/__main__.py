@@ -1,8 +1,11 @@
-"""Command line: ``python -m neuralode demo`` solves problems with known solutions and
-prints the error, the work and the time taken."""
+"""Command line: ``python -m neuralode demo`` fits a Neural ODE to irregularly sampled
+spiral data and plots what it learned; ``check`` solves problems with known solutions and
+prints errors, work and time; ``bench`` runs the benchmark comparison of a source checkout."""
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import time
 
@@ -62,7 +65,7 @@ def _demo_spiral_net():
           f"{sol.stats.n_rejected} rejected   nfe {sol.stats.nfe}   {seconds * 1e3:.2f} ms")
 
 
-def demo(args) -> int:
+def check(args) -> int:
     print(f"neuralode {__version__}: solves with known answers\n")
     _demo_exponential()
     _demo_linear_batch(args.batch)
@@ -70,17 +73,53 @@ def demo(args) -> int:
     return 0
 
 
+def demo(args) -> int:
+    from . import demo as fit_demo
+    fit_demo.run(iterations=args.iterations, seed=args.seed, out=args.out,
+                 gradient=args.gradient, progress=not args.quiet)
+    return 0
+
+
+def bench(args) -> int:
+    """Runs bench/compare.py of the source checkout in the current folder (or --source)."""
+    script = os.path.join(args.source, "bench", "compare.py")
+    if not os.path.isfile(script):
+        print(f"bench/compare.py not found under {os.path.abspath(args.source)}: run this "
+              "from a source checkout of neuralode (or pass --source DIR); the peers compared "
+              "come with `pip install \".[bench]\"`", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, script, *args.compare_args])
+
+
 def main(argv=None) -> int:
+    from .grad import GRADIENT_MODES
     parser = argparse.ArgumentParser(prog="python -m neuralode",
                                      description="neuralode: Neural ODEs with a C++ core.")
     parser.add_argument("--version", action="version", version=f"neuralode {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo_parser = commands.add_parser("demo", help="solve problems with known solutions and "
-                                                   "print errors, steps and timings")
-    demo_parser.add_argument("--batch", type=int, default=1024,
-                             help="initial values in the batch demo (default 1024)")
+    demo_parser = commands.add_parser(
+        "demo", help="fit a Neural ODE to noisy, irregularly sampled spiral trajectories and "
+                     "plot what it learned (neuralode-demo.png; CSV without matplotlib)")
+    demo_parser.add_argument("--iterations", type=int, default=3000,
+                             help="Adam steps (default 3000)")
+    demo_parser.add_argument("--seed", type=int, default=0, help="data and weights seed")
+    demo_parser.add_argument("--out", default=".", help="folder for the output files")
+    demo_parser.add_argument("--gradient", choices=GRADIENT_MODES, default="adjoint",
+                             help="how gradients are computed (default adjoint)")
+    demo_parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    check_parser = commands.add_parser("check", help="solve problems with known solutions and "
+                                                     "print errors, steps and timings")
+    check_parser.add_argument("--batch", type=int, default=1024,
+                              help="initial values in the batch problem (default 1024)")
+    bench_parser = commands.add_parser("bench", help="run the benchmark comparison "
+                                                     "(bench/compare.py of a source checkout)")
+    bench_parser.add_argument("--source", default=".", help="the source checkout (default .)")
+    bench_parser.add_argument("compare_args", nargs=argparse.REMAINDER,
+                              help="passed on to compare.py, e.g. --only training")
     args = parser.parse_args(argv)
-    return demo(args)
+    if args.command == "demo" and args.iterations < 1:
+        parser.error("--iterations must be at least 1")
+    return {"demo": demo, "check": check, "bench": bench}[args.command](args)
 
 
 if __name__ == "__main__":
