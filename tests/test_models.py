@@ -31,6 +31,7 @@ def test_spiral_fit_lowers_the_loss_tenfold(irregular):
     assert after < before / 10, (before, after)
     assert len(history.loss) == 500 and history.stopped is None
     assert min(history.nfe_forward) > 0 and min(history.nfe_backward) > 0
+    assert model.nfe["forward"] == np.mean(history.nfe_forward) > 0
 
 
 def test_fit_is_reproducible_for_a_seed():
@@ -119,3 +120,27 @@ def test_a_failed_solve_stops_with_a_warning_and_keeps_the_parameters():
                   callbacks=[lambda i, p, h: kept.append(p.copy())])
     assert len(model.history.loss) == 2
     np.testing.assert_array_equal(model.params, kept[-1])
+
+
+def test_validation_split_holds_out_whole_trajectories():
+    t, y = data.spiral(20, 2.0, n_trajectories=10, irregular=True, seed=2)
+    model = spiral_model()
+    seen = []
+    real = model.loss_and_gradient
+
+    def spy(params, y0, t_batch, targets, loss):
+        seen.append(y0.copy())
+        return real(params, y0, t_batch, targets, loss)
+
+    model.loss_and_gradient = spy
+    history = model.fit(t, y, iterations=30, batch_size=8, validation_split=0.3,
+                        validate_every=5, progress=False, seed=4)
+    held = np.random.default_rng(4).permutation(10)[:3]
+    starts = np.concatenate(seen)
+    for b in held:  # no observation of a held-out trajectory is ever a training start
+        assert not np.any(np.all(np.isin(starts, y[:, b]), axis=1))
+    assert np.isfinite(history.val_loss[0]) and np.isnan(history.val_loss[1])
+    with pytest.raises(ValueError, match="`validation_split` must lie in"):
+        model.fit(t, y, validation_split=1.0, progress=False)
+    with pytest.raises(ValueError, match="not both"):
+        model.fit(t, y, validation=(t, y), validation_split=0.2, progress=False)

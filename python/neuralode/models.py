@@ -39,6 +39,21 @@ def _trajectories(t, y):
     return np.ascontiguousarray(t), np.ascontiguousarray(y)
 
 
+def _split_trajectories(t_rows, ys, fraction, seed):
+    """(training t, training y, (validation t, validation y)): a random `fraction` of the
+    trajectories held out, at least one on each side."""
+    fraction = _float(fraction, "validation_split", positive=True)
+    B = ys.shape[1]
+    held = int(round(fraction * B))
+    if not fraction < 1 or B < 2:
+        raise ValueError(f"`validation_split` must lie in (0, 1) with at least 2 trajectories; "
+                         f"got {fraction} with {B}")
+    held = min(max(held, 1), B - 1)
+    order = np.random.default_rng(seed).permutation(B)
+    train, valid = np.sort(order[held:]), np.sort(order[:held])
+    return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid])
+
+
 def _int_at_least(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
@@ -74,6 +89,15 @@ class NeuralODE:
         self.params = net.init(seed) if params is None else net.check_params(params, "params")
         self.history = None
 
+    @property
+    def nfe(self) -> dict:
+        """Mean function evaluations per training iteration (forward and backward) of the
+        last fit; the per-iteration numbers are in ``history``."""
+        if not self.history or not self.history.loss:
+            return {"forward": 0.0, "backward": 0.0}
+        return {"forward": float(np.mean(self.history.nfe_forward)),
+                "backward": float(np.mean(self.history.nfe_backward))}
+
     def predict(self, y0, t, *, rtol=None, atol=None) -> np.ndarray:
         """The model's states at times t from y0 ((D,) or (B, D)); ``rtol``/``atol`` may be
         looser than the training ones to trade precision for speed at inference."""
@@ -92,8 +116,8 @@ class NeuralODE:
             int(np.sum(g.stats.nfe_backward))
 
     def fit(self, t, y, *, optimizer=None, loss="mse", iterations=1000, batch_size=20,
-            batch_time=10, validation=None, validate_every=10, patience=None, callbacks=(),
-            seed=0, progress=True):
+            batch_time=10, validation=None, validation_split=None, validate_every=10,
+            patience=None, callbacks=(), seed=0, progress=True):
         """Fits θ to observed trajectories by mini-batch gradient descent.
 
         Each iteration draws ``batch_size`` random sub-trajectories of ``batch_time``
@@ -107,12 +131,18 @@ class NeuralODE:
             optimizer: from :mod:`neuralode.optim` (default Adam, lr 1e-2).
             loss: "mse", "l1" or a function (pred, target) -> (value, dL/dpred).
             validation: optional (t, y) held out, scored on whole trajectories.
+            validation_split: or the fraction of the trajectories to hold out for it
+                (chosen at random for the seed; needs at least 2 trajectories).
             patience: early stopping on the validation loss (returns the best θ).
             callbacks: functions ``cb(iteration, params, history)``; True stops.
         Returns:
             The History (also kept as ``model.history``).
         """
         t_rows, ys = _trajectories(t, y)
+        if validation_split is not None:
+            if validation is not None:
+                raise ValueError("pass `validation` or `validation_split`, not both")
+            t_rows, ys, validation = _split_trajectories(t_rows, ys, validation_split, seed)
         T, B, D = ys.shape
         iterations = _int_at_least(iterations, "iterations", 1)
         batch_size = _int_at_least(batch_size, "batch_size", 1)
