@@ -63,15 +63,15 @@ def test_estimator_conventions():
 
 
 def test_scikit_learn_clone_and_cross_validation():
-    sklearn = pytest.importorskip("sklearn")
+    pytest.importorskip("sklearn")
     from sklearn.base import clone
     from sklearn.model_selection import cross_val_score
     clf = nde.ODENetClassifier(max_iter=50)
     copy = clone(clf)
     assert copy.get_params() == clf.get_params() and copy is not clf
     X, y = nde.data.moons(90, seed=2)
-    assert len(cross_val_score(clf, X, y, cv=3)) == 3
-    assert sklearn is not None
+    scores = cross_val_score(clf, X, y, cv=3)
+    assert len(scores) == 3 and np.all((scores >= 0) & (scores <= 1))
 
 
 def test_classifier_errors(moons):
@@ -92,3 +92,32 @@ def test_classifier_errors(moons):
     clf.fit(X, y)
     with pytest.raises(ValueError, match="`X` has 3 features; the model was fitted with 2"):
         clf.predict(np.zeros((4, 3)))
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"width": 0}, "`width` must be an int >= 1"),
+    ({"hidden": 5}, "`hidden` must be a sequence"),
+    ({"batch_size": 0}, "`batch_size` must be an int >= 1"),
+    ({"max_iter": 0}, "`max_iter` must be an int >= 1"),
+    ({"learning_rate": -1}, "`learning_rate` must be a positive number"),
+    ({"method": "rk45"}, "`method` must be one of"),
+    ({"gradient": "magic"}, "`gradient` must be one of"),
+    ({"activation": "swish"}, "`activation` must be one of"),
+])
+def test_hyperparameters_are_checked_before_any_work(params, message):
+    X, y = nde.data.moons(40)
+    with pytest.raises(ValueError, match=message):
+        nde.ODENetClassifier(**params).fit(X, y)
+    with pytest.raises(ValueError, match="`depth` must be an int >= 1"):
+        nde.ResNetClassifier(depth=0).fit(X, y)
+
+
+def test_a_failed_refit_leaves_the_previous_fit():
+    X, y = nde.data.moons(60, seed=1)
+    clf = nde.ODENetClassifier(max_iter=20).fit(X, y)
+    before = clf.predict_proba(X)
+    three = np.arange(60) % 3
+    with pytest.raises(ValueError, match="`learning_rate`"):
+        clf.set_params(learning_rate=-1).fit(X, three)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert len(clf.classes_) == 2

@@ -122,7 +122,27 @@ def test_classifier_round_trip(tmp_path, cls):
     clf = cls(width=4, hidden=(8,), max_iter=20).fit(X, labels)
     clf.save(tmp_path / "clf.npz")
     loaded = nde.load(tmp_path / "clf.npz")
-    assert type(loaded) is cls and loaded.get_params() == {
-        k: list(v) if isinstance(v, tuple) else v for k, v in clf.get_params().items()}
+    assert type(loaded) is cls and loaded.get_params() == clf.get_params()
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
     np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+def test_saved_files_follow_the_umask_and_numpy_scalars_are_saved(tmp_path):
+    X, y = nde.data.moons(40)
+    clf = nde.ResNetClassifier(max_iter=5, random_state=np.int64(3)).fit(X, y)
+    path = tmp_path / "clf.npz"
+    clf.save(path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert nde.load(path).random_state == 3
+
+
+def test_a_classifier_with_bad_saved_settings_is_refused(tmp_path):
+    X, y = nde.data.moons(40)
+    good = tmp_path / "good.npz"
+    nde.ODENetClassifier(max_iter=5).fit(X, y).save(good)
+    bad = tmp_path / "bad.npz"
+    _resave(good, bad, lambda m, c: m["estimator_params"].update(method="bogus"))
+    with pytest.raises(ValueError, match="bad.npz: .*`method` must be one of"):
+        nde.load(bad)

@@ -59,7 +59,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_parameters():
         model.fit(t, y, loss=loss, iterations=10, batch_size=2, progress=False,
                   callbacks=[lambda i, p, h: kept.append(p.copy())])
     assert len(model.history.loss) == 3
-    np.testing.assert_array_equal(model.params, kept[-1])
+    # kept[-1] gave the NaN; kept[-2] was the last to give a finite loss
+    np.testing.assert_array_equal(model.params, kept[-2])
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_training_so_far():
@@ -99,6 +100,38 @@ def test_fit_argument_errors():
         nde.NeuralODE(lambda t, y: y)
     with pytest.raises(ValueError, match="`gradient` must be one of"):
         spiral_model(gradient="magic")
+    with pytest.raises(ValueError, match="`patience` must be at least 1"):
+        model.fit(t, y, validation=(t, y), patience=0, progress=False)
+    with pytest.raises(ValueError, match="`patience` needs `validation`"):
+        model.fit(t, y, patience=3, progress=False)
+    with pytest.raises(ValueError, match="`validate_every` must be at least 1"):
+        model.fit(t, y, validate_every=0, progress=False)
+    with pytest.raises(TypeError, match="`callbacks` must be a list"):
+        model.fit(t, y, callbacks=lambda i, p, h: False, progress=False)
+    with pytest.raises(TypeError, match="`optimizer` must be a neuralode.optim optimizer"):
+        model.fit(t, y, optimizer="adam", progress=False)
+
+
+def test_a_failed_validation_stops_and_keeps_the_training_before_it(monkeypatch):
+    import neuralode.models
+    t, y = data.spiral(20, 2.0, n_trajectories=2)
+    model = spiral_model()
+    real, calls = neuralode.models.odeint, []
+
+    def validation_solve(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise nde.SolverError("sample 1 stopped at t = 0.5 with status 'non_finite_state'")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(neuralode.models, "odeint", validation_solve)
+    kept = []
+    with pytest.warns(TrainingStopped, match="the validation solve failed: sample 1"):
+        model.fit(t, y, iterations=20, batch_size=2, progress=False, validation=(t, y),
+                  validate_every=3, callbacks=[lambda i, p, h: kept.append(p.copy())])
+    history = model.history
+    assert len(history.loss) == len(history.val_loss) == 6  # iteration 6 is forgotten
+    np.testing.assert_array_equal(model.params, kept[-1])  # the update before iteration 6's
 
 
 def test_a_failed_solve_stops_with_a_warning_and_keeps_the_parameters():
@@ -119,7 +152,7 @@ def test_a_failed_solve_stops_with_a_warning_and_keeps_the_parameters():
         model.fit(t, y, iterations=10, batch_size=2, progress=False,
                   callbacks=[lambda i, p, h: kept.append(p.copy())])
     assert len(model.history.loss) == 2
-    np.testing.assert_array_equal(model.params, kept[-1])
+    np.testing.assert_array_equal(model.params, kept[-2])
 
 
 def test_validation_split_holds_out_whole_trajectories():

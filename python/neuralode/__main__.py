@@ -119,6 +119,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo" and args.iterations < 1:
         parser.error("--iterations must be at least 1")
+    if args.command == "check" and args.batch < 1:
+        parser.error("--batch must be at least 1")
     return {"demo": demo, "check": check, "bench": bench}[args.command](args)
 
 

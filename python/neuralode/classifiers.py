@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import numbers
+
 from . import io, losses, nets, optim
-from .grad import odeint_vjp
-from .solve import odeint
+from .grad import GRADIENT_MODES, odeint_vjp
+from .solve import METHODS, odeint
 from .train import fit_loop
 
 __all__ = ["ODENetClassifier", "ResNetClassifier", "NotFittedError"]
@@ -52,6 +54,35 @@ class _BlockClassifier:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+    def _check_params(self):
+        """The hyperparameters, checked before any work (each named when wrong)."""
+        def count(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"`{name}` must be an int >= 1; got {value!r}")
+        for name in ("width", "max_iter", "batch_size") + (("depth",) if "depth" in
+                                                            self._param_names else ()):
+            count(name)
+        hidden = self.hidden
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__") or any(
+                isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
+                for h in hidden):
+            raise ValueError(f"`hidden` must be a sequence of layer widths >= 1; got {hidden!r}")
+        if self.activation not in nets._ACTIVATIONS:
+            raise ValueError(f"`activation` must be one of {', '.join(nets._ACTIVATIONS)}; "
+                             f"got {self.activation!r}")
+        for name in ("learning_rate",) + (("rtol", "atol") if "rtol" in self._param_names
+                                          else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
+                    not 0 < value < np.inf:
+                raise ValueError(f"`{name}` must be a positive number; got {value!r}")
+        if "method" in self._param_names and self.method not in METHODS:
+            raise ValueError(f"`method` must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if "gradient" in self._param_names and self.gradient not in GRADIENT_MODES:
+            raise ValueError(f"`gradient` must be one of {', '.join(GRADIENT_MODES)}; got "
+                             f"{self.gradient!r}")
 
     # -- the model -------------------------------------------------------------------
     def _build(self, n_features, n_classes):
@@ -107,7 +138,19 @@ class _BlockClassifier:
 
     # -- estimator interface -----------------------------------------------------------
     def fit(self, X, y):
-        """Trains on features X (N, F) and labels y (N,) with Adam on mini-batches."""
+        """Trains on features X (N, F) and labels y (N,) with Adam on mini-batches. If it
+        raises, a previous fit is left as it was."""
+        fitted = {k: v for k, v in vars(self).items() if k.endswith("_")}
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            for k in [k for k in vars(self) if k.endswith("_")]:
+                delattr(self, k)
+            vars(self).update(fitted)
+            raise
+
+    def _fit(self, X, y):
+        self._check_params()
         X = self._check_X(X, fitting=True)
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
@@ -153,7 +196,11 @@ class _BlockClassifier:
 
     @classmethod
     def from_saved(cls, meta, arrays):
-        model = cls(**meta["estimator_params"])
+        params = dict(meta["estimator_params"])
+        if isinstance(params.get("hidden"), list):
+            params["hidden"] = tuple(params["hidden"])
+        model = cls(**params)
+        model._check_params()
         model.classes_ = np.array(meta["classes"])
         model.n_features_in_ = int(meta["n_features_in"])
         model._build(model.n_features_in_, len(model.classes_))

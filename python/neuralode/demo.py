@@ -34,6 +34,8 @@ def run(iterations=3000, seed=0, out=".", gradient="adjoint", progress=True) -> 
                         iterations=iterations, batch_size=32, batch_time=10, seed=seed,
                         progress=progress)
     seconds = time.perf_counter() - start
+    if not history.loss:
+        raise SystemExit(f"training stopped before its first step: {history.stopped}")
     learned = model.predict(y[0], t)
     rmse = float(np.sqrt(losses.mse(learned, truth)[0]))
     scale = float(np.sqrt(np.mean(truth ** 2)))

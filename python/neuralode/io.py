@@ -65,10 +65,14 @@ def save(path, arrays: dict, metadata: dict) -> None:
     path = os.fspath(path)
     meta = dict(metadata, format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__)
     folder = os.path.dirname(os.path.abspath(path))
+    text = json.dumps(meta, default=_plain)  # before the temporary file: may raise
     fd, tmp = tempfile.mkstemp(prefix=".neuralode-", suffix=".npz.tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would otherwise stay on the file
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, metadata=np.array(json.dumps(meta)),
+            np.savez(f, metadata=np.array(text),
                      **{name: np.asarray(a, dtype=np.float64) for name, a in arrays.items()})
             f.flush()
             os.fsync(f.fileno())
@@ -77,6 +81,13 @@ def save(path, arrays: dict, metadata: dict) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _plain(value):
+    """numpy scalars and arrays in metadata as plain JSON values."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} cannot be saved in the metadata")
 
 
 def _read(path):

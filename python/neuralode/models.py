@@ -128,7 +128,9 @@ class NeuralODE:
         Args:
             t, y: observations: t (T,) with y (T, D) or (T, B, D); or t (B, T) with one
                 (irregular) grid per trajectory and y (T, B, D).
-            optimizer: from :mod:`neuralode.optim` (default Adam, lr 1e-2).
+            optimizer: from :mod:`neuralode.optim` (default Adam, lr 1e-2). It keeps its
+                state (and its schedule's step count) across fits: pass a fresh one to
+                start over.
             loss: "mse", "l1" or a function (pred, target) -> (value, dL/dpred).
             validation: optional (t, y) held out, scored on whole trajectories.
             validation_split: or the fraction of the trajectories to hold out for it
@@ -149,6 +151,18 @@ class NeuralODE:
         batch_time = min(_int_at_least(batch_time, "batch_time", 2), T)
         loss_fn = self._loss(loss)
         optimizer = _optim.Adam(lr=1e-2) if optimizer is None else optimizer
+        if not isinstance(optimizer, _optim.Optimizer):
+            raise TypeError(f"`optimizer` must be a neuralode.optim optimizer; got "
+                            f"{type(optimizer).__name__}")
+        validate_every = _int_at_least(validate_every, "validate_every", 1)
+        if patience is not None:
+            patience = _int_at_least(patience, "patience", 1)
+            if validation is None and validation_split is None:
+                raise ValueError("`patience` needs `validation` or `validation_split` to "
+                                 "watch")
+        if callable(callbacks) or not all(callable(cb) for cb in callbacks):
+            raise TypeError("`callbacks` must be a list of functions cb(iteration, params, "
+                            "history)")
         rng = np.random.default_rng(seed)
 
         def step(params, _):

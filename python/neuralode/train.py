@@ -70,6 +70,12 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def _drop_last(history):
+    """Forgets the iteration whose update led to a failed validation."""
+    for name in ("loss", "nfe_forward", "nfe_backward", "time"):
+        getattr(history, name).pop()
+
+
 def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_every=10,
              patience=None, callbacks=(), progress=True):
     """Runs ``iterations`` optimizer steps and returns (params, History).
@@ -83,6 +89,7 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
     """
     history = History()
     best = (np.inf, params, None)
+    good = params  # the last parameters whose loss and gradient were finite
     start = time.perf_counter()
     bar = _Progress(iterations, progress)
     stale = 0
@@ -97,6 +104,7 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
                 history.stopped = (f"iteration {i}: the loss or its gradient is not finite "
                                    f"(loss = {loss}); try a smaller learning rate")
                 break
+            good = params
             params = optimizer.step(params, grad)
             history.loss.append(float(loss))
             history.nfe_forward.append(int(nfe_f))
@@ -104,7 +112,16 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
             history.time.append(time.perf_counter() - start)
             val = np.nan
             if validate is not None and (i % validate_every == 0 or i + 1 == iterations):
-                val = float(validate(params))
+                try:
+                    val = float(validate(params))
+                except SolverError as error:
+                    val = np.nan
+                    history.stopped = f"iteration {i}: the validation solve failed: {error}"
+                if not np.isfinite(val):
+                    history.stopped = history.stopped or (
+                        f"iteration {i}: the validation loss is not finite")
+                    _drop_last(history)
+                    break
                 if val < best[0]:
                     best, stale = (val, params, i), 0
                 else:
@@ -123,9 +140,13 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
         history.stopped = f"interrupted after {len(history.loss)} iterations"
     finally:
         bar.close()
+    failed = bool(history.stopped) and ("not finite" in history.stopped or
+                                        "failed" in history.stopped)
+    if failed:
+        params = good
     if patience is not None and best[2] is not None:
         params, history.best_iteration = best[1], best[2]
-    if history.stopped and ("not finite" in history.stopped or "failed" in history.stopped):
+    if failed:
         warnings.warn(f"training stopped at {history.stopped}; the model keeps the last good "
                       "parameters", TrainingStopped, stacklevel=3)
     return params, history
