@@ -32,6 +32,7 @@ def test_spiral_fit_lowers_the_loss_tenfold(irregular):
     assert len(history.loss) == 500 and history.stopped is None
     assert min(history.nfe_forward) > 0 and min(history.nfe_backward) > 0
     assert model.nfe["forward"] == np.mean(history.nfe_forward) > 0
+    assert model.parameters is model.params and model.params.shape == (model.net.num_params,)
 
 
 def test_fit_is_reproducible_for_a_seed():

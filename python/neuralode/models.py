@@ -90,6 +90,11 @@ class NeuralODE:
         self.history = None
 
     @property
+    def parameters(self) -> np.ndarray:
+        """θ, the flat parameter vector of the network (also ``params``)."""
+        return self.params
+
+    @property
     def nfe(self) -> dict:
         """Mean function evaluations per training iteration (forward and backward) of the
         last fit; the per-iteration numbers are in ``history``."""
