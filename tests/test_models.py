@@ -178,3 +178,11 @@ def test_validation_split_holds_out_whole_trajectories():
         model.fit(t, y, validation_split=1.0, progress=False)
     with pytest.raises(ValueError, match="not both"):
         model.fit(t, y, validation=(t, y), validation_split=0.2, progress=False)
+
+
+def test_progress_line_shows_loss_nfe_and_rate(capsys):
+    t, y = data.spiral(20, 2.0)
+    history = spiral_model().fit(t, y, iterations=3, batch_size=2, progress=True)
+    err = capsys.readouterr().err
+    assert "3/3" in err and "loss" in err and "nfe" in err and "it/s" in err
+    assert len(history.loss) == 3

@@ -52,7 +52,8 @@ class _Progress:
             except ImportError:
                 pass
 
-    def update(self, i, info):
+    def update(self, i, info, rate):
+        """`info` for the postfix; tqdm shows the rate itself, the plain line needs it."""
         if not self.enabled:
             return
         if self.bar is not None:
@@ -60,7 +61,7 @@ class _Progress:
             self.bar.set_postfix_str(info, refresh=False)
         elif time.perf_counter() - self.last > 0.25 or i + 1 == self.total:
             self.last = time.perf_counter()
-            sys.stderr.write(f"\r{i + 1}/{self.total} {info}")
+            sys.stderr.write(f"\r{i + 1}/{self.total} {info} {rate:.0f} it/s")
             sys.stderr.flush()
 
     def close(self):
@@ -128,7 +129,7 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
                     stale += 1
             history.val_loss.append(val)
             rate = (i + 1) / max(history.time[-1], 1e-9)
-            bar.update(i, f"loss {loss:.4g} nfe {nfe_f}/{nfe_b} {rate:.0f} it/s")
+            bar.update(i, f"loss {loss:.4g} nfe {nfe_f}/{nfe_b}", rate)
             if any(cb(i, params, history) for cb in callbacks):
                 history.stopped = f"iteration {i}: a callback stopped the fit"
                 break
