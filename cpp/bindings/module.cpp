@@ -1,4 +1,6 @@
 // The _core extension only composes the register_* functions.
+#include <pybind11/numpy.h>
+
 #include "bindings.hpp"
 
 PYBIND11_MODULE(_core, m) {
@@ -7,4 +9,7 @@ PYBIND11_MODULE(_core, m) {
   neuralode::bindings::register_nets(m);
   neuralode::bindings::register_solve(m);
   neuralode::bindings::register_grad(m);
+  // pybind11 looks numpy's C API up the first time an array is made (~0.1 ms): make one
+  // here, at import, so that the first solve is as fast as the next.
+  pybind11::array_t<double> first_array(0);
 }

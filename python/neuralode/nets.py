@@ -168,6 +168,8 @@ class Sequential:
         self.dim = self._infer_dim()
         self.num_params = sum(layer.num_params() for layer in self.layers)
         self._cores: dict[int, _core.Network] = {}
+        if self.dim is not None:  # built now rather than in the first solve
+            self.core(self.dim)
 
     def _infer_dim(self):
         """The state dimension fixed by the first Linear (None if no layer fixes it)."""
