@@ -12,7 +12,7 @@ import numpy as np
 
 import neuralode as nde
 
-SPIRAL_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
+SPIRAL_A = nde.data.SPIRAL_A
 W1_Y0 = np.array([2.0, 0.0])
 W1_T = np.linspace(0.0, 25.0, 1000)
 W1_TOL = {"rtol": 1e-7, "atol": 1e-9}
@@ -22,8 +22,7 @@ W2_TOL = {"rtol": 1e-6, "atol": 1e-8}
 W2_BATCHES = (1, 64, 1024)
 
 
-def spiral(t, y):
-    return (y ** 3) @ SPIRAL_A
+spiral = nde.data.spiral_dynamics  # W1's Python callable: dy/dt = (y³)A
 
 
 def spiral_net():

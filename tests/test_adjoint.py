@@ -4,6 +4,7 @@ import pytest
 from scipy.linalg import expm, expm_frechet
 
 import neuralode as nde
+from finite_differences import central_differences
 from test_dynamics import PARAMS, LotkaVolterra
 
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
@@ -51,12 +52,7 @@ def _loss_and_fd(func, y0, t, theta, weights, h=1e-5, **kwargs):
         return np.sum(weights * nde.odeint(func, y0_, t_, params=th_, **kwargs))
 
     def grad(x, f):
-        out = np.zeros_like(x)
-        for i in range(x.size):
-            e = np.zeros_like(x)
-            e.flat[i] = h
-            out.flat[i] = (f(x + e) - f(x - e)) / (2 * h)
-        return out
+        return central_differences(f, x, h)
     return (grad(y0, lambda v: loss(v, t, theta)), grad(theta, lambda v: loss(y0, t, v)),
             grad(t, lambda v: loss(y0, v, theta)))
 

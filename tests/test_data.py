@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
+from conftest import spiral as cubic_spiral
 from neuralode import data
 
 
 def test_spiral_follows_the_cubic_dynamics():
     t, y = data.spiral(50, 10.0)
     assert t.shape == (50,) and y.shape == (50, 2)
-    ref = solve_ivp(data.spiral_dynamics, (0, 10.0), [2.0, 0.0], method="DOP853", t_eval=t,
+    ref = solve_ivp(cubic_spiral, (0, 10.0), [2.0, 0.0], method="DOP853", t_eval=t,
                     rtol=1e-12, atol=1e-12).y.T
     np.testing.assert_allclose(y, ref, atol=1e-8)
 

@@ -7,7 +7,7 @@ import numbers
 
 import numpy as np
 
-from .solve import odeint
+from .solve import _int_at_least, odeint
 
 __all__ = ["SPIRAL_A", "spiral_dynamics", "spiral", "moons", "circles"]
 
@@ -17,14 +17,6 @@ SPIRAL_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
 def spiral_dynamics(t, y):
     """The true dynamics of the demo: dy/dt = (y**3) A, y a row vector."""
     return (y ** 3) @ SPIRAL_A
-
-
-def _count(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
-    return int(value)
 
 
 def _nonnegative(value, name):
@@ -49,8 +41,8 @@ def spiral(n_points=1000, t_final=25.0, *, n_trajectories=1, noise=0.0, irregula
         otherwise t of shape (B, T) (or (T,) when regular) and y of shape (T, B, 2) — the
         layouts :func:`neuralode.odeint` takes and returns.
     """
-    n_points = _count(n_points, "n_points", 2)
-    n_trajectories = _count(n_trajectories, "n_trajectories", 1)
+    n_points = _int_at_least(n_points, "n_points", 2)
+    n_trajectories = _int_at_least(n_trajectories, "n_trajectories", 1)
     noise = _nonnegative(noise, "noise")
     t_final = _nonnegative(t_final, "t_final")
     if t_final == 0:
@@ -78,7 +70,7 @@ def spiral(n_points=1000, t_final=25.0, *, n_trajectories=1, noise=0.0, irregula
 
 def moons(n_samples=200, *, noise=0.1, seed=0):
     """Two interleaving half circles (as scikit-learn's make_moons): X (N, 2), labels (N,)."""
-    n_samples = _count(n_samples, "n_samples", 2)
+    n_samples = _int_at_least(n_samples, "n_samples", 2)
     noise = _nonnegative(noise, "noise")
     rng = np.random.default_rng(seed)
     n_out = n_samples // 2
@@ -96,7 +88,7 @@ def moons(n_samples=200, *, noise=0.1, seed=0):
 def circles(n_samples=200, *, noise=0.05, factor=0.5, seed=0):
     """Two concentric circles, the inner one scaled by ``factor`` (as scikit-learn's
     make_circles): X (N, 2), labels (N,) with 1 for the inner circle."""
-    n_samples = _count(n_samples, "n_samples", 2)
+    n_samples = _int_at_least(n_samples, "n_samples", 2)
     noise = _nonnegative(noise, "noise")
     factor = _nonnegative(factor, "factor")
     if not 0 < factor < 1:

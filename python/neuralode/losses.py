@@ -61,9 +61,10 @@ def cross_entropy(logits, labels):
     logits, labels = _logits_and_labels(logits, labels)
     rows = np.arange(logits.shape[0])
     z = logits - logits.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(z).sum(axis=1))
-    value = float(np.mean(log_norm - z[rows, labels]))
-    grad = softmax(logits)
+    e = np.exp(z)
+    norm = e.sum(axis=1, keepdims=True)
+    value = float(np.mean(np.log(norm[:, 0]) - z[rows, labels]))
+    grad = e / norm  # softmax(logits)
     grad[rows, labels] -= 1.0
     return value, grad / logits.shape[0]
 

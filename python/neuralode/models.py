@@ -2,8 +2,6 @@
 irregularly sampled) by gradient descent on gradients from the C++ core."""
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import io as _io
@@ -11,7 +9,7 @@ from . import losses as _losses
 from . import optim as _optim
 from .grad import GRADIENT_MODES, odeint_vjp
 from .nets import Sequential
-from .solve import METHODS, _float, odeint
+from .solve import METHODS, _float, _int_at_least, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -52,14 +50,6 @@ def _split_trajectories(t_rows, ys, fraction, seed):
     order = np.random.default_rng(seed).permutation(B)
     train, valid = np.sort(order[held:]), np.sort(order[:held])
     return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid])
-
-
-def _int_at_least(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
-    return int(value)
 
 
 class NeuralODE:

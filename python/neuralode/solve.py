@@ -64,6 +64,15 @@ def _float(value, name, *, positive=False, allow_inf=False):
     return value
 
 
+def _int_at_least(value, name, minimum):
+    """value as an int >= minimum, or a TypeError/ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
+    return int(value)
+
+
 def _float_array(value, name):
     """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp)."""
     if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
@@ -130,13 +139,9 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
         step_size = _float(step_size, "step_size", positive=True)
     first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
     max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
-    if type(max_steps) is int and max_steps >= 1:
-        return step_size or 0.0, first_step, max_step, max_steps
-    if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral):
-        raise TypeError(f"`max_steps` must be an int; got {type(max_steps).__name__}")
-    if max_steps < 1:
-        raise ValueError(f"`max_steps` must be at least 1; got {max_steps}")
-    return step_size or 0.0, first_step, max_step, int(max_steps)
+    if type(max_steps) is not int or max_steps < 1:  # the common case skips the call
+        max_steps = _int_at_least(max_steps, "max_steps", 1)
+    return step_size or 0.0, first_step, max_step, max_steps
 
 
 def check_threads(num_threads) -> int:

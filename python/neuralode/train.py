@@ -35,10 +35,6 @@ class History:
     stopped: str | None = None
     best_iteration: int | None = None
 
-    def as_arrays(self) -> dict:
-        return {name: np.asarray(getattr(self, name)) for name in
-                ("loss", "val_loss", "nfe_forward", "nfe_backward", "time")}
-
 
 class _Progress:
     """tqdm when it is installed, else a line rewritten on stderr a few times a second."""
