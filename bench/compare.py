@@ -20,7 +20,13 @@ import workloads as w  # noqa: E402
 import neuralode as nde  # noqa: E402
 
 
+# Threads of what ran before (OpenMP, OpenBLAS, torch) spin for a while after their work and
+# take cores from the next timing on a small machine; a pause lets them go idle first.
+SETTLE_SECONDS = 0.3
+
+
 def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
+    time.sleep(SETTLE_SECONDS)
     fn()  # warm-up
     times = []
     start = time.perf_counter()
@@ -36,23 +42,37 @@ FIRST_CALLS = """
 import sys, time
 sys.path.insert(0, {bench!r})
 import workloads as w
-net, theta = w.spiral_net()
+if {workload!r} == "W1 network":
+    net, theta = w.spiral_net()
+    call = lambda: w.neuralode_w1_net(net, theta)
+elif {workload!r} == "W2 B=1024":
+    net, theta = w.w2_net()
+    y0 = w.w2_y0(1024)
+    call = lambda: w.neuralode_w2(net, theta, y0)
+else:
+    net, theta = w.w3_net()
+    data = w.w3_data()
+    call = lambda: w.neuralode_w3(net, theta, data, "adjoint")
 times = []
 for _ in range(2):
     start = time.perf_counter()
-    w.neuralode_w1_net(net, theta)
+    call()
     times.append(time.perf_counter() - start)
 print(*times)
 """
+FIRST_CALL_WORKLOADS = ("W1 network", "W2 B=1024", "W3 adjoint")
 
 
-def first_and_second_call_seconds():
-    """W1 as a network in a fresh process: the first solve (after import) and the second."""
-    script = FIRST_CALLS.format(bench=os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True).stdout
-    first, second = map(float, out.split())
-    return first, second
+def first_and_second_call_seconds(workload, runs=5):
+    """The first call (after import) and the second in fresh processes: medians of `runs`."""
+    script = FIRST_CALLS.format(bench=os.path.dirname(os.path.abspath(__file__)),
+                                workload=workload)
+    # One OpenBLAS thread: numpy's spins for a while after import and would time it, not us.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    pairs = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                             text=True, check=True, env=env).stdout.split()))
+             for _ in range(runs)]
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
 
 
 def python_overhead_per_call(budget):
@@ -230,11 +250,12 @@ def forward_tables(args):
         print(f"| {workload} | {name} | {seconds * 1e3:.3f} ms | {ratio} |")
 
     overhead, nfe = python_overhead_per_call(args.budget)
-    first, second = first_and_second_call_seconds()
     print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
           "call beyond f's own cost")
-    print(f"W1 network in a fresh process: first call {first * 1e3:.3f} ms, second "
-          f"{second * 1e3:.3f} ms (no compilation step)")
+    for workload in FIRST_CALL_WORKLOADS:
+        first, second = first_and_second_call_seconds(workload)
+        print(f"{workload} in a fresh process (median of 5): first call {first * 1e3:.3f} ms, "
+              f"second {second * 1e3:.3f} ms (no compilation step)")
     for name, seconds in peers.COMPILE_SECONDS.items():
         print(f"{name}: compiled in {seconds:.2f} s before timing")
 

@@ -1,6 +1,8 @@
 // The _core extension only composes the register_* functions.
 #include <pybind11/numpy.h>
 
+#include <neuralode/fork_safety.hpp>
+
 #include "bindings.hpp"
 
 PYBIND11_MODULE(_core, m) {
@@ -12,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   // pybind11 looks numpy's C API up the first time an array is made (~0.1 ms): make one
   // here, at import, so that the first solve is as fast as the next.
   pybind11::array_t<double> first_array(0);
+  neuralode::release_threads_before_fork();
 }

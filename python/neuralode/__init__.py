@@ -2,6 +2,7 @@
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from . import _core, data, losses, nets, optim
+from ._warmup import warm_up as _warm_up
 from .classifiers import ODENetClassifier, ResNetClassifier
 from .dynamics import Dynamics
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
@@ -18,3 +19,5 @@ __all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MOD
            "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
            "optim", "NeuralODE", "ODENetClassifier", "ResNetClassifier", "load",
            "__version__"]
+
+_warm_up()  # the first solve as fast as the second (see _warmup.py)
