@@ -41,6 +41,27 @@ def test_results_do_not_depend_on_the_thread_count(mlp):
         assert np.array_equal(run.stats.nfe, runs[0].stats.nfe)
 
 
+def test_python_threads_may_solve_at_once(mlp):
+    """Solves release the GIL; Python threads running them together, each with its own
+    OpenMP team, get what they get one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    net, theta = mlp
+    t = np.linspace(0, 2, 5)
+
+    def work(seed):
+        y0 = _y0(64, seed=seed)
+        ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, num_threads=2)
+        return ys, pullback(np.ones_like(ys)).params
+
+    alone = [work(seed) for seed in range(6)]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        together = list(pool.map(work, range(6)))
+    for (ys, grad), (ys_alone, grad_alone) in zip(together, alone):
+        assert np.array_equal(ys, ys_alone)
+        assert np.array_equal(grad, grad_alone)
+
+
 def test_per_sample_time_grids(mlp):
     net, theta = mlp
     y0 = _y0(4)

@@ -48,7 +48,7 @@ SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, cons
                               double rtol, double atol, double step_size, double first_step,
                               double max_step, long max_steps, bool full_norm) {
   SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol,
-                                     Array(py::float_(atol)), step_size, first_step, max_step,
+                                     py::float_(atol), step_size, first_step, max_step,
                                      max_steps);
   // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
   options.input_components = static_cast<int>(layout.theta());
@@ -253,7 +253,7 @@ class RecordedForward {
 class NetworkBackprop : public RecordedForward {
  public:
   NetworkBackprop(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                  bool batched, const std::string& method, double rtol, const Array& atol,
+                  bool batched, const std::string& method, double rtol, const py::object& atol,
                   double step_size, double first_step, double max_step, long max_steps,
                   int num_threads)
       : RecordedForward(y0, t, method, net.dim()), net_(net), theta_(theta) {
@@ -386,7 +386,7 @@ class DynamicsBackprop : public RecordedForward {
  public:
   DynamicsBackprop(const py::function& f, const py::object& dynamics, const Array& params,
                    const Array& y0, const Array& t, bool batched, const std::string& method,
-                   double rtol, const Array& atol, double step_size, double first_step,
+                   double rtol, const py::object& atol, double step_size, double first_step,
                    double max_step, long max_steps)
       : RecordedForward(y0, t, method, static_cast<int>(y0.shape(1))), dynamics_(dynamics),
         params_(params) {

@@ -29,7 +29,7 @@ const ButcherTableau& tableau_named(const std::string& name) {
 namespace {
 
 py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                       bool batched, const std::string& method, double rtol, const Array& atol,
+                       bool batched, const std::string& method, double rtol, const py::object& atol,
                        double step_size, double first_step, double max_step, long max_steps,
                        int num_threads) {
   const ButcherTableau& tableau = tableau_named(method);
@@ -46,7 +46,7 @@ py::tuple solve_network(const Network& net, const Array& theta, const Array& y0,
 }
 
 py::tuple solve_callable(const py::function& f, const Array& y0, const Array& t, bool batched,
-                        const std::string& method, double rtol, const Array& atol,
+                        const std::string& method, double rtol, const py::object& atol,
                         double step_size, double first_step, double max_step, long max_steps) {
   const ButcherTableau& tableau = tableau_named(method);
   const long samples = y0.shape(0), dim = y0.shape(1);

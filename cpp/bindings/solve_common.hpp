@@ -70,18 +70,26 @@ inline OutputGrid grid_of(const double* t, long t_rows, long times, const BatchR
                     samples * dim};
 }
 
-// Checks the values of y0 and t and gathers the options; atol has one entry per component.
+// Checks the values of y0 and t and gathers the options. atol is a float, or an array of one
+// entry or one per component (a float is read directly: making an array of it costs more
+// than a small solve's arithmetic).
 inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
-                         double rtol, const Array& atol, double step_size, double first_step,
+                         double rtol, const py::object& atol, double step_size, double first_step,
                          double max_step, long max_steps) {
   check_finite(y0, "y0", batched);
   check_time_grid(t, per_sample_t);
   const long dim = y0.shape(1);
-  if (atol.size() != 1 && atol.size() != dim) throw py::value_error("`atol` has the wrong length");
   SolverOptions options;
   options.rtol = rtol;
-  options.atol.assign(static_cast<size_t>(dim), atol.data()[0]);
-  if (atol.size() == dim) options.atol.assign(atol.data(), atol.data() + dim);
+  if (PyFloat_Check(atol.ptr())) {
+    options.atol.assign(static_cast<size_t>(dim), PyFloat_AS_DOUBLE(atol.ptr()));
+  } else {
+    const Array values = py::cast<Array>(atol);
+    if (values.size() != 1 && values.size() != dim)
+      throw py::value_error("`atol` has the wrong length");
+    options.atol.assign(static_cast<size_t>(dim), values.data()[0]);
+    if (values.size() == dim) options.atol.assign(values.data(), values.data() + dim);
+  }
   options.step_size = step_size;
   options.first_step = first_step;
   options.max_step = max_step;

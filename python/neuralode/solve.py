@@ -19,6 +19,7 @@ __all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS"
 METHODS = tuple(_core.methods)
 _ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
 _STATUS = _core.status_names()  # [(name, hint)] indexed by the C++ Status value
+_INF = float("inf")
 
 
 class SolverError(RuntimeError):
@@ -52,7 +53,7 @@ class Solution:
 
 
 def _float(value, name, *, positive=False, allow_inf=False):
-    if type(value) is float and (value > 0 or not positive) and (value < np.inf or allow_inf):
+    if type(value) is float and (value > 0 or not positive) and (value < _INF or allow_inf):
         return value  # the common case, without the slower checks below
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
@@ -117,8 +118,9 @@ def check_method(method) -> str:
 
 def check_tolerances(rtol, atol, dim):
     """rtol, and atol as a float (the core broadcasts it) or a (dim,) array."""
-    rtol = _float(rtol, "rtol", positive=True)
-    if type(atol) is float and 0 < atol < np.inf:
+    if not (type(rtol) is float and 0 < rtol < _INF):  # the common case skips the call
+        rtol = _float(rtol, "rtol", positive=True)
+    if type(atol) is float and 0 < atol < _INF:
         return rtol, atol
     atol_arr = _float_array(atol, "atol")
     if atol_arr.ndim == 0:
@@ -138,7 +140,8 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
                              "its own steps (set `first_step` or `max_step` instead)")
         step_size = _float(step_size, "step_size", positive=True)
     first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
-    max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
+    if not (type(max_step) is float and max_step > 0):  # the common case skips the call
+        max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
     if type(max_steps) is not int or max_steps < 1:  # the common case skips the call
         max_steps = _int_at_least(max_steps, "max_steps", 1)
     return step_size or 0.0, first_step, max_step, max_steps
@@ -175,12 +178,19 @@ def check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps, m
     y0 = check_y0(y0)
     batched = y0.ndim == 2
     t_rows = check_t(t, y0.shape[0] if batched else None)
-    method = check_method(method)
+    if method not in METHODS:
+        method = check_method(method)
     rtol, atol = check_tolerances(rtol, atol, y0.shape[-1])
-    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
-                                                             max_step, max_steps)
+    # The default step options skip their checks: a small solve costs a few microseconds.
+    if step_size is None and first_step is None and max_step == _INF and \
+            type(max_steps) is int and max_steps >= 1:
+        step_size = first_step = 0.0
+    else:
+        step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
+                                                                 max_step, max_steps)
+    threads = 0 if num_threads is None else check_threads(num_threads)
     return (y0, y0 if batched else y0[None, :], t_rows, method, rtol, atol, step_size,
-            first_step, max_step, max_steps, check_threads(num_threads))
+            first_step, max_step, max_steps, threads)
 
 
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
@@ -192,7 +202,7 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
     batched = y0.ndim == 2
     dim = y0.shape[-1]
     if isinstance(func, Sequential):
-        theta = _float_array(func.check_params(params, "params"), "params")
+        theta = func.check_params(params, "params")  # C-contiguous float64
         out = _core.solve_network(func.core(dim), theta, y0_rows, t_rows, batched, method, rtol,
                                   atol, step_size, first_step, max_step, max_steps, threads)
     elif isinstance(func, Dynamics):
