@@ -189,6 +189,12 @@ struct NetworkVjp {
   }
 };
 
+// f(t, y) of a network at one point.
+NEURALODE_SIMD_CLONES void network_at(const Network& net, double t, const double* theta,
+                                      const double* y, double* out, NetWorkspace& ws) {
+  net.forward<1>(&t, theta, y, out, ws);
+}
+
 // What backprop and the interpolated adjoint keep of a forward solve: the outputs and every
 // sample's accepted steps (backprop.hpp), shared by networks and Python dynamics.
 class RecordedForward {
@@ -266,7 +272,7 @@ class NetworkBackprop : public RecordedForward {
     NetWorkspace ws;
     net.prepare<1>(ws);
     close_tapes([&](double t_end, const double* y, double* out) {
-      net.forward<1>(&t_end, theta_.data(), y, out, ws);
+      network_at(net, t_end, theta_.data(), y, out, ws);
     });
   }
 
@@ -280,15 +286,8 @@ class NetworkBackprop : public RecordedForward {
     const double* g = dL_dys.data();
     {
       py::gil_scoped_release release;
-      parallel_over_samples(samples(), num_threads, [&](auto take) {
-        NetworkVjp vjp(net_, theta_.data());
-        std::vector<double> work;
-        for (long b = take(); b >= 0; b = take()) {
-          std::fill(gt + b * params, gt + (b + 1) * params, 0.0);
-          vjp.theta_bar = gt + b * params;
-          backprop_one(vjp, b, g, gy, wd, work);
-        }
-      });
+      parallel_over_samples(samples(), num_threads,
+                            [&](auto take) { backprop_thread_work(take, g, gy, gt, wd); });
     }
     return py::make_tuple(grad_y0, grad_theta, work_done);
   }
@@ -317,6 +316,21 @@ class NetworkBackprop : public RecordedForward {
   }
 
  private:
+  // One thread's share of the pullback: the samples `take` hands out.
+  template <class Take>
+  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
+                                                  double* grad_y0, double* grad_theta,
+                                                  long* work_done) const {
+    const long params = net_.num_params();
+    NetworkVjp vjp(net_, theta_.data());
+    std::vector<double> work;
+    for (long b = take(); b >= 0; b = take()) {
+      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, 0.0);
+      vjp.theta_bar = grad_theta + b * params;
+      backprop_one(vjp, b, dL_dys, grad_y0, work_done, work);
+    }
+  }
+
   template <int L, class Take>
   NEURALODE_SIMD_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
                                                       AdjointJumps jumps,

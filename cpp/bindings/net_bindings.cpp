@@ -40,6 +40,26 @@ NEURALODE_SIMD_CLONES void forward_block(const Network& net, const double* t, co
     for (int d = 0; d < dim; ++d) out[(first + l) * dim + d] = out_lanes[d * kRowLanes + l];
 }
 
+// The VJPs of the rows `take` hands out: (a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t) at (t_b, y_b) into
+// a_y (rows, dim), a_theta (rows, P) and a_t (rows).
+template <class Take>
+NEURALODE_SIMD_CLONES void vjp_rows(const Network& net, Take& take, const double* t,
+                                    const double* y, const double* theta, const double* a,
+                                    double* a_y, double* a_theta, double* a_t) {
+  const int dim = net.dim();
+  const long params = net.num_params();
+  NetWorkspace ws;
+  net.prepare<1>(ws);
+  NetTape tape;
+  prepare_tape<1>(net, tape);
+  std::vector<double> f(static_cast<size_t>(dim));
+  for (long b = take(); b >= 0; b = take()) {
+    forward_recorded<1>(net, t + b, theta, y + b * dim, f.data(), tape, ws);
+    network_vjp<1>(net, theta, tape, a + b * dim, a_y + b * dim, a_theta + b * params, a_t + b,
+                   ws);
+  }
+}
+
 }  // namespace
 
 void register_nets(py::module_& m) {
@@ -85,24 +105,15 @@ void register_nets(py::module_& m) {
            [](const Network& net, const Array& t, const Array& y, const Array& theta,
               const Array& a, int num_threads) {
              const long count = y.shape(0), params = net.num_params();
-             const int dim = net.dim();
-             Array a_y({count, static_cast<long>(dim)}), a_theta({count, params}), a_t(count);
+             Array a_y({count, static_cast<long>(net.dim())}), a_theta({count, params}),
+                 a_t(count);
              const double *tp = t.data(), *yp = y.data(), *thetap = theta.data(), *ap = a.data();
              double *a_yp = a_y.mutable_data(), *a_thetap = a_theta.mutable_data(),
                     *a_tp = a_t.mutable_data();
              {
                py::gil_scoped_release release;
                parallel_over_samples(count, num_threads, [&](auto take) {
-                 NetWorkspace ws;
-                 net.prepare<1>(ws);
-                 NetTape tape;
-                 prepare_tape<1>(net, tape);
-                 std::vector<double> f(static_cast<size_t>(dim));
-                 for (long b = take(); b >= 0; b = take()) {
-                   forward_recorded<1>(net, tp + b, thetap, yp + b * dim, f.data(), tape, ws);
-                   network_vjp<1>(net, thetap, tape, ap + b * dim, a_yp + b * dim,
-                                  a_thetap + b * params, a_tp + b, ws);
-                 }
+                 vjp_rows(net, take, tp, yp, thetap, ap, a_yp, a_thetap, a_tp);
                });
              }
              return py::make_tuple(a_y, a_theta, a_t);

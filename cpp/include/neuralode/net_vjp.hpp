@@ -43,25 +43,32 @@ void forward_recorded(const Network& net, const double* t, const double* theta, 
 namespace detail {
 
 // g_in = Wᵀ g for L lanes: for each input, the sum over outputs runs in Chains interleaved
-// chains (output o feeds chain o mod Chains) combined as ((c0 + c1) + (c2 + c3)), the order
-// depending only on n_out.
+// chains (output o feeds chain o mod Chains; a product, then fused multiply-adds) combined as
+// ((c0 + c1) + (c2 + c3)), the order depending only on n_out. `omp simd`: see linear_lanes.
 template <int L, int Chains>
 void linear_vjp_inputs(const double* params, int n_in, int n_out, const double* g,
                        double* g_in) {
   const int n_blocked = n_out - n_out % Chains;
   for (int i = 0; i < n_in; ++i) {
     double acc[Chains][L];
-    for (int c = 0; c < Chains; ++c)
-      for (int l = 0; l < L; ++l) acc[c][l] = params[static_cast<long>(c) * n_in + i] * g[c * L + l];
+    for (int c = 0; c < Chains; ++c) {
+      const double w = params[static_cast<long>(c) * n_in + i];
+#pragma omp simd
+      for (int l = 0; l < L; ++l) acc[c][l] = w * g[c * L + l];
+    }
     for (int o = Chains; o < n_blocked; o += Chains)
       for (int c = 0; c < Chains; ++c) {
         const double w = params[static_cast<long>(o + c) * n_in + i];
-        for (int l = 0; l < L; ++l) acc[c][l] += w * g[(o + c) * L + l];
+#pragma omp simd
+        for (int l = 0; l < L; ++l) acc[c][l] = std::fma(w, g[(o + c) * L + l], acc[c][l]);
       }
     for (int o = n_blocked; o < n_out; ++o) {
       const double w = params[static_cast<long>(o) * n_in + i];
-      for (int l = 0; l < L; ++l) acc[o - n_blocked][l] += w * g[o * L + l];
+#pragma omp simd
+      for (int l = 0; l < L; ++l)
+        acc[o - n_blocked][l] = std::fma(w, g[o * L + l], acc[o - n_blocked][l]);
     }
+#pragma omp simd
     for (int l = 0; l < L; ++l) {
       if constexpr (Chains == 1)
         g_in[i * L + l] = acc[0][l];
@@ -83,6 +90,7 @@ void linear_vjp(const double* params, int n_in, int n_out, const double* x, cons
   for (int o = 0; o < n_out; ++o) {
     double* grad_w = grad + static_cast<long>(o) * n_in * L;
     for (int i = 0; i < n_in; ++i)
+#pragma omp simd
       for (int l = 0; l < L; ++l) grad_w[i * L + l] = g[o * L + l] * x[i * L + l];
   }
   double* grad_b = grad + static_cast<long>(n_out) * n_in * L;

@@ -64,11 +64,15 @@ inline void apply_elementwise(const double* in, double* out, int n, Fn fn) {
 
 // out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params`. Wide inputs
 // sum in four interleaved chains (input i feeds chain i mod 4), combined as
-// ((c0 + c1) + (c2 + c3)) + b; narrow ones in one chain. The order depends only on n_in:
-// every lane and every L computes an output with the same operations.
+// ((c0 + c1) + (c2 + c3)) + b; narrow ones in one chain. A chain starts with a product and
+// takes each further term by a fused multiply-add. The order depends only on n_in: every
+// lane and every L computes an output with the same operations.
 inline int linear_chains(int n_in) { return n_in >= 16 ? 4 : 1; }
 
 // Accumulators in registers, vectorized across lanes (or, for one lane, a plain dot product).
+// `omp simd` asks for the lane loops to be vectorized whole: without it GCC's cost model
+// picks narrow shuffles for them under some instruction sets (lanes are independent, so
+// nothing is reordered).
 template <int L, int Chains>
 inline void linear_lanes(const double* params, int n_in, int n_out, const double* x, double* out) {
   const double* bias = params + static_cast<long>(n_out) * n_in;
@@ -77,12 +81,18 @@ inline void linear_lanes(const double* params, int n_in, int n_out, const double
     const double* w_row = params + static_cast<long>(o) * n_in;
     double acc[Chains][L];
     for (int c = 0; c < Chains; ++c)
+#pragma omp simd
       for (int l = 0; l < L; ++l) acc[c][l] = w_row[c] * x[c * L + l];
     for (int i = Chains; i < n_blocked; i += Chains)
       for (int c = 0; c < Chains; ++c)
-        for (int l = 0; l < L; ++l) acc[c][l] += w_row[i + c] * x[(i + c) * L + l];
+#pragma omp simd
+        for (int l = 0; l < L; ++l)
+          acc[c][l] = std::fma(w_row[i + c], x[(i + c) * L + l], acc[c][l]);
     for (int i = n_blocked; i < n_in; ++i)
-      for (int l = 0; l < L; ++l) acc[i - n_blocked][l] += w_row[i] * x[i * L + l];
+#pragma omp simd
+      for (int l = 0; l < L; ++l)
+        acc[i - n_blocked][l] = std::fma(w_row[i], x[i * L + l], acc[i - n_blocked][l]);
+#pragma omp simd
     for (int l = 0; l < L; ++l) {
       if constexpr (Chains == 1)
         out[o * L + l] = acc[0][l] + bias[o];
@@ -105,7 +115,8 @@ inline void linear_single(const double* params, int n_in, int n_out, const doubl
     if (i < chains)
       for (int o = 0; o < n_out; ++o) acc[o] = w_col[static_cast<long>(o) * n_in] * xi;
     else
-      for (int o = 0; o < n_out; ++o) acc[o] += w_col[static_cast<long>(o) * n_in] * xi;
+      for (int o = 0; o < n_out; ++o)
+        acc[o] = std::fma(w_col[static_cast<long>(o) * n_in], xi, acc[o]);
   }
   const double *c0 = scratch, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;
   if (chains == 1)
