@@ -1,0 +1,129 @@
+// Every instruction-set clone computes the same bits (cpp/include/neuralode/simd.hpp): the
+// forward pass and the VJPs of small networks, compiled for x86-64-v4, x86-64-v3 and baseline
+// x86-64, on 8 lanes and on 1, must agree exactly. Built and run by test_isa_determinism.py;
+// prints the clones it compared, the values checked and a hash of them, or the first
+// difference (exit status 1).
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <neuralode/net_vjp.hpp>
+#include <neuralode/nets.hpp>
+
+using namespace neuralode;
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// f on 8 lanes, f on each lane alone, and every VJP output on 8 lanes, appended to `out`.
+inline void evaluate(const Network& net, const double* t, const double* theta, const double* y,
+                     std::vector<double>& out) {
+  const int dim = net.dim();
+  NetWorkspace wide, one;
+  net.prepare<kLanes>(wide);
+  net.prepare<1>(one);
+  std::vector<double> f(static_cast<size_t>(dim) * kLanes), y_one(dim), f_one(dim);
+  net.forward<kLanes>(t, theta, y, f.data(), wide);
+  out.insert(out.end(), f.begin(), f.end());
+  for (int l = 0; l < kLanes; ++l) {
+    for (int d = 0; d < dim; ++d) y_one[d] = y[d * kLanes + l];
+    net.forward<1>(t + l, theta, y_one.data(), f_one.data(), one);
+    for (int d = 0; d < dim; ++d) out.push_back(f_one[d] == f[d * kLanes + l] ? 0.0 : 1.0);
+  }
+  NetTape tape;
+  prepare_tape<kLanes>(net, tape);
+  std::vector<double> a_y(f.size()), a_theta(static_cast<size_t>(net.num_params()) * kLanes),
+      a_t(kLanes);
+  forward_recorded<kLanes>(net, t, theta, y, f.data(), tape, wide);
+  network_vjp<kLanes>(net, theta, tape, y, a_y.data(), a_theta.data(), a_t.data(), wide);
+  out.insert(out.end(), a_y.begin(), a_y.end());
+  out.insert(out.end(), a_theta.begin(), a_theta.end());
+  out.insert(out.end(), a_t.begin(), a_t.end());
+}
+
+#define NEURALODE_CLONE(name, attributes)                                                 \
+  attributes void name(const Network& net, const double* t, const double* theta,          \
+                       const double* y, std::vector<double>& out) {                       \
+    evaluate(net, t, theta, y, out);                                                      \
+  }
+NEURALODE_CLONE(evaluate_baseline, __attribute__((flatten, noinline)))
+#if defined(__x86_64__)
+NEURALODE_CLONE(evaluate_v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
+NEURALODE_CLONE(evaluate_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
+#endif
+
+// Power(3), then Linear + Tanh for each hidden width, then Linear back to dim.
+Network make_network(int dim, const std::vector<int>& hidden, bool time_input) {
+  std::vector<Layer> layers{Layer{LayerKind::power, dim, dim, 0, 3.0}};
+  int width = dim;
+  long offset = 0;
+  if (time_input) {
+    layers.push_back(Layer{LayerKind::concat_time, width, width + 1, 0, 0});
+    ++width;
+  }
+  for (int h : hidden) {
+    layers.push_back(Layer{LayerKind::linear, width, h, offset, 0});
+    offset += static_cast<long>(h) * (width + 1);
+    layers.push_back(Layer{LayerKind::tanh, h, h, 0, 0});
+    width = h;
+  }
+  layers.push_back(Layer{LayerKind::linear, width, dim, offset, 0});
+  offset += static_cast<long>(dim) * (width + 1);
+  return Network(layers, dim, offset);
+}
+
+}  // namespace
+
+int main() {
+  using Evaluate = void (*)(const Network&, const double*, const double*, const double*,
+                            std::vector<double>&);
+  std::vector<std::pair<const char*, Evaluate>> clones{{"baseline", evaluate_baseline}};
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    clones.emplace_back("x86-64-v3", evaluate_v3);
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl"))
+    clones.emplace_back("x86-64-v4", evaluate_v4);
+#endif
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const Network networks[] = {make_network(2, {50}, false), make_network(3, {20, 33}, true),
+                              make_network(5, {17}, false)};
+  long checked = 0;
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the bits
+  for (const Network& net : networks) {
+    std::vector<double> theta(net.num_params()), y(static_cast<size_t>(net.dim()) * kLanes),
+        t(kLanes);
+    for (int rep = 0; rep < 500; ++rep) {
+      for (double& v : theta) v = 0.7 * normal(rng);
+      for (double& v : y) v = 1.5 * normal(rng);
+      for (double& v : t) v = normal(rng);
+      std::vector<double> reference;
+      clones[0].second(net, t.data(), theta.data(), y.data(), reference);
+      for (size_t c = 1; c < clones.size(); ++c) {
+        std::vector<double> other;
+        clones[c].second(net, t.data(), theta.data(), y.data(), other);
+        for (size_t i = 0; i < reference.size(); ++i)
+          if (std::memcmp(&reference[i], &other[i], sizeof(double)) != 0) {
+            std::printf("%s differs from baseline at value %zu: %.17g vs %.17g\n", clones[c].first,
+                        i, other[i], reference[i]);
+            return 1;
+          }
+      }
+      for (double v : reference) {
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        hash = (hash ^ bits) * 1099511628211ULL;
+      }
+      checked += static_cast<long>(reference.size());
+    }
+  }
+  for (const auto& clone : clones) std::printf("%s ", clone.first);
+  std::printf("\nchecked %ld values, hash %016llx\n", checked, static_cast<unsigned long long>(hash));
+  return 0;
+}
