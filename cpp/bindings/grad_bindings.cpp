@@ -468,7 +468,7 @@ class DynamicsBackprop : public RecordedForward {
 void register_grad(py::module_& m) {
   py::class_<NetworkBackprop>(m, "NetworkBackprop")
       .def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
-                    const std::string&, double, const Array&, double, double, double, long,
+                    const std::string&, double, const py::object&, double, double, double, long,
                     int>(),
            py::keep_alive<1, 2>(), py::arg("net"), py::arg("theta"), py::arg("y0"), py::arg("t"),
            py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
@@ -483,7 +483,8 @@ void register_grad(py::module_& m) {
            py::arg("full_norm"), py::arg("num_threads"));
   py::class_<DynamicsBackprop>(m, "DynamicsBackprop")
       .def(py::init<const py::function&, const py::object&, const Array&, const Array&,
-                    const Array&, bool, const std::string&, double, const Array&, double, double,
+                    const Array&, bool, const std::string&, double, const py::object&, double,
+                    double,
                     double, long>(),
            py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("y0"), py::arg("t"),
            py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),

@@ -1,10 +1,11 @@
 """A few tiny solves at import, so that a user's first solve is as fast as the second.
 
 Nothing is compiled: what the first call would otherwise pay is cold code pages and caches
-in the C++ core, first allocations, the start of OpenMP's thread pool and Python's first
-pass through the argument checks (together 0.1-3 ms, against 0.05-0.5 ms for the solves
-this speeds up). Each lane width (1, 4, 8 samples per thread) and each gradient mode runs
-once here, on a small network over a short interval.
+in the C++ core, first allocations and Python's first pass through the argument checks.
+Each lane width (1, 4, 8 samples per thread) and each gradient mode runs once here, on a
+small network over a short interval, on the importing thread only: starting OpenMP's thread
+pool at import would hang a process forked from a parent whose OpenMP runtime was already
+running threads, and would start threads in every process that merely imports neuralode.
 """
 import numpy as np
 
@@ -18,9 +19,9 @@ def warm_up():
     theta = net.init(seed=0)
     t = np.array([0.0, 0.05, 0.1])
     rows = np.linspace(-1.0, 1.0, 64).reshape(32, 2)
-    for y0, threads in ((rows[0], 1), (rows[:4], 1), (rows[:16], 1), (rows, None)):
-        odeint(net, y0, t, params=theta, num_threads=threads)
+    for y0 in (rows[0], rows[:4], rows[:16]):  # 1, 4 and 8 lanes
+        odeint(net, y0, t, params=theta, num_threads=1)
         for gradient in GRADIENT_MODES:
             ys, pullback = odeint_vjp(net, y0, t, params=theta, gradient=gradient,
-                                      num_threads=threads)
+                                      num_threads=1)
             pullback(np.ones_like(ys))

@@ -182,8 +182,8 @@ def check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps, m
         method = check_method(method)
     rtol, atol = check_tolerances(rtol, atol, y0.shape[-1])
     # The default step options skip their checks: a small solve costs a few microseconds.
-    if step_size is None and first_step is None and max_step == _INF and \
-            type(max_steps) is int and max_steps >= 1:
+    if (step_size is None and first_step is None and type(max_step) is float
+            and max_step == _INF and type(max_steps) is int and max_steps >= 1):
         step_size = first_step = 0.0
     else:
         step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,

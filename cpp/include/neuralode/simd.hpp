@@ -8,9 +8,15 @@
 // (std::fma, correctly rounded by definition) the v3/v4 clones use the instruction and the
 // baseline clone libm's fma: the same bits, slower.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if __GNUC__ >= 12
 #define NEURALODE_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten, \
                  noinline))
+#else  // x86-64-v3/v4 as clone targets came with GCC 12; these CPUs have the same features
+#define NEURALODE_SIMD_CLONES \
+  __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default"), flatten, \
+                 noinline))
+#endif
 #else
 #define NEURALODE_SIMD_CLONES
 #endif
