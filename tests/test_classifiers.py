@@ -119,3 +119,8 @@ def test_a_failed_refit_leaves_the_previous_fit():
         clf.set_params(learning_rate=-1).fit(X, three)
     np.testing.assert_array_equal(clf.predict_proba(X), before)
     assert len(clf.classes_) == 2
+    # This one fails after the refit has set classes_ (to one class): it must be undone.
+    with pytest.raises(ValueError, match="at least two classes"):
+        clf.set_params(learning_rate=0.01).fit(X, np.zeros(60, dtype=int))
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert len(clf.classes_) == 2

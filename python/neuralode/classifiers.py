@@ -16,8 +16,8 @@ import numpy as np
 import numbers
 
 from . import io, losses, nets, optim
-from .grad import GRADIENT_MODES, odeint_vjp
-from .solve import METHODS, odeint
+from .grad import check_gradient, odeint_vjp
+from .solve import check_method, odeint
 from .train import fit_loop
 
 __all__ = ["ODENetClassifier", "ResNetClassifier", "NotFittedError"]
@@ -78,11 +78,10 @@ class _BlockClassifier:
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
                     not 0 < value < np.inf:
                 raise ValueError(f"`{name}` must be a positive number; got {value!r}")
-        if "method" in self._param_names and self.method not in METHODS:
-            raise ValueError(f"`method` must be one of {', '.join(METHODS)}; got {self.method!r}")
-        if "gradient" in self._param_names and self.gradient not in GRADIENT_MODES:
-            raise ValueError(f"`gradient` must be one of {', '.join(GRADIENT_MODES)}; got "
-                             f"{self.gradient!r}")
+        if "method" in self._param_names:
+            check_method(self.method)
+        if "gradient" in self._param_names:
+            check_gradient(self.gradient)
 
     # -- the model -------------------------------------------------------------------
     def _build(self, n_features, n_classes):

@@ -3,11 +3,10 @@ ODE demo, with noise and irregular sampling, and two moons and concentric circle
 classification."""
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from .solve import _int_at_least, odeint
+from .solve import _float, _int_at_least, odeint
 
 __all__ = ["SPIRAL_A", "spiral_dynamics", "spiral", "moons", "circles"]
 
@@ -20,11 +19,10 @@ def spiral_dynamics(t, y):
 
 
 def _nonnegative(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
-    if not (np.isfinite(value) and value >= 0):
+    value = _float(value, name)  # a finite real number
+    if value < 0:
         raise ValueError(f"`{name}` must be finite and >= 0; got {value}")
-    return float(value)
+    return value
 
 
 def spiral(n_points=1000, t_final=25.0, *, n_trajectories=1, noise=0.0, irregular=False,

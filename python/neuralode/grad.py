@@ -34,6 +34,14 @@ from .solve import SolverError, _float, _float_array, _integrate, _raise_failure
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
 GRADIENT_MODES = ("adjoint", "interpolated", "backprop")
+
+
+def check_gradient(gradient) -> str:
+    """gradient if it names a mode, else a ValueError listing them."""
+    if gradient not in GRADIENT_MODES:
+        raise ValueError(f"`gradient` must be one of {', '.join(map(repr, GRADIENT_MODES))}; "
+                         f"got {gradient!r}")
+    return gradient
 _NORMS = ("seminorm", "full")
 
 
@@ -82,9 +90,7 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
         raise TypeError("`func` must be a neuralode.nets network or a neuralode.Dynamics to be "
                         "differentiated; a plain callable has no VJP (subclass "
                         f"neuralode.Dynamics and write `vjp`); got {type(func).__name__}")
-    if gradient not in GRADIENT_MODES:
-        raise ValueError(f"`gradient` must be one of {', '.join(map(repr, GRADIENT_MODES))}; "
-                         f"got {gradient!r}")
+    check_gradient(gradient)
     if adjoint_norm not in _NORMS:
         raise ValueError(f"`adjoint_norm` must be 'seminorm' or 'full'; got {adjoint_norm!r}")
     adjoint_rtol = rtol if adjoint_rtol is None else _float(adjoint_rtol, "adjoint_rtol",

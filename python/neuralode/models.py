@@ -7,9 +7,9 @@ import numpy as np
 from . import io as _io
 from . import losses as _losses
 from . import optim as _optim
-from .grad import GRADIENT_MODES, odeint_vjp
+from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from .solve import METHODS, _float, _int_at_least, odeint
+from .solve import _float, _int_at_least, check_method, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -66,13 +66,7 @@ class NeuralODE:
                  params=None, seed=0, num_threads=None):
         if not isinstance(net, Sequential):
             raise TypeError(f"`net` must be a neuralode.nets network; got {type(net).__name__}")
-        if method not in METHODS:
-            raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; "
-                             f"got {method!r}")
-        if gradient not in GRADIENT_MODES:
-            raise ValueError(f"`gradient` must be one of {', '.join(map(repr, GRADIENT_MODES))}; "
-                             f"got {gradient!r}")
-        self.net, self.method, self.gradient = net, method, gradient
+        self.net, self.method, self.gradient = net, check_method(method), check_gradient(gradient)
         self.rtol = _float(rtol, "rtol", positive=True)
         self.atol = _float(atol, "atol", positive=True)
         self.num_threads = num_threads

@@ -12,46 +12,28 @@ import numbers
 
 import numpy as np
 
+from .solve import _float, _int_at_least
+
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm", "StepLR",
            "CosineLR"]
 
 
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"`{name}` must be a real number; got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be finite; got {value}")
-    return value
-
-
 def _positive(name, value):
-    value = _real(name, value)
-    if value <= 0:
-        raise ValueError(f"`{name}` must be positive; got {value:g}")
-    return value
+    return _float(value, name, positive=True)
 
 
 def _non_negative(name, value):
-    value = _real(name, value)
+    value = _float(value, name)
     if value < 0:
         raise ValueError(f"`{name}` must be non-negative; got {value:g}")
     return value
 
 
 def _unit(name, value, *, closed):
-    value = _real(name, value)
+    value = _float(value, name)
     if not (0 <= value <= 1 if closed else 0 <= value < 1):
         raise ValueError(f"`{name}` must lie in [0, 1{']' if closed else ')'}; got {value:g}")
     return value
-
-
-def _integer(name, value, *, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer; got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
-    return int(value)
 
 
 def _flag(name, value):
@@ -87,11 +69,11 @@ class StepLR:
 
     def __init__(self, base_lr, step_size, gamma=0.1):
         self.base_lr = _positive("base_lr", base_lr)
-        self.step_size = _integer("step_size", step_size, minimum=1)
+        self.step_size = _int_at_least(step_size, "step_size", 1)
         self.gamma = _positive("gamma", gamma)
 
     def __call__(self, step):
-        step = _integer("step", step, minimum=0)
+        step = _int_at_least(step, "step", 0)
         return self.base_lr * self.gamma ** (step // self.step_size)
 
 
@@ -101,14 +83,14 @@ class CosineLR:
 
     def __init__(self, base_lr, total_steps, min_lr=0.0):
         self.base_lr = _positive("base_lr", base_lr)
-        self.total_steps = _integer("total_steps", total_steps, minimum=1)
+        self.total_steps = _int_at_least(total_steps, "total_steps", 1)
         self.min_lr = _non_negative("min_lr", min_lr)
         if self.min_lr > self.base_lr:
             raise ValueError(f"`min_lr` must not exceed `base_lr` = {self.base_lr:g}; "
                              f"got {self.min_lr:g}")
 
     def __call__(self, step):
-        step = _integer("step", step, minimum=0)
+        step = _int_at_least(step, "step", 0)
         if step >= self.total_steps:
             return self.min_lr
         cosine = (1 + math.cos(math.pi * step / self.total_steps)) / 2
@@ -189,7 +171,7 @@ class Optimizer:
         for key in ("step", "lr"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` lacks the key {key!r}")
-        steps = _integer("state_dict['step']", state_dict["step"], minimum=0)
+        steps = _int_at_least(state_dict["step"], "state_dict['step']", 0)
         expected = set(self._state_names()) if steps > 0 else set()
         buffers = set(state_dict) - {"step", "lr"}
         if buffers != expected:

@@ -68,7 +68,7 @@ def _float(value, name, *, positive=False, allow_inf=False):
 def _int_at_least(value, name, minimum):
     """value as an int >= minimum, or a TypeError/ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
+        raise TypeError(f"`{name}` must be an integer; got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
     return int(value)
@@ -118,8 +118,7 @@ def check_method(method) -> str:
 
 def check_tolerances(rtol, atol, dim):
     """rtol, and atol as a float (the core broadcasts it) or a (dim,) array."""
-    if not (type(rtol) is float and 0 < rtol < _INF):  # the common case skips the call
-        rtol = _float(rtol, "rtol", positive=True)
+    rtol = _float(rtol, "rtol", positive=True)
     if type(atol) is float and 0 < atol < _INF:
         return rtol, atol
     atol_arr = _float_array(atol, "atol")
@@ -140,11 +139,8 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
                              "its own steps (set `first_step` or `max_step` instead)")
         step_size = _float(step_size, "step_size", positive=True)
     first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
-    if not (type(max_step) is float and max_step > 0):  # the common case skips the call
-        max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
-    if type(max_steps) is not int or max_steps < 1:  # the common case skips the call
-        max_steps = _int_at_least(max_steps, "max_steps", 1)
-    return step_size or 0.0, first_step, max_step, max_steps
+    max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
+    return step_size or 0.0, first_step, max_step, _int_at_least(max_steps, "max_steps", 1)
 
 
 def check_threads(num_threads) -> int:

@@ -90,16 +90,19 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
     start = time.perf_counter()
     bar = _Progress(iterations, progress)
     stale = 0
+    failed = False  # a step or validation failed: the last good parameters are kept
     try:
         for i in range(iterations):
             try:
                 loss, grad, nfe_f, nfe_b = step(params, i)
             except SolverError as error:
                 history.stopped = f"iteration {i}: the solve failed: {error}"
+                failed = True
                 break
             if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
                 history.stopped = (f"iteration {i}: the loss or its gradient is not finite "
                                    f"(loss = {loss}); try a smaller learning rate")
+                failed = True
                 break
             good = params
             params = optimizer.step(params, grad)
@@ -118,6 +121,7 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
                     history.stopped = history.stopped or (
                         f"iteration {i}: the validation loss is not finite")
                     _drop_last(history)
+                    failed = True
                     break
                 if val < best[0]:
                     best, stale = (val, params, i), 0
@@ -137,8 +141,6 @@ def fit_loop(step, params, optimizer, iterations, *, validate=None, validate_eve
         history.stopped = f"interrupted after {len(history.loss)} iterations"
     finally:
         bar.close()
-    failed = bool(history.stopped) and ("not finite" in history.stopped or
-                                        "failed" in history.stopped)
     if failed:
         params = good
     if patience is not None and best[2] is not None:
