@@ -41,6 +41,7 @@ def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
 FIRST_CALLS = """
 import sys, time
 sys.path.insert(0, {bench!r})
+import numpy as np
 import workloads as w
 if {workload!r} == "W1 network":
     net, theta = w.spiral_net()
@@ -53,26 +54,37 @@ else:
     net, theta = w.w3_net()
     data = w.w3_data()
     call = lambda: w.neuralode_w3(net, theta, data, "adjoint")
-times = []
-for _ in range(2):
+
+
+def timed():
     start = time.perf_counter()
     call()
-    times.append(time.perf_counter() - start)
-print(*times)
+    return time.perf_counter() - start
+
+
+def other_work():  # 64 MB through the caches, and some Python, as a program does between calls
+    np.ones(8_000_000).sum()
+    [str(i) for i in range(20_000)]
+
+
+first, second = timed(), timed()
+other_work()
+print(first, second, timed())
 """
 FIRST_CALL_WORKLOADS = ("W1 network", "W2 B=1024", "W3 adjoint")
 
 
-def first_and_second_call_seconds(workload, runs=5):
-    """The first call (after import) and the second in fresh processes: medians of `runs`."""
+def first_and_later_call_seconds(workload, runs=5):
+    """In fresh processes (medians of `runs`): the first call after import, the second right
+    after it (warm caches), and a third after other work has gone through the caches."""
     script = FIRST_CALLS.format(bench=os.path.dirname(os.path.abspath(__file__)),
                                 workload=workload)
     # One OpenBLAS thread: numpy's spins for a while after import and would time it, not us.
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    pairs = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
-                                             text=True, check=True, env=env).stdout.split()))
-             for _ in range(runs)]
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    runs = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                            text=True, check=True, env=env).stdout.split()))
+            for _ in range(runs)]
+    return tuple(statistics.median(run[i] for run in runs) for i in range(3))
 
 
 def python_overhead_per_call(budget):
@@ -253,9 +265,10 @@ def forward_tables(args):
     print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
           "call beyond f's own cost")
     for workload in FIRST_CALL_WORKLOADS:
-        first, second = first_and_second_call_seconds(workload)
+        first, second, after = first_and_later_call_seconds(workload)
         print(f"{workload} in a fresh process (median of 5): first call {first * 1e3:.3f} ms, "
-              f"second {second * 1e3:.3f} ms (no compilation step)")
+              f"second {second * 1e3:.3f} ms, a call after other work {after * 1e3:.3f} ms "
+              "(no compilation step)")
     for name, seconds in peers.COMPILE_SECONDS.items():
         print(f"{name}: compiled in {seconds:.2f} s before timing")
 
