@@ -120,6 +120,33 @@ def test_seminorm_takes_no_more_steps_than_the_full_norm():
     assert nfe["seminorm"] <= nfe["full"]
 
 
+class Drift(nde.Dynamics):
+    """y' = θ: backwards, a' = 0 and a_θ' = -a, which every step integrates exactly."""
+    num_params = 2
+
+    def f(self, t, y, params):
+        return params.copy()
+
+    def vjp(self, t, y, params, a):
+        return np.zeros(2), a.copy(), 0.0
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "interpolated"])
+def test_an_output_time_does_not_restart_the_backward_step_size(gradient):
+    """Backwards from t = 10 with first_step 1e-3 and zero error estimates, the steps grow
+    tenfold: 1e-3, 1e-2, 0.1, 1 end 1.2e-7 short of the output at 10 - 1.111 - 1.2e-7, so the
+    next step is cut to 1.2e-7 to stop there. The step after the output resumes the planned
+    size (one step to t = 0) instead of growing again from 1.2e-7 (eight more steps)."""
+    t = np.array([0.0, 10.0 - 1.111 - 1.2e-7, 10.0])
+    theta = np.array([0.3, -0.2])
+    ys, pullback = nde.odeint_vjp(Drift(), [1.0, 2.0], t, params=theta, gradient=gradient,
+                                  first_step=1e-3)
+    g = pullback(np.ones_like(ys))
+    np.testing.assert_allclose(g.params, [20.0 - 1.111 - 1.2e-7] * 2, rtol=1e-12)
+    assert g.stats.n_rejected_backward == 0
+    assert g.stats.n_accepted_backward == 6
+
+
 def test_adjoint_memory_does_not_grow_with_the_number_of_steps(spiral_net):
     net, theta = spiral_net
     stored = []

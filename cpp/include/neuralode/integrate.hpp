@@ -69,6 +69,7 @@ class LaneIntegrator {
     long next = 0;             // next output row to write
     double t = 0, t_end = 0, direction = 1;
     double h = 0;              // adaptive: size of the next step to try
+    bool clipped = false;      // adaptive: the step in flight was cut short to end on a stop
     long step_index = 0;       // fixed: steps taken
     SampleResult result;
   };
@@ -282,7 +283,8 @@ class LaneIntegrator {
       }
       double t_new = lane.t + lane.direction * lane.h;
       const double target = step_target(lane);
-      if (lane.direction * (t_new - target) > 0) t_new = target;
+      lane.clipped = lane.direction * (t_new - target) > 0;
+      if (lane.clipped) t_new = target;
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
@@ -308,7 +310,12 @@ class LaneIntegrator {
       }
       ++stats.n_accepted;
       if (!tableau_.fsal()) ++stats.nfe;
-      lane.h = std::abs(h_[l]) * controller_.accepted_factor(err, lane.rejected);
+      // A step cut short to end on an output time says little about the step size (its
+      // error is small because it is short): the next step resumes the size planned for it,
+      // so that stopping at outputs does not restart the step-size selection.
+      const double planned = lane.clipped ? lane.h : 0.0;
+      lane.h = std::max(planned,
+                        std::abs(h_[l]) * controller_.accepted_factor(err, lane.rejected));
       lane.rejected = lane.last_failure_non_finite = false;
       const double t_new = t_new_[l];
       hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
