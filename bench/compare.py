@@ -146,6 +146,22 @@ def w5_rows():
     return [(name, np.linalg.norm(g - reference) / np.linalg.norm(reference)) for name, g in rows]
 
 
+def w5_tolerance_rows(budget):
+    """Error of dL/dθ (as in w5_rows) and time of a W3 step at rtol 1e-7 and 1e-8 (atol
+    100x smaller): what accuracy costs, next to the peers' errors at rtol 1e-6."""
+    net, theta = w.w3_net()
+    data = w.w3_data()
+    _, reference = w.neuralode_w3(net, theta, data, "backprop", rtol=1e-12, atol=1e-12)
+    rows = []
+    for rtol in (1e-7, 1e-8):
+        for gradient in nde.GRADIENT_MODES:
+            def step():
+                return w.neuralode_w3(net, theta, data, gradient, rtol=rtol, atol=rtol / 100)
+            error = np.linalg.norm(step()[1] - reference) / np.linalg.norm(reference)
+            rows.append((gradient, rtol, error, median_seconds(step, budget)))
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
@@ -220,6 +236,10 @@ def gradient_tables(args):
     print("|---|---:|")
     for name, error in w5_rows():
         print(f"| {name} | {error:.2e} |")
+    print("\n| W5 at tighter tolerances | rtol | relative error | median W3 step |")
+    print("|---|---:|---:|---:|")
+    for gradient, rtol, error, seconds in w5_tolerance_rows(args.budget):
+        print(f"| neuralode {gradient} | {rtol:.0e} | {error:.2e} | {seconds * 1e3:.3f} ms |")
     for name, seconds in peers.COMPILE_SECONDS.items():
         if "W3" in name:
             print(f"{name}: compiled in {seconds:.2f} s before timing")
