@@ -81,10 +81,10 @@ def first_and_later_call_seconds(workload, runs=5):
                                 workload=workload)
     # One OpenBLAS thread: numpy's spins for a while after import and would time it, not us.
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    runs = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
-                                            text=True, check=True, env=env).stdout.split()))
-            for _ in range(runs)]
-    return tuple(statistics.median(run[i] for run in runs) for i in range(3))
+    times = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                             text=True, check=True, env=env).stdout.split()))
+             for _ in range(runs)]
+    return tuple(statistics.median(run[i] for run in times) for i in range(3))
 
 
 def python_overhead_per_call(budget):
