@@ -135,8 +135,8 @@ class Drift(nde.Dynamics):
 def test_an_output_time_does_not_restart_the_backward_step_size(gradient):
     """Backwards from t = 10 with first_step 1e-3 and zero error estimates, the steps grow
     tenfold: 1e-3, 1e-2, 0.1, 1 end 1.2e-7 short of the output at 10 - 1.111 - 1.2e-7, so the
-    next step is cut to 1.2e-7 to stop there. The step after the output resumes the planned
-    size (one step to t = 0) instead of growing again from 1.2e-7 (eight more steps)."""
+    next step (planned: 10) is cut to 1.2e-7 to stop there. The step after the output grows
+    from the planned size (one step to t = 0), not from 1.2e-7 (eight more steps)."""
     t = np.array([0.0, 10.0 - 1.111 - 1.2e-7, 10.0])
     theta = np.array([0.3, -0.2])
     ys, pullback = nde.odeint_vjp(Drift(), [1.0, 2.0], t, params=theta, gradient=gradient,

@@ -71,6 +71,17 @@ struct StepController {
     return rejected_before ? std::min(1.0, factor) : factor;
   }
 
+  // The next step after an accepted step cut short (to end on an output time) from the
+  // planned size. Under the controller's error model (err grows as h^(q+1)) the cut step
+  // asks for the same next step as the planned one would have; only the growth limit is
+  // taken from the planned size, so that a cut does not restart the step-size selection.
+  double after_cut_step(double taken, double planned, double err_norm,
+                        bool rejected_before) const {
+    const double wanted =
+        err_norm == 0 ? INFINITY : taken * safety * std::pow(err_norm, exponent);
+    return std::min(wanted, planned * (rejected_before ? 1.0 : max_factor));
+  }
+
   // Factor after a rejected step; a non-finite error shrinks as hard as allowed.
   double rejected_factor(double err_norm) const {
     if (!std::isfinite(err_norm)) return min_factor;

@@ -310,12 +310,9 @@ class LaneIntegrator {
       }
       ++stats.n_accepted;
       if (!tableau_.fsal()) ++stats.nfe;
-      // A step cut short to end on an output time says little about the step size (its
-      // error is small because it is short): the next step resumes the size planned for it,
-      // so that stopping at outputs does not restart the step-size selection.
-      const double planned = lane.clipped ? lane.h : 0.0;
-      lane.h = std::max(planned,
-                        std::abs(h_[l]) * controller_.accepted_factor(err, lane.rejected));
+      const double taken = std::abs(h_[l]);
+      lane.h = lane.clipped ? controller_.after_cut_step(taken, lane.h, err, lane.rejected)
+                            : taken * controller_.accepted_factor(err, lane.rejected);
       lane.rejected = lane.last_failure_non_finite = false;
       const double t_new = t_new_[l];
       hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
