@@ -133,8 +133,8 @@ class Drift(nde.Dynamics):
 
 @pytest.mark.parametrize("gradient", ["adjoint", "interpolated"])
 def test_an_output_time_does_not_restart_the_backward_step_size(gradient):
-    """Backwards from t = 10 with first_step 1e-3 and zero error estimates, the steps grow
-    tenfold: 1e-3, 1e-2, 0.1, 1 end 1.2e-7 short of the output at 10 - 1.111 - 1.2e-7, so the
+    """Backwards from t = 10 with first_step 1e-3 and error estimates of zero (interpolated)
+    or rounding level (adjoint, which integrates z too), the steps grow tenfold: 1e-3, 1e-2, 0.1, 1 end 1.2e-7 short of the output at 10 - 1.111 - 1.2e-7, so the
     next step (planned: 10) is cut to 1.2e-7 to stop there. The step after the output grows
     from the planned size (one step to t = 0), not from 1.2e-7 (eight more steps)."""
     t = np.array([0.0, 10.0 - 1.111 - 1.2e-7, 10.0])

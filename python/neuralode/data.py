@@ -3,7 +3,6 @@ ODE demo, with noise and irregular sampling, and two moons and concentric circle
 classification."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .solve import _float, _int_at_least, odeint

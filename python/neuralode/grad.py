@@ -42,6 +42,8 @@ def check_gradient(gradient) -> str:
         raise ValueError(f"`gradient` must be one of {', '.join(map(repr, GRADIENT_MODES))}; "
                          f"got {gradient!r}")
     return gradient
+
+
 _NORMS = ("seminorm", "full")
 
 

@@ -133,6 +133,10 @@ def check_tolerances(rtol, atol, dim):
 
 def check_steps(method, step_size, first_step, max_step, max_steps):
     """The step options as the core takes them (0 for 'not given')."""
+    # The defaults skip the checks below: a small solve costs a few microseconds.
+    if (step_size is None and first_step is None and type(max_step) is float
+            and max_step == _INF and type(max_steps) is int and max_steps >= 1):
+        return 0.0, 0.0, max_step, max_steps
     if step_size is not None:
         if method in _ADAPTIVE:
             raise ValueError(f"`step_size` applies to the fixed-step methods; {method!r} chooses "
@@ -174,19 +178,12 @@ def check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps, m
     y0 = check_y0(y0)
     batched = y0.ndim == 2
     t_rows = check_t(t, y0.shape[0] if batched else None)
-    if method not in METHODS:
-        method = check_method(method)
+    method = check_method(method)
     rtol, atol = check_tolerances(rtol, atol, y0.shape[-1])
-    # The default step options skip their checks: a small solve costs a few microseconds.
-    if (step_size is None and first_step is None and type(max_step) is float
-            and max_step == _INF and type(max_steps) is int and max_steps >= 1):
-        step_size = first_step = 0.0
-    else:
-        step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
-                                                                 max_step, max_steps)
-    threads = 0 if num_threads is None else check_threads(num_threads)
+    step_size, first_step, max_step, max_steps = check_steps(method, step_size, first_step,
+                                                             max_step, max_steps)
     return (y0, y0 if batched else y0[None, :], t_rows, method, rtol, atol, step_size,
-            first_step, max_step, max_steps, threads)
+            first_step, max_step, max_steps, check_threads(num_threads))
 
 
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,

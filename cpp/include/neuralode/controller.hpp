@@ -63,23 +63,19 @@ struct StepController {
 
   explicit StepController(int order) : exponent(-1.0 / (order + 1)), error_order(order) {}
 
-  // Factor for the next step after an accepted one; after a rejection within the same
-  // step the step may not grow again (it just failed at a larger size).
-  double accepted_factor(double err_norm, bool rejected_before) const {
-    double factor = err_norm == 0 ? max_factor
-                                  : std::min(max_factor, safety * std::pow(err_norm, exponent));
-    return rejected_before ? std::min(1.0, factor) : factor;
-  }
-
-  // The next step after an accepted step cut short (to end on an output time) from the
-  // planned size. Under the controller's error model (err grows as h^(q+1)) the cut step
-  // asks for the same next step as the planned one would have; only the growth limit is
-  // taken from the planned size, so that a cut does not restart the step-size selection.
-  double after_cut_step(double taken, double planned, double err_norm,
-                        bool rejected_before) const {
+  // The next step after an accepted step of size `taken`. Its error asks for
+  // taken * safety * err^exponent, at most max_factor times the step (after a rejection
+  // within the same step, no more than the step: it just failed at a larger size). A step
+  // cut short to end on an output time, from the size `planned`, says little with its error
+  // (small because the step is short, and at tiny sizes mostly rounding): the next step is
+  // at least the planned size and may grow from it, so that an output time does not
+  // restart the step-size selection.
+  double next_step(double taken, double planned, double err_norm, bool rejected_before,
+                   bool cut) const {
     const double wanted =
         err_norm == 0 ? INFINITY : taken * safety * std::pow(err_norm, exponent);
-    return std::min(wanted, planned * (rejected_before ? 1.0 : max_factor));
+    const double limit = (cut ? planned : taken) * (rejected_before ? 1.0 : max_factor);
+    return std::min(cut ? std::max(wanted, planned) : wanted, limit);
   }
 
   // Factor after a rejected step; a non-finite error shrinks as hard as allowed.

@@ -69,7 +69,7 @@ class LaneIntegrator {
     long next = 0;             // next output row to write
     double t = 0, t_end = 0, direction = 1;
     double h = 0;              // adaptive: size of the next step to try
-    bool clipped = false;      // adaptive: the step in flight was cut short to end on a stop
+    bool cut = false;          // adaptive: the step in flight was cut short to end on a stop
     long step_index = 0;       // fixed: steps taken
     SampleResult result;
   };
@@ -283,8 +283,8 @@ class LaneIntegrator {
       }
       double t_new = lane.t + lane.direction * lane.h;
       const double target = step_target(lane);
-      lane.clipped = lane.direction * (t_new - target) > 0;
-      if (lane.clipped) t_new = target;
+      lane.cut = lane.direction * (t_new - target) > 0;
+      if (lane.cut) t_new = target;
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
@@ -310,9 +310,7 @@ class LaneIntegrator {
       }
       ++stats.n_accepted;
       if (!tableau_.fsal()) ++stats.nfe;
-      const double taken = std::abs(h_[l]);
-      lane.h = lane.clipped ? controller_.after_cut_step(taken, lane.h, err, lane.rejected)
-                            : taken * controller_.accepted_factor(err, lane.rejected);
+      lane.h = controller_.next_step(std::abs(h_[l]), lane.h, err, lane.rejected, lane.cut);
       lane.rejected = lane.last_failure_non_finite = false;
       const double t_new = t_new_[l];
       hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
