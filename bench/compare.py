@@ -69,14 +69,17 @@ def other_work():  # 64 MB through the caches, and some Python, as a program doe
 
 first, second = timed(), timed()
 other_work()
-print(first, second, timed())
+after_work = timed()
+time.sleep(0.02)  # idle: threads and cores go to sleep, the caches stay as they are
+print(first, second, after_work, timed())
 """
 FIRST_CALL_WORKLOADS = ("W1 network", "W2 B=1024", "W3 adjoint")
 
 
 def first_and_later_call_seconds(workload, runs=5):
     """In fresh processes (medians of `runs`): the first call after import, the second right
-    after it (warm caches), and a third after other work has gone through the caches."""
+    after it (warm caches), a third after other work has gone through the caches, and a
+    fourth after 20 ms idle."""
     script = FIRST_CALLS.format(bench=os.path.dirname(os.path.abspath(__file__)),
                                 workload=workload)
     # One OpenBLAS thread: numpy's spins for a while after import and would time it, not us.
@@ -84,7 +87,7 @@ def first_and_later_call_seconds(workload, runs=5):
     times = [tuple(map(float, subprocess.run([sys.executable, "-c", script], capture_output=True,
                                              text=True, check=True, env=env).stdout.split()))
              for _ in range(runs)]
-    return tuple(statistics.median(run[i] for run in times) for i in range(3))
+    return tuple(statistics.median(run[i] for run in times) for i in range(4))
 
 
 def python_overhead_per_call(budget):
@@ -130,6 +133,13 @@ def w4_rows():
     return rows
 
 
+# diffrax 0.7.2 starts every adaptive solve with a step of 0.01: diffeqsolve wraps the term
+# (WrapTerm) before PIDController.init, whose Hairer initial-step rule runs only for a bare
+# ODETerm and otherwise returns 0.01. Rows with this first step compare gradients on the
+# same steps.
+DIFFRAX_FIRST_STEP = 0.01
+
+
 def w5_rows():
     """Relative L2 error of dL/dθ on W3 at rtol 1e-6, atol 1e-8 against rtol 1e-12."""
     net, theta = w.w3_net()
@@ -139,6 +149,10 @@ def w5_rows():
     for gradient in nde.GRADIENT_MODES:
         _, grad = w.neuralode_w3(net, theta, data, gradient, rtol=1e-6, atol=1e-8)
         rows.append((f"neuralode {gradient}", grad))
+    for gradient in nde.GRADIENT_MODES:
+        _, grad = w.neuralode_w3(net, theta, data, gradient, rtol=1e-6, atol=1e-8,
+                                 first_step=DIFFRAX_FIRST_STEP)
+        rows.append((f"neuralode {gradient}, first_step {DIFFRAX_FIRST_STEP} as diffrax", grad))
     for name, factory in peers.W3.items():
         run = factory(net, theta, data, rtol=1e-6, atol=1e-8)
         if run is not None:
@@ -147,18 +161,20 @@ def w5_rows():
 
 
 def w5_tolerance_rows(budget):
-    """Error of dL/dθ (as in w5_rows) and time of a W3 step at rtol 1e-7 and 1e-8 (atol
-    100x smaller): what accuracy costs, next to the peers' errors at rtol 1e-6."""
+    """Error of dL/dθ (as in w5_rows) and time of a W3 step at rtol 1e-6 with diffrax's first
+    step, and at rtol 1e-7 and 1e-8 (atol 100x smaller): what accuracy costs, next to the
+    peers' errors at rtol 1e-6."""
     net, theta = w.w3_net()
     data = w.w3_data()
     _, reference = w.neuralode_w3(net, theta, data, "backprop", rtol=1e-12, atol=1e-12)
     rows = []
-    for rtol in (1e-7, 1e-8):
+    for rtol, first_step in ((1e-6, DIFFRAX_FIRST_STEP), (1e-7, None), (1e-8, None)):
         for gradient in nde.GRADIENT_MODES:
             def step():
-                return w.neuralode_w3(net, theta, data, gradient, rtol=rtol, atol=rtol / 100)
+                return w.neuralode_w3(net, theta, data, gradient, rtol=rtol, atol=rtol / 100,
+                                      first_step=first_step)
             error = np.linalg.norm(step()[1] - reference) / np.linalg.norm(reference)
-            rows.append((gradient, rtol, error, median_seconds(step, budget)))
+            rows.append((gradient, rtol, first_step, error, median_seconds(step, budget)))
     return rows
 
 
@@ -236,10 +252,12 @@ def gradient_tables(args):
     print("|---|---:|")
     for name, error in w5_rows():
         print(f"| {name} | {error:.2e} |")
-    print("\n| W5 at tighter tolerances | rtol | relative error | median W3 step |")
-    print("|---|---:|---:|---:|")
-    for gradient, rtol, error, seconds in w5_tolerance_rows(args.budget):
-        print(f"| neuralode {gradient} | {rtol:.0e} | {error:.2e} | {seconds * 1e3:.3f} ms |")
+    print("\n| W5 at other settings | rtol | first step | relative error | median W3 step |")
+    print("|---|---:|---:|---:|---:|")
+    for gradient, rtol, first_step, error, seconds in w5_tolerance_rows(args.budget):
+        first = "Hairer" if first_step is None else f"{first_step}"
+        print(f"| neuralode {gradient} | {rtol:.0e} | {first} | {error:.2e} | "
+              f"{seconds * 1e3:.3f} ms |")
     for name, seconds in peers.COMPILE_SECONDS.items():
         if "W3" in name:
             print(f"{name}: compiled in {seconds:.2f} s before timing")
@@ -285,10 +303,10 @@ def forward_tables(args):
     print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
           "call beyond f's own cost")
     for workload in FIRST_CALL_WORKLOADS:
-        first, second, after = first_and_later_call_seconds(workload)
+        first, second, after_work, after_idle = first_and_later_call_seconds(workload)
         print(f"{workload} in a fresh process (median of 5): first call {first * 1e3:.3f} ms, "
-              f"second {second * 1e3:.3f} ms, a call after other work {after * 1e3:.3f} ms "
-              "(no compilation step)")
+              f"second {second * 1e3:.3f} ms, a call after other work {after_work * 1e3:.3f} "
+              f"ms, a call after 20 ms idle {after_idle * 1e3:.3f} ms (no compilation step)")
     for name, seconds in peers.COMPILE_SECONDS.items():
         print(f"{name}: compiled in {seconds:.2f} s before timing")
 

@@ -74,11 +74,11 @@ def w3_data(seed=0):
     return true_y[starts], W1_T[:W3_TIME], targets
 
 
-def neuralode_w3(net, theta, data, gradient, rtol=1e-7, atol=1e-9):
+def neuralode_w3(net, theta, data, gradient, rtol=1e-7, atol=1e-9, **options):
     """One training step: L1 loss and its gradient with respect to θ."""
     y0, t, targets = data
     ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient, rtol=rtol,
-                                  atol=atol)
+                                  atol=atol, **options)
     loss = np.abs(ys - targets).mean()
     return loss, pullback(np.sign(ys - targets) / ys.size).params
 
