@@ -105,3 +105,33 @@ def test_a_resnet_is_euler_with_step_one():
         h = np.tanh(expected[-1] @ views["0.weight"].T + views["0.bias"])
         expected.append(expected[-1] + h @ views["2.weight"].T + views["2.bias"])
     np.testing.assert_allclose(ys, np.stack(expected), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("method", ["dopri5", "bosh3"])
+def test_a_short_interval_at_a_large_time(method):
+    # The interval is a few units in the last place of t, shorter than the step-size floor.
+    t = np.array([1e10, 1e10 + 1e-5])
+    sol = nde.solve(lambda t, y: y, [1.0], t, method=method, rtol=1e-10, atol=1e-12)
+    assert sol.status == "success"
+    assert sol.ys[-1, 0] == pytest.approx(np.exp(t[1] - t[0]), rel=1e-12)
+
+
+def test_a_network_without_parameters_needs_none():
+    # y' = y^3 from y0: y(t) = y0 / sqrt(1 - 2 y0^2 t).
+    y0, t = np.array([0.5, -0.25]), np.linspace(0.0, 1.0, 4)
+    ys = nde.odeint(nde.nets.Sequential(nde.nets.Power(3)), y0, t, rtol=1e-10, atol=1e-12)
+    exact = y0 / np.sqrt(1 - 2 * y0**2 * t[:, None])
+    np.testing.assert_allclose(ys, exact, rtol=1e-8)
+
+
+@pytest.mark.parametrize("method,options", [("euler", {}), ("rk4", {"step_size": 0.3}),
+                                            ("midpoint", {"step_size": 0.25}), ("dopri5", {})])
+def test_reported_nfe_counts_every_call(method, options):
+    calls = []
+
+    def f(t, y):
+        calls.append(t)
+        return -y
+
+    sol = nde.solve(f, [1.0], np.linspace(0.0, 1.0, 4), method=method, **options)
+    assert sol.stats.nfe == len(calls)

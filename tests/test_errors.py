@@ -179,3 +179,78 @@ def test_ctrl_c_interrupts_a_long_solve():
                        max_steps=10**12)
     finally:
         timer.cancel()
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"atol": "1e-9"}, TypeError, "`atol` must be an array of real numbers; got str"),
+    ({"atol": True}, TypeError, "`atol` must be an array of real numbers; got bool"),
+    ({"method": "rk4", "first_step": 0.1}, ValueError, "`first_step` applies to the adaptive"),
+    ({"method": "euler", "max_step": 0.1}, ValueError, "`max_step` applies to the adaptive"),
+    ({"max_steps": 2**70}, ValueError, "`max_steps` must be at most"),
+    ({"num_threads": 2**40}, ValueError, "`num_threads` must be at most 1024"),
+])
+def test_more_bad_options(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        nde.odeint(NET, [1.0, 2.0], [0.0, 1.0], params=THETA, **kwargs)
+
+
+def test_complex_values_are_refused_not_truncated():
+    with pytest.raises(TypeError, match="`y0` must be an array of real numbers; got ndarray of "
+                                        "complex128"):
+        nde.odeint(f, np.array([1.0 + 1j, 2.0]), [0.0, 1.0])
+    with pytest.raises(TypeError, match="`t` must be an array of real numbers"):
+        nde.odeint(f, [1.0, 2.0], np.array([0.0, 1.0 + 0j]))
+
+
+def test_callable_returning_something_that_is_not_numbers():
+    with pytest.raises(TypeError, match="`func` must return an array of real numbers; got str"):
+        nde.odeint(lambda t, y: "ab", [1.0, 2.0], [0.0, 1.0])
+
+
+class Decay(nde.Dynamics):
+    num_params = 1
+
+    def __init__(self, vjp_result):
+        self.vjp_result = vjp_result
+
+    def f(self, t, y, params):
+        return -params[0] * y
+
+    def vjp(self, t, y, params, a):
+        return self.vjp_result(y, a)
+
+
+@pytest.mark.parametrize("vjp_result,match", [
+    (lambda y, a: (-a, np.array([-(a @ y)]), None), "`vjp` must return a_t as a real number"),
+    (lambda y, a: None, r"`vjp` must return a tuple \(a_y, a_params, a_t\); got NoneType"),
+    (lambda y, a: ("x", np.zeros(1), 0.0), "`vjp` must return a_y and a_params as arrays"),
+])
+def test_vjp_returning_the_wrong_things(vjp_result, match):
+    ys, pullback = nde.odeint_vjp(Decay(vjp_result), [1.0], [0.0, 1.0], params=np.array([0.5]))
+    with pytest.raises(TypeError, match=match):
+        pullback(np.ones_like(ys))
+
+
+def test_mlp_hidden_must_be_a_list():
+    with pytest.raises(TypeError, match=r"`hidden` must be a list of layer widths, e.g. \[64\]; "
+                                        "got int"):
+        nde.nets.MLP(2, hidden=50)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_ctrl_c_interrupts_a_long_network_solve(threads):
+    # Without the interruption this solve would run for minutes and then fail on max_steps.
+    net = nde.nets.MLP(2, hidden=[16])
+    y0 = np.random.default_rng(0).normal(size=(8, 2))
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            nde.odeint(net, y0, [0.0, 1e9], params=net.init(0), rtol=1e-12, atol=1e-12,
+                       max_steps=10**9, num_threads=threads)
+    finally:
+        timer.cancel()
+    # The next solve runs normally.
+    ys = nde.odeint(net, y0, [0.0, 0.1], params=net.init(0), num_threads=threads)
+    assert np.all(np.isfinite(ys))

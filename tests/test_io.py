@@ -56,6 +56,9 @@ def _resave(src, dst, change):
     (lambda m, c: m["net"].append({"kind": "warp"}), "architecture does not match"),
     (lambda m, c: m["settings"].update(method="rk45"), "architecture does not match"),
     (lambda m, c: c.pop("params"), "architecture does not match"),
+    (lambda m, c: m.update(model=["NeuralODE"]), r"unknown model \['NeuralODE'\]"),
+    (lambda m, c: c["params"].__setitem__(0, np.nan), "'params' are not finite numbers"),
+    (lambda m, c: c.update(params=c["params"].astype(str)), "'params' are not finite numbers"),
 ])
 def test_wrong_files_raise_naming_the_file(tmp_path, change, message):
     good = tmp_path / "good.npz"

@@ -45,11 +45,12 @@ struct AdjointResult {
 };
 
 SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, const Array& t_back,
-                              double rtol, double atol, double step_size, double first_step,
-                              double max_step, long max_steps, bool full_norm) {
-  SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol,
-                                     py::float_(atol), step_size, first_step, max_step,
-                                     max_steps);
+                              double rtol, const py::object& atol, double step_size,
+                              double first_step, double max_step, long max_steps,
+                              bool full_norm) {
+  // atol: a float, or one entry per component of the backward state (grad.py builds it).
+  SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol, atol,
+                                     step_size, first_step, max_step, max_steps);
   // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
   options.input_components = static_cast<int>(layout.theta());
   options.norm_components = full_norm ? 0 : static_cast<int>(layout.theta());
@@ -73,14 +74,15 @@ NEURALODE_SIMD_CLONES void network_adjoint_thread_work(const Network& net, const
 // ys, dL_dys (T, B, D) in forward order.
 py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s0,
                           const Array& t_back, const Array& ys, const Array& dL_dys,
-                          const std::string& method, double rtol, double atol, double step_size,
-                          double first_step, double max_step, long max_steps, bool full_norm,
-                          int num_threads) {
+                          const std::string& method, double rtol, const py::object& atol,
+                          double step_size, double first_step, double max_step, long max_steps,
+                          bool full_norm, int num_threads) {
   const ButcherTableau& tableau = tableau_named(method);
   const AdjointLayout layout{net.dim(), net.num_params()};
   const long samples = s0.shape(0), times = t_back.shape(1);
-  const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
-                                                first_step, max_step, max_steps, full_norm);
+  SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
+                                          max_step, max_steps, full_norm);
+  SignalWatch watch(options);
   AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
   const double* theta_p = theta.data();
@@ -92,6 +94,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
                          net, theta_p, tableau, options, queue, jumps, result.batch);
                    });
   }
+  watch.rethrow_if_raised();
   return result.to_tuple();
 }
 
@@ -105,14 +108,26 @@ struct PythonVjpCall {
     Array z_arr(dim), a_arr(dim);
     std::copy(z, z + dim, z_arr.mutable_data());
     std::copy(a, a + dim, a_arr.mutable_data());
-    py::tuple v = dynamics.attr("vjp")(t, z_arr, params, a_arr);
-    if (v.size() != 3) throw py::value_error("`vjp` must return (a_y, a_params, a_t)");
+    const py::object returned = dynamics.attr("vjp")(t, z_arr, params, a_arr);
+    if (!py::isinstance<py::sequence>(returned) || py::isinstance<py::str>(returned) ||
+        py::len(returned) != 3)
+      throw py::type_error("`vjp` must return a tuple (a_y, a_params, a_t); got " +
+                           type_name(returned));
+    const py::tuple v(returned);
     a_y = Array::ensure(v[0]);
     a_params = Array::ensure(v[1]);
-    if (!a_y || a_y.size() != dim || !a_params || a_params.size() != num_params)
+    if (!a_y || !a_params)
+      throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
+                           type_name(v[0]) + " and " + type_name(v[1]));
+    if (a_y.size() != dim || a_params.size() != num_params)
       throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
                             ",) and a_params of shape (" + std::to_string(num_params) + ",)");
-    a_t = v[2].cast<double>();
+    a_t = PyFloat_AsDouble(v[2].ptr());  // a float, an int or a one-element array
+    if (a_t == -1.0 && PyErr_Occurred()) {
+      PyErr_Clear();
+      throw py::type_error("`vjp` must return a_t as a real number (0 for an autonomous "
+                           "system); got " + type_name(v[2]));
+    }
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
 };
@@ -141,8 +156,8 @@ struct PythonAdjointRhs {
 py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params, long dim,
                            long num_params, const Array& s0, const Array& t_back, const Array& ys,
                            const Array& dL_dys, const std::string& method, double rtol,
-                           double atol, double step_size, double first_step, double max_step,
-                           long max_steps, bool full_norm) {
+                           const py::object& atol, double step_size, double first_step,
+                           double max_step, long max_steps, bool full_norm) {
   const ButcherTableau& tableau = tableau_named(method);
   const AdjointLayout layout{static_cast<int>(dim), num_params};
   const long samples = s0.shape(0), times = t_back.shape(1);
@@ -264,11 +279,16 @@ class NetworkBackprop : public RecordedForward {
                   int num_threads)
       : RecordedForward(y0, t, method, net.dim()), net_(net), theta_(theta) {
     check_finite(theta, "params", false);
-    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
-                                             step_size, first_step, max_step, max_steps);
+    SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
+                                       first_step, max_step, max_steps);
+    SignalWatch watch(options);
+    {
+      py::gil_scoped_release release;
+      solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
+                          out_, TapeRecorder{tapes_.data()});
+    }
+    watch.rethrow_if_raised();
     py::gil_scoped_release release;
-    solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads, out_,
-                        TapeRecorder{tapes_.data()});
     NetWorkspace ws;
     net.prepare<1>(ws);
     close_tapes([&](double t_end, const double* y, double* out) {
@@ -295,12 +315,13 @@ class NetworkBackprop : public RecordedForward {
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
   // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint_network returns.
   py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  double rtol, double atol, double step_size, double first_step,
-                                  double max_step, long max_steps, bool full_norm,
-                                  int num_threads) const {
+                                  double rtol, const py::object& atol, double step_size,
+                                  double first_step, double max_step, long max_steps,
+                                  bool full_norm, int num_threads) const {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
-    const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
-                                                  first_step, max_step, max_steps, full_norm);
+    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
+                                            first_step, max_step, max_steps, full_norm);
+    SignalWatch watch(options);
     AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
                          t_back.shape(1));
     AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, true);
@@ -312,6 +333,7 @@ class NetworkBackprop : public RecordedForward {
                                                                          result.batch);
                      });
     }
+    watch.rethrow_if_raised();
     return result.to_tuple();
   }
 
@@ -436,8 +458,9 @@ class DynamicsBackprop : public RecordedForward {
   }
 
   py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  double rtol, double atol, double step_size, double first_step,
-                                  double max_step, long max_steps, bool full_norm, int) const {
+                                  double rtol, const py::object& atol, double step_size,
+                                  double first_step, double max_step, long max_steps,
+                                  bool full_norm, int) const {
     const AdjointLayout layout{dim_, static_cast<long>(params_.size()), false};
     const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                                   first_step, max_step, max_steps, full_norm);

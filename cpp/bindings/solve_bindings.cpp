@@ -35,13 +35,15 @@ py::tuple solve_network(const Network& net, const Array& theta, const Array& y0,
   const ButcherTableau& tableau = tableau_named(method);
   const long samples = y0.shape(0), dim = y0.shape(1);
   check_finite(theta, "params", false);
-  const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
-                                           first_step, max_step, max_steps);
+  SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
+                                     first_step, max_step, max_steps);
+  SignalWatch watch(options);
   BatchResult out(samples, t.shape(1), dim);
   {
     py::gil_scoped_release release;
     solve_network_batch(net, theta.data(), y0.data(), t, tableau, options, num_threads, out);
   }
+  watch.rethrow_if_raised();
   return out.to_tuple();
 }
 
@@ -95,7 +97,7 @@ void register_solve(py::module_& m) {
   m.def("status_names", [] {
     std::vector<std::pair<std::string, std::string>> out;
     for (Status s : {Status::success, Status::max_steps_reached, Status::step_size_underflow,
-                     Status::non_finite_state})
+                     Status::non_finite_state, Status::interrupted})
       out.emplace_back(status_name(s), status_hint(s));
     return out;
   });

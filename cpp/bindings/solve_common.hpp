@@ -3,8 +3,11 @@
 // queue that hands samples to lanes.
 #include <pybind11/numpy.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <type_traits>
 #include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
@@ -97,6 +100,50 @@ inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, b
   return options;
 }
 
+// Ctrl-C for solves that run without the GIL: the lanes on the calling thread look at
+// Python's signals every 20 ms, taking the GIL for it; once a handler raises
+// (KeyboardInterrupt), every lane stops and rethrow_if_raised() raises the error after the
+// parallel region. Other threads only see the stop flag, so nothing throws inside OpenMP.
+class SignalWatch {
+ public:
+  explicit SignalWatch(SolverOptions& options)
+      : caller_(std::this_thread::get_id()), last_(std::chrono::steady_clock::now()) {
+    options.stop = &stop_;
+    options.poll = &poll;
+    options.poll_context = this;
+  }
+  SignalWatch(const SignalWatch&) = delete;
+  SignalWatch& operator=(const SignalWatch&) = delete;
+
+  // Call with the GIL held.
+  void rethrow_if_raised() const {
+    if (raised_) throw py::error_already_set();
+  }
+
+ private:
+  static bool poll(void* context) {
+    auto* self = static_cast<SignalWatch*>(context);
+    if (std::this_thread::get_id() != self->caller_) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - self->last_ < std::chrono::milliseconds(20)) return false;
+    self->last_ = now;
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() == 0) return false;
+    self->raised_ = true;  // the error stays set on this thread until rethrown
+    return true;
+  }
+
+  std::atomic<bool> stop_{false};
+  bool raised_ = false;
+  std::thread::id caller_;
+  std::chrono::steady_clock::time_point last_;
+};
+
+// The type of a Python object, for error messages.
+inline std::string type_name(const py::handle& object) {
+  return py::str(py::type::of(object).attr("__name__"));
+}
+
 // One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
 struct PythonRhs {
   const py::function& f;
@@ -106,7 +153,9 @@ struct PythonRhs {
     std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
     py::object result = f(*t, y_arr);
     Array dy_arr = Array::ensure(result);
-    if (!dy_arr) throw py::error_already_set();
+    if (!dy_arr)
+      throw py::type_error("`func` must return an array of real numbers; got " +
+                           type_name(result));
     if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
       throw py::value_error("`func` must return an array of shape (" + std::to_string(dim) +
                             ",) for a state of shape (" + std::to_string(dim) + ",); got shape " +

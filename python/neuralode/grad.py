@@ -29,7 +29,8 @@ import numpy as np
 from . import _core
 from .dynamics import Dynamics
 from .nets import Sequential
-from .solve import SolverError, _float, _float_array, _integrate, _raise_failures, check_problem
+from .solve import (SolverError, _float_array, _integrate, _raise_failures, check_problem,
+                    check_tolerances, check_y0)
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -79,8 +80,13 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     Args:
         func: a network from :mod:`neuralode.nets` or a :class:`Dynamics` (which supplies
             its own ``vjp``). Plain callables have no derivatives: wrap them in a Dynamics.
-        gradient: "adjoint" (Chen et al. 2018).
-        adjoint_rtol, adjoint_atol: tolerances of the backward solve (default: rtol, atol).
+        gradient: "adjoint" (Chen et al. 2018: the state is integrated backwards with the
+            adjoint), "interpolated" (the backward pass reads the state from the forward
+            solve's dense output) or "backprop" (the exact derivative of the discrete
+            forward solve).
+        adjoint_rtol, adjoint_atol: tolerances of the backward solve (default: rtol, atol);
+            a per-component atol applies to the state and its adjoint, its smallest entry
+            to the parameter and time adjoints.
         adjoint_norm: "seminorm" (default) or "full": whether a_θ and a_t enter the error norm.
         The other arguments are those of :func:`odeint`.
 
@@ -95,31 +101,40 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     check_gradient(gradient)
     if adjoint_norm not in _NORMS:
         raise ValueError(f"`adjoint_norm` must be 'seminorm' or 'full'; got {adjoint_norm!r}")
-    adjoint_rtol = rtol if adjoint_rtol is None else _float(adjoint_rtol, "adjoint_rtol",
-                                                            positive=True)
-    adjoint_atol = atol if adjoint_atol is None else _float(adjoint_atol, "adjoint_atol",
-                                                            positive=True)
-    if not isinstance(adjoint_atol, float):
-        raise TypeError("`adjoint_atol` must be a scalar")
+    adjoint_rtol, adjoint_atol = check_tolerances(
+        rtol if adjoint_rtol is None else adjoint_rtol,
+        atol if adjoint_atol is None else adjoint_atol, check_y0(y0).shape[-1],
+        names=("rtol" if adjoint_rtol is None else "adjoint_rtol",
+               "atol" if adjoint_atol is None else "adjoint_atol"))
     if gradient in ("backprop", "interpolated"):
         return _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size,
                          first_step, max_steps, max_step, num_threads,
-                         (float(adjoint_rtol), float(adjoint_atol), adjoint_norm == "full"))
+                         (adjoint_rtol, adjoint_atol, adjoint_norm == "full"))
     ys, _, _, forward_stats, y0_arr = _integrate(func, y0, t, params, method, rtol, atol,
                                                  step_size, first_step, max_steps, max_step,
                                                  num_threads, True)
-    theta = func.check_params(params, "params")
+    # Private copies: the pullback must not see later changes to the caller's arrays.
+    theta = func.check_params(params, "params").copy()
     batched = y0_arr.ndim == 2
-    t_arr = np.asarray(t, dtype=np.float64)
+    t_arr = np.array(t, dtype=np.float64)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
-    settings = (method, float(adjoint_rtol), float(adjoint_atol), step_size, first_step,
-                max_steps, max_step, adjoint_norm == "full", num_threads, forward_stats[:, 0])
+    settings = (method, adjoint_rtol, adjoint_atol, step_size, first_step, max_steps, max_step,
+                adjoint_norm == "full", num_threads, forward_stats[:, 0])
 
     def pullback(dL_dys) -> Gradients:
         g3 = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
         return _adjoint(func, theta, ys, g3, t_arr, batched, settings)
 
-    return ys_out, pullback
+    return ys_out.copy(), pullback
+
+
+def _backward_atol(atol, dim, num_params, with_state):
+    """atol of the backward state [z (adjoint mode only), a, a_θ, a_t]: a per-component atol
+    applies to z and a, its smallest entry to a_θ and a_t (in the full norm)."""
+    if isinstance(atol, float) or atol.size == 1:
+        return float(np.asarray(atol).reshape(-1)[0])
+    rest = np.full(num_params + 1, atol.min())
+    return np.concatenate([atol] * (2 if with_state else 1) + [rest])
 
 
 def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
@@ -135,8 +150,8 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     s0[:, :D] = ys[-1]
     s0[:, D:2 * D] = dL_dys[-1]
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
-    options = (method, rtol, atol, step_size or 0.0, first_step or 0.0, max_step, max_steps,
-               full_norm)
+    options = (method, rtol, _backward_atol(atol, D, P, True), step_size or 0.0,
+               first_step or 0.0, max_step, max_steps, full_norm)
     if isinstance(func, Sequential):
         out = _core.adjoint_network(func.core(D), theta, s0, t_back, ys, dL_dys, *options,
                                     threads or 0)
@@ -204,7 +219,9 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
                               max_step, num_threads)
     batched = y0_arr.ndim == 2
     D = y0_arr.shape[-1]
-    theta = func.check_params(params, "params")
+    # Private copies: the pullback must not see later changes to the caller's arrays.
+    theta = func.check_params(params, "params").copy()
+    t_rows = t_rows.copy()
     if isinstance(func, Sequential):
         solve = _core.NetworkBackprop(func.core(D), theta, y0_rows, t_rows, batched, method,
                                       rtol, atol, step_size, first_step, max_step, max_steps,
@@ -216,7 +233,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
-    t_arr = np.asarray(t, dtype=np.float64)
+    t_arr = np.array(t, dtype=np.float64)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
     def pullback(dL_dys) -> Gradients:
@@ -230,15 +247,17 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
             s0 = np.zeros((B, D + theta.size + 1))
             s0[:, :D] = g[-1]
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
-                                              a_rtol, a_atol, step_size, first_step, max_step,
-                                              max_steps, full_norm, threads)
+                                              a_rtol, _backward_atol(a_atol, D, theta.size,
+                                                                     False),
+                                              step_size, first_step, max_step, max_steps,
+                                              full_norm, threads)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])
         return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched,
                           forward_stats[:, 0])
 
-    return ys_out, pullback
+    return ys_out.copy(), pullback
 
 
 def _evaluate(func, theta, t, y):

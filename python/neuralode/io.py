@@ -128,9 +128,13 @@ def load(path):
     if saved.split(".")[:2] != __version__.split(".")[:2]:
         raise ValueError(f"{path}: saved by neuralode {saved}, which this version "
                          f"({__version__}) cannot load; load it with neuralode {saved}")
-    cls = _model_classes().get(meta.get("model"))
+    model = meta.get("model")
+    cls = _model_classes().get(model) if isinstance(model, str) else None
     if cls is None:
-        raise ValueError(f"{path}: unknown model {meta.get('model')!r}")
+        raise ValueError(f"{path}: unknown model {model!r}")
+    for name, values in arrays.items():  # all saved arrays are parameters
+        if values.dtype.kind != "f" or not np.all(np.isfinite(values)):
+            raise ValueError(f"{path}: the saved {name!r} are not finite numbers")
     try:
         return cls.from_saved(meta, arrays)
     except (ValueError, TypeError, KeyError) as error:

@@ -33,7 +33,7 @@ def param_vector(value, size, name, owner) -> np.ndarray:
     """`value` as a C-contiguous float64 vector of `size` parameters of `owner` (for messages),
     or a TypeError/ValueError naming `name`."""
     arr = np.asarray(value)
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
     if arr.shape != (size,):
         raise ValueError(f"`{name}` must have shape ({size},) for {owner}; got shape {arr.shape}")
@@ -240,6 +240,8 @@ class Sequential:
                 theta.shape == (self.num_params,) and theta.flags.c_contiguous:
             return theta  # the common case, without the slower checks below
         if theta is None:
+            if self.num_params == 0:
+                return np.zeros(0)
             raise ValueError(f"`{name}` is required for a network with {self.num_params} "
                              "parameters; make them with `net.init(seed)`")
         return param_vector(theta, self.num_params, name, "this network")
@@ -287,6 +289,9 @@ def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = Fal
     input feature (torchdiffeq's ConcatLinear).
     """
     dim = _positive_int(dim, "dim")
+    if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+        raise TypeError(f"`hidden` must be a list of layer widths, e.g. [64]; got "
+                        f"{type(hidden).__name__}")
     hidden = [_positive_int(h, "hidden") for h in hidden]
     if activation not in _ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")

@@ -20,6 +20,7 @@ METHODS = tuple(_core.methods)
 _ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
 _STATUS = _core.status_names()  # [(name, hint)] indexed by the C++ Status value
 _INF = float("inf")
+MAX_THREADS = 1024
 
 
 class SolverError(RuntimeError):
@@ -65,25 +66,32 @@ def _float(value, name, *, positive=False, allow_inf=False):
     return value
 
 
-def _int_at_least(value, name, minimum):
-    """value as an int >= minimum, or a TypeError/ValueError naming `name`."""
+def _int_at_least(value, name, minimum, maximum=2**62):
+    """value as an int in [minimum, maximum], or a TypeError/ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"`{name}` must be at least {minimum}; got {value}")
+    if value > maximum:
+        raise ValueError(f"`{name}` must be at most {maximum}; got {value}")
     return int(value)
 
 
 def _float_array(value, name):
-    """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp)."""
+    """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp).
+    Integers and floats only: strings, booleans and complex numbers are refused rather than
+    parsed, cast or truncated."""
     if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
         return value
     try:
-        arr = np.asarray(value, dtype=np.float64)
-        return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
+        arr = np.asarray(value)
     except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be an array of real numbers; got "
-                        f"{type(value).__name__}") from None
+        arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        kind = type(value).__name__ if arr is None else f"{type(value).__name__} of {arr.dtype}"
+        raise TypeError(f"`{name}` must be an array of real numbers; got {kind}")
+    arr = arr.astype(np.float64, copy=False)
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)  # keeps 0-d as 0-d
 
 
 def check_y0(y0) -> np.ndarray:
@@ -116,18 +124,20 @@ def check_method(method) -> str:
     raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
 
 
-def check_tolerances(rtol, atol, dim):
+def check_tolerances(rtol, atol, dim, names=("rtol", "atol")):
     """rtol, and atol as a float (the core broadcasts it) or a (dim,) array."""
-    rtol = _float(rtol, "rtol", positive=True)
+    rtol_name, atol_name = names
+    rtol = _float(rtol, rtol_name, positive=True)
     if type(atol) is float and 0 < atol < _INF:
         return rtol, atol
-    atol_arr = _float_array(atol, "atol")
+    atol_arr = _float_array(atol, atol_name)
     if atol_arr.ndim == 0:
         atol_arr = atol_arr.reshape(1)
     elif atol_arr.shape != (dim,):
-        raise ValueError(f"`atol` must be a scalar or have shape ({dim},); got shape {atol_arr.shape}")
+        raise ValueError(f"`{atol_name}` must be a scalar or have shape ({dim},); got shape "
+                         f"{atol_arr.shape}")
     if not np.all(atol_arr > 0) or not np.all(np.isfinite(atol_arr)):
-        raise ValueError(f"`atol` must be positive and finite; got {atol}")
+        raise ValueError(f"`{atol_name}` must be positive and finite; got {atol}")
     return rtol, atol_arr
 
 
@@ -135,7 +145,7 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
     """The step options as the core takes them (0 for 'not given')."""
     # The defaults skip the checks below: a small solve costs a few microseconds.
     if (step_size is None and first_step is None and type(max_step) is float
-            and max_step == _INF and type(max_steps) is int and max_steps >= 1):
+            and max_step == _INF and type(max_steps) is int and 1 <= max_steps <= 2**62):
         return 0.0, 0.0, max_step, max_steps
     if step_size is not None:
         if method in _ADAPTIVE:
@@ -144,6 +154,10 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
         step_size = _float(step_size, "step_size", positive=True)
     first_step = 0.0 if first_step is None else _float(first_step, "first_step", positive=True)
     max_step = _float(max_step, "max_step", positive=True, allow_inf=True)
+    if method not in _ADAPTIVE and (first_step or max_step < _INF):
+        name = "first_step" if first_step else "max_step"
+        raise ValueError(f"`{name}` applies to the adaptive methods; {method!r} steps by "
+                         "`step_size`, or on the `t` grid when it is None")
     return step_size or 0.0, first_step, max_step, _int_at_least(max_steps, "max_steps", 1)
 
 
@@ -152,9 +166,8 @@ def check_threads(num_threads) -> int:
         return 0
     if isinstance(num_threads, bool) or not isinstance(num_threads, numbers.Integral):
         raise TypeError(f"`num_threads` must be an int or None; got {type(num_threads).__name__}")
-    if num_threads < 1:
-        raise ValueError(f"`num_threads` must be at least 1; got {num_threads}")
-    return int(num_threads)
+    # An upper bound keeps OpenMP from failing to start threads, which aborts the process.
+    return _int_at_least(num_threads, "num_threads", 1, MAX_THREADS)
 
 
 def _raise_failures(status_codes, t_reached, batched):

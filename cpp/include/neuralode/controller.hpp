@@ -2,6 +2,7 @@
 // Step-size control for the embedded pairs: the error norm, accept/reject and the next step
 // (Hairer, Nørsett & Wanner, Solving ODEs I, §II.4), and the initial step of §II.4.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -18,6 +19,12 @@ struct SolverOptions {
   int norm_components = 0;       // the error norm covers the first ones (0: all)
   int input_components = 0;      // f reads only the first ones (0: all); see stepper.hpp
   bool stop_at_outputs = false;  // end a step at every output time (state jumps there)
+  // Interruption: once *stop is set, every lane abandons its sample at its next step. poll,
+  // when given, is called every few dozen steps by each lane group and may ask to stop (the
+  // bindings look for Ctrl-C with it).
+  std::atomic<bool>* stop = nullptr;
+  bool (*poll)(void* context) = nullptr;
+  void* poll_context = nullptr;
 };
 
 namespace detail {

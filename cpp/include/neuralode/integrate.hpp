@@ -51,6 +51,11 @@ class LaneIntegrator {
 
   void run() {
     while (refill()) {
+      if (interrupted()) {
+        for (int l = 0; l < L; ++l)
+          if (lanes_[l].active) finish(l, Status::interrupted);
+        return;
+      }
       if (tableau_.adaptive())
         adaptive_step();
       else
@@ -90,6 +95,18 @@ class LaneIntegrator {
   std::array<bool, L> reaches_grid_{};  // fixed: the step ends on the regular step_size grid
   std::array<bool, L> finite_{};        // the attempt's y_new is finite
   std::array<std::uint64_t, L> accepted_{};  // all ones for the lanes whose step is accepted
+  int steps_since_poll_ = 0;
+
+  // Whether the solve is to stop; every 64 steps asks options.poll first.
+  bool interrupted() {
+    if (!options_.stop) return false;
+    if (options_.poll && ++steps_since_poll_ >= 64) {
+      steps_since_poll_ = 0;
+      if (options_.poll(options_.poll_context))
+        options_.stop->store(true, std::memory_order_relaxed);
+    }
+    return options_.stop->load(std::memory_order_relaxed);
+  }
 
   void finish(int l, Status status) {
     Lane& lane = lanes_[l];
@@ -271,8 +288,13 @@ class LaneIntegrator {
       Lane& lane = lanes_[l];
       if (!lane.active) continue;
       lane.h = std::min(lane.h, options_.max_step);
-      const double min_step = 10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
-      if (lane.h < min_step) {
+      // Steps under ten units in the last place of t make no progress: the step size has
+      // underflowed. A step that reaches the target is exempt: an interval may itself be
+      // that short where |t| is large.
+      const double min_step =
+          10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
+      const double remaining = std::abs(step_target(lane) - lane.t);
+      if (lane.h < min_step && lane.h < remaining) {
         finish(l, lane.last_failure_non_finite ? Status::non_finite_state
                                                : Status::step_size_underflow);
         continue;
@@ -355,8 +377,16 @@ class LaneIntegrator {
       t_new_[l] = t_new;
     }
     runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
-    // f at the step's end: the next step's first stage and the Hermite output's slope.
-    rhs_(t_new_.data(), ws_.y_new, ws_.scratch_f);
+    // f at the step's end: the next step's first stage and the Hermite output's slope. A
+    // sample's last step needs it only for outputs inside the step.
+    std::array<std::uint64_t, L> needs_end{};
+    for (int l = 0; l < L; ++l) {
+      const Lane& lane = lanes_[l];
+      if (lane.active && (t_new_[l] != lane.t_end ||
+                          lane.direction * (lane.grid.time(lane.next) - t_new_[l]) < 0))
+        needs_end[l] = ~std::uint64_t{0};
+    }
+    evaluate_masked(needs_end, t_new_, ws_.y_new, ws_.scratch_f);
     lane::lanes_finite<L>(ws_.y_new, dim_, finite_);
     accepted_.fill(0);
     for (int l = 0; l < L; ++l) {
@@ -371,9 +401,7 @@ class LaneIntegrator {
       }
       const double t_new = t_new_[l];
       hooks_.template accepted<L>(lane.id, lane.t, h_[l], ws_.y, ws_.k, l);
-      const bool last_step = t_new == lane.t_end;
-      const bool interior_output = lane.direction * (lane.grid.time(lane.next) - t_new) < 0;
-      if (!last_step || interior_output) ++stats.nfe;  // the end-point evaluation is used
+      if (needs_end[l]) ++stats.nfe;
       emit_outputs(l, t_new, [&](double theta, double h, double* out) {
         dense_hermite<L>(theta, h, ws_.y, ws_.y_new, ws_.k.block(0), ws_.scratch_f, dim_, l, out);
       });

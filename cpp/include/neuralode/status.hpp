@@ -9,6 +9,7 @@ enum class Status : int {
   max_steps_reached = 1,
   step_size_underflow = 2,
   non_finite_state = 3,
+  interrupted = 4,
 };
 
 inline const char* status_name(Status status) {
@@ -17,6 +18,7 @@ inline const char* status_name(Status status) {
     case Status::max_steps_reached: return "max_steps_reached";
     case Status::step_size_underflow: return "step_size_underflow";
     case Status::non_finite_state: return "non_finite_state";
+    case Status::interrupted: return "interrupted";
   }
   return "unknown";
 }
@@ -34,6 +36,8 @@ inline const char* status_hint(Status status) {
     case Status::non_finite_state:
       return "the state or its derivative became NaN or inf; check the dynamics and the "
              "initial values, or reduce the step size";
+    case Status::interrupted:
+      return "the solve was interrupted (Ctrl-C)";
   }
   return "";
 }
