@@ -205,3 +205,29 @@ def test_gradient_stats_report_the_forward_evaluations(gradient):
     ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient)
     g = pullback(np.ones_like(ys))
     np.testing.assert_array_equal(g.stats.nfe_forward, nde.solve(net, y0, t, params=theta).stats.nfe)
+
+
+class Chirp(nde.Dynamics):
+    """y' = -θ0 t y + θ1 sin(t): time-dependent, so the vjp's a_t = a·(-θ0 y + θ1 cos t)."""
+    num_params = 2
+
+    def f(self, t, y, params):
+        return -params[0] * t * y + params[1] * np.sin(t)
+
+    def vjp(self, t, y, params, a):
+        a_params = np.array([-(a @ y) * t, np.sum(a) * np.sin(t)])
+        a_t = float(a @ (-params[0] * y + params[1] * np.cos(t)))
+        return -params[0] * t * a, a_params, a_t
+
+
+@pytest.mark.parametrize("gradient", nde.GRADIENT_MODES)
+def test_time_dependent_dynamics_against_finite_differences(gradient):
+    chirp, theta = Chirp(), np.array([0.8, 0.5])
+    y0, t = np.array([1.0, -0.4]), np.array([0.2, 0.7, 1.5, 2.0])
+    weights = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 2.0], [-1.0, 0.4]])
+    _, pullback = nde.odeint_vjp(chirp, y0, t, params=theta, gradient=gradient, **TIGHT)
+    g = pullback(weights)
+    fd_y0, fd_theta, fd_t = _loss_and_fd(chirp, y0, t, theta, weights, **TIGHT)
+    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6)
+    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6)
+    np.testing.assert_allclose(g.t, fd_t, rtol=1e-6, atol=1e-8)

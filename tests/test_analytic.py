@@ -135,3 +135,18 @@ def test_reported_nfe_counts_every_call(method, options):
 
     sol = nde.solve(f, [1.0], np.linspace(0.0, 1.0, 4), method=method, **options)
     assert sol.stats.nfe == len(calls)
+
+
+def test_max_step_caps_every_step():
+    sol = nde.solve(lambda t, y: -y, [1.0], [0.0, 10.0], max_step=0.5, rtol=1e-4, atol=1e-8)
+    default = nde.solve(lambda t, y: -y, [1.0], [0.0, 10.0], rtol=1e-4, atol=1e-8)
+    assert default.stats.n_accepted < 20 <= sol.stats.n_accepted
+    assert sol.ys[-1, 0] == pytest.approx(np.exp(-10.0), rel=1e-3)
+
+
+def test_first_step_is_the_first_step():
+    # From 1e-6 the step grows at most tenfold per step: reaching t = 1 takes 7 steps or more.
+    sol = nde.solve(lambda t, y: y, [1.0], [0.0, 1.0], first_step=1e-6, rtol=1e-6)
+    default = nde.solve(lambda t, y: y, [1.0], [0.0, 1.0], rtol=1e-6)
+    assert default.stats.n_accepted < 7 <= sol.stats.n_accepted
+    assert sol.ys[-1, 0] == pytest.approx(np.e, rel=1e-5)
