@@ -150,3 +150,11 @@ def test_first_step_is_the_first_step():
     default = nde.solve(lambda t, y: y, [1.0], [0.0, 1.0], rtol=1e-6)
     assert default.stats.n_accepted < 7 <= sol.stats.n_accepted
     assert sol.ys[-1, 0] == pytest.approx(np.e, rel=1e-5)
+
+
+def test_an_interval_shorter_than_the_step_size_floor():
+    # At t = 1e16 one unit in the last place is 2: the floor (10 of them) exceeds the whole
+    # interval, which is tried in one step.
+    sol = nde.solve(lambda t, y: -1e-3 * y, [1.0], [1e16, 1e16 + 4], rtol=1e-6)
+    assert sol.status == "success"
+    assert sol.ys[-1, 0] == pytest.approx(np.exp(-4e-3), rel=1e-9)

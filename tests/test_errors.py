@@ -2,6 +2,7 @@
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -254,3 +255,63 @@ def test_ctrl_c_interrupts_a_long_network_solve(threads):
     # The next solve runs normally.
     ys = nde.odeint(net, y0, [0.0, 0.1], params=net.init(0), num_threads=threads)
     assert np.all(np.isfinite(ys))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_stops_every_thread_not_only_the_caller():
+    # One short and one endless sample on two threads: whichever thread is left with the
+    # endless one stops too.
+    net = nde.nets.MLP(2, hidden=[16])
+    t = np.array([np.linspace(0.0, 1.0, 3), np.linspace(0.0, 1e9, 3)])
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            nde.odeint(net, np.ones((2, 2)), t, params=net.init(0), rtol=1e-12, atol=1e-12,
+                       max_steps=10**9, num_threads=2)
+    finally:
+        timer.cancel()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+def test_ctrl_c_interrupts_a_backprop_pullback():
+    # Signalled 15% into the pullback, it must stop long before a whole pullback's time.
+    net = nde.nets.MLP(2, hidden=[512])
+    y0 = np.random.default_rng(1).normal(size=(8000, 2))
+    ys, pullback = nde.odeint_vjp(net, y0, [0.0, 1.0, 2.0], params=net.init(0),
+                                  gradient="backprop", rtol=1e-6, num_threads=2)
+    start = time.perf_counter()
+    pullback(np.ones_like(ys))
+    whole = time.perf_counter() - start
+    timer = threading.Timer(0.15 * whole, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pullback(np.ones_like(ys))
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 0.6 * whole
+
+
+def test_exact_numbers_convert():
+    from decimal import Decimal
+    from fractions import Fraction
+    t = [Fraction(0), Fraction(1, 2), Fraction(1)]
+    ys = nde.odeint(f, [1.0, 2.0], t, atol=Decimal("1e-9"))
+    np.testing.assert_array_equal(ys, nde.odeint(f, [1.0, 2.0], [0.0, 0.5, 1.0], atol=1e-9))
+    with pytest.raises(TypeError, match="`t` must be an array of real numbers"):
+        nde.odeint(f, [1.0, 2.0], np.array([0.0, "1"], dtype=object))
+
+
+def test_fixed_step_blow_up_counts_every_call():
+    calls = []
+
+    def square(t, y):
+        calls.append(t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return y * y
+
+    sol = nde.solve(square, [1.0], np.linspace(0.0, 2.0, 21), method="rk4", throw=False)
+    assert sol.status == "non_finite_state"
+    assert sol.stats.nfe == len(calls)

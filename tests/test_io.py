@@ -149,3 +149,11 @@ def test_a_classifier_with_bad_saved_settings_is_refused(tmp_path):
     _resave(good, bad, lambda m, c: m["estimator_params"].update(method="bogus"))
     with pytest.raises(ValueError, match="bad.npz: .*`method` must be one of"):
         nde.load(bad)
+
+
+def test_non_finite_parameters_are_not_saved(tmp_path):
+    m = model()
+    m.params[0] = np.nan
+    with pytest.raises(ValueError, match="cannot save: the 'params' are not all finite"):
+        m.save(tmp_path / "m.npz")
+    assert not os.listdir(tmp_path)

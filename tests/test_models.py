@@ -93,6 +93,8 @@ def test_fit_argument_errors():
     t, y = data.spiral(20, 2.0)
     with pytest.raises(ValueError, match="`t` must have shape"):
         model.fit(t[:5], y, progress=False)
+    with pytest.raises(TypeError, match="`y` must be an array of real numbers"):
+        model.fit(t, y > 0, progress=False)
     with pytest.raises(ValueError, match="`loss` must be"):
         model.fit(t, y, loss="hinge", progress=False)
     with pytest.raises(ValueError, match="`iterations` must be at least 1"):

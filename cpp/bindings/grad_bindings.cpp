@@ -82,7 +82,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   const long samples = s0.shape(0), times = t_back.shape(1);
   SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
                                           max_step, max_steps, full_norm);
-  SignalWatch watch(options);
+  InterruptWatch watch(&options);
   AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
   const double* theta_p = theta.data();
@@ -94,7 +94,7 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
                          net, theta_p, tableau, options, queue, jumps, result.batch);
                    });
   }
-  watch.rethrow_if_raised();
+  watch.rethrow_if_interrupted();
   return result.to_tuple();
 }
 
@@ -281,13 +281,13 @@ class NetworkBackprop : public RecordedForward {
     check_finite(theta, "params", false);
     SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                        first_step, max_step, max_steps);
-    SignalWatch watch(options);
+    InterruptWatch watch(&options);
     {
       py::gil_scoped_release release;
       solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
                           out_, TapeRecorder{tapes_.data()});
     }
-    watch.rethrow_if_raised();
+    watch.rethrow_if_interrupted();
     py::gil_scoped_release release;
     NetWorkspace ws;
     net.prepare<1>(ws);
@@ -304,11 +304,14 @@ class NetworkBackprop : public RecordedForward {
     long* wd = work_done.mutable_data();
     double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
     const double* g = dL_dys.data();
+    InterruptWatch watch;
     {
       py::gil_scoped_release release;
-      parallel_over_samples(samples(), num_threads,
-                            [&](auto take) { backprop_thread_work(take, g, gy, gt, wd); });
+      parallel_over_samples(samples(), num_threads, [&](auto take) {
+        backprop_thread_work(take, g, gy, gt, wd, watch);
+      });
     }
+    watch.rethrow_if_interrupted();
     return py::make_tuple(grad_y0, grad_theta, work_done);
   }
 
@@ -321,7 +324,7 @@ class NetworkBackprop : public RecordedForward {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
     SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                             first_step, max_step, max_steps, full_norm);
-    SignalWatch watch(options);
+    InterruptWatch watch(&options);
     AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
                          t_back.shape(1));
     AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, true);
@@ -333,7 +336,7 @@ class NetworkBackprop : public RecordedForward {
                                                                          result.batch);
                      });
     }
-    watch.rethrow_if_raised();
+    watch.rethrow_if_interrupted();
     return result.to_tuple();
   }
 
@@ -342,11 +345,11 @@ class NetworkBackprop : public RecordedForward {
   template <class Take>
   NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
                                                   double* grad_y0, double* grad_theta,
-                                                  long* work_done) const {
+                                                  long* work_done, InterruptWatch& watch) const {
     const long params = net_.num_params();
     NetworkVjp vjp(net_, theta_.data());
     std::vector<double> work;
-    for (long b = take(); b >= 0; b = take()) {
+    for (long b = take(); b >= 0 && !watch.requested(); b = take()) {
       std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, 0.0);
       vjp.theta_bar = grad_theta + b * params;
       backprop_one(vjp, b, dL_dys, grad_y0, work_done, work);

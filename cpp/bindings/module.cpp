@@ -4,6 +4,7 @@
 #include <neuralode/fork_safety.hpp>
 
 #include "bindings.hpp"
+#include "interrupt.hpp"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "neuralode's C++ core: Runge-Kutta solvers, networks and batch parallelism.";
@@ -15,4 +16,8 @@ PYBIND11_MODULE(_core, m) {
   // here, at import, so that the first solve is as fast as the next.
   pybind11::array_t<double> first_array(0);
   neuralode::release_threads_before_fork();
+  neuralode::bindings::main_thread_ident() = pybind11::module_::import("threading")
+                                                 .attr("main_thread")()
+                                                 .attr("ident")
+                                                 .cast<unsigned long>();
 }

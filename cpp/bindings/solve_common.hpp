@@ -3,11 +3,8 @@
 // queue that hands samples to lanes.
 #include <pybind11/numpy.h>
 
-#include <atomic>
-#include <chrono>
 #include <cstring>
 #include <functional>
-#include <thread>
 #include <type_traits>
 #include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
@@ -17,6 +14,7 @@
 #include <string>
 
 #include "array_checks.hpp"
+#include "interrupt.hpp"
 
 namespace neuralode::bindings {
 
@@ -99,45 +97,6 @@ inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, b
   options.max_steps = max_steps;
   return options;
 }
-
-// Ctrl-C for solves that run without the GIL: the lanes on the calling thread look at
-// Python's signals every 20 ms, taking the GIL for it; once a handler raises
-// (KeyboardInterrupt), every lane stops and rethrow_if_raised() raises the error after the
-// parallel region. Other threads only see the stop flag, so nothing throws inside OpenMP.
-class SignalWatch {
- public:
-  explicit SignalWatch(SolverOptions& options)
-      : caller_(std::this_thread::get_id()), last_(std::chrono::steady_clock::now()) {
-    options.stop = &stop_;
-    options.poll = &poll;
-    options.poll_context = this;
-  }
-  SignalWatch(const SignalWatch&) = delete;
-  SignalWatch& operator=(const SignalWatch&) = delete;
-
-  // Call with the GIL held.
-  void rethrow_if_raised() const {
-    if (raised_) throw py::error_already_set();
-  }
-
- private:
-  static bool poll(void* context) {
-    auto* self = static_cast<SignalWatch*>(context);
-    if (std::this_thread::get_id() != self->caller_) return false;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - self->last_ < std::chrono::milliseconds(20)) return false;
-    self->last_ = now;
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() == 0) return false;
-    self->raised_ = true;  // the error stays set on this thread until rethrown
-    return true;
-  }
-
-  std::atomic<bool> stop_{false};
-  bool raised_ = false;
-  std::thread::id caller_;
-  std::chrono::steady_clock::time_point last_;
-};
 
 // The type of a Python object, for error messages.
 inline std::string type_name(const py::handle& object) {

@@ -63,6 +63,9 @@ def save(path, arrays: dict, metadata: dict) -> None:
     atomically. The library version and format are added to the metadata."""
     from . import __version__
     path = os.fspath(path)
+    for name, values in arrays.items():  # load refuses them: refuse them here first
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"cannot save: the {name!r} are not all finite")
     meta = dict(metadata, format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__)
     folder = os.path.dirname(os.path.abspath(path))
     text = json.dumps(meta, default=_plain)  # before the temporary file: may raise

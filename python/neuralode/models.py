@@ -9,7 +9,7 @@ from . import losses as _losses
 from . import optim as _optim
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from .solve import _float, _int_at_least, check_method, odeint
+from .solve import _float, _float_array, _int_at_least, check_method, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -18,8 +18,8 @@ __all__ = ["NeuralODE"]
 def _trajectories(t, y):
     """(t as (B, T) rows, y as (T, B, D)) from the layouts fit accepts: t (T,) with y (T, D)
     or (T, B, D); t (B, T) with y (T, B, D)."""
-    t = np.asarray(t, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    t = _float_array(t, "t")
+    y = _float_array(y, "y")
     if y.ndim == 2:
         y = y[:, None, :]
     if y.ndim != 3:

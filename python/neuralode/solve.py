@@ -85,6 +85,10 @@ def _float_array(value, name):
         return value
     try:
         arr = np.asarray(value)
+        if arr.dtype.kind == "O" and not any(  # Fractions, Decimals, big ints: convert
+                isinstance(v, (str, bytes, bool, np.bool_, complex, np.complexfloating))
+                for v in arr.flat):
+            arr = arr.astype(np.float64)
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.dtype.kind not in "iuf":

@@ -19,9 +19,9 @@ struct SolverOptions {
   int norm_components = 0;       // the error norm covers the first ones (0: all)
   int input_components = 0;      // f reads only the first ones (0: all); see stepper.hpp
   bool stop_at_outputs = false;  // end a step at every output time (state jumps there)
-  // Interruption: once *stop is set, every lane abandons its sample at its next step. poll,
-  // when given, is called every few dozen steps by each lane group and may ask to stop (the
-  // bindings look for Ctrl-C with it).
+  // Interruption: once *stop is set, every lane abandons its sample within four steps. poll,
+  // when given, is called every four steps of each lane group and may ask to stop (the
+  // bindings install their Ctrl-C handler with it).
   std::atomic<bool>* stop = nullptr;
   bool (*poll)(void* context) = nullptr;
   void* poll_context = nullptr;

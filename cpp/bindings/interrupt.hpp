@@ -1,0 +1,117 @@
+#pragma once
+// Ctrl-C during solves that run without the GIL. Python's SIGINT handler only notes the
+// signal; the interpreter raises KeyboardInterrupt when it next runs Python code, which it
+// cannot do while a solve holds the thread. So once a solve called from the main thread has
+// run for 10 ms, a handler chained in front of Python's also sets a flag that every lane
+// reads between steps. The lanes stop, and after the parallel region, with the GIL back, the
+// binding lets Python raise what it noted. No Python runs inside the region, any thread's
+// lanes stop within a step, and short solves never touch the handler.
+#include <pybind11/pybind11.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <neuralode/controller.hpp>
+
+namespace neuralode::bindings {
+
+namespace py = pybind11;
+
+// The main thread's identifier (Python's threading.main_thread().ident), set at import.
+inline unsigned long& main_thread_ident() {
+  static unsigned long ident = 0;
+  return ident;
+}
+
+class InterruptWatch {
+ public:
+  // Call with the GIL held. With `options`, its lanes stop once interrupted.
+  explicit InterruptWatch(SolverOptions* options = nullptr)
+      : start_(std::chrono::steady_clock::now()),
+        armed_(PyThread_get_thread_ident() == main_thread_ident()) {
+    if (!options) return;
+    options->stop = &stop_;
+    if (armed_) {
+      options->poll = &poll;
+      options->poll_context = this;
+    }
+  }
+  InterruptWatch(const InterruptWatch&) = delete;
+  InterruptWatch& operator=(const InterruptWatch&) = delete;
+  ~InterruptWatch() { restore(); }
+
+  // Whether the solve is to stop (any thread; installs the handler once 10 ms have passed).
+  bool requested() {
+    poll(this);
+    return stop_.load(std::memory_order_relaxed);
+  }
+
+  // Call with the GIL held, after the parallel region. If the solve was interrupted, Python
+  // runs the SIGINT handler (by default raising KeyboardInterrupt); the solve is incomplete,
+  // so if the handler raises nothing, KeyboardInterrupt is raised here.
+  void rethrow_if_interrupted() {
+    restore();
+    if (!stop_.load()) return;
+    if (PyErr_CheckSignals() == 0)
+      PyErr_SetString(PyExc_KeyboardInterrupt, "the solve was interrupted by SIGINT");
+    throw py::error_already_set();
+  }
+
+ private:
+  static bool poll(void* context) {
+    auto* self = static_cast<InterruptWatch*>(context);
+    if (self->armed_ && !self->installing_.load(std::memory_order_relaxed) &&
+        std::chrono::steady_clock::now() - self->start_ > std::chrono::milliseconds(10) &&
+        !self->installing_.exchange(true))
+      self->install();
+    return false;  // the handler sets the flag itself
+  }
+
+  void install() {
+    if (sigaction(SIGINT, nullptr, &previous_) != 0) return;
+    const bool takes_info = previous_.sa_flags & SA_SIGINFO;
+    if (takes_info ? previous_.sa_sigaction == &on_sigint
+                   : (previous_.sa_handler == SIG_DFL || previous_.sa_handler == SIG_IGN))
+      return;  // not a Python handler: leave SIGINT alone
+    chained() = previous_;
+    current_flag().store(&stop_);
+    struct sigaction ours = previous_;
+    ours.sa_sigaction = &on_sigint;
+    ours.sa_flags = (previous_.sa_flags | SA_SIGINFO) & ~SA_RESETHAND;
+    installed_ = sigaction(SIGINT, &ours, nullptr) == 0;
+  }
+
+  void restore() {
+    if (!installed_) return;
+    sigaction(SIGINT, &previous_, nullptr);
+    current_flag().store(nullptr);
+    installed_ = false;
+  }
+
+  // Async-signal-safe: a lock-free atomic store, then Python's own handler.
+  static void on_sigint(int signum, siginfo_t* info, void* context) {
+    if (std::atomic<bool>* flag = current_flag().load()) flag->store(true);
+    const struct sigaction& next = chained();
+    if (next.sa_flags & SA_SIGINFO)
+      next.sa_sigaction(signum, info, context);
+    else
+      next.sa_handler(signum);
+  }
+  static std::atomic<std::atomic<bool>*>& current_flag() {
+    static std::atomic<std::atomic<bool>*> flag{nullptr};
+    return flag;
+  }
+  static struct sigaction& chained() {
+    static struct sigaction next {};
+    return next;
+  }
+
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> installing_{false};
+  const std::chrono::steady_clock::time_point start_;
+  const bool armed_;  // called from the main thread, the only one Python's handler serves
+  bool installed_ = false;
+  struct sigaction previous_ {};
+};
+
+}  // namespace neuralode::bindings
