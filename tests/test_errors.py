@@ -315,3 +315,24 @@ def test_fixed_step_blow_up_counts_every_call():
     sol = nde.solve(square, [1.0], np.linspace(0.0, 2.0, 21), method="rk4", throw=False)
     assert sol.status == "non_finite_state"
     assert sol.stats.nfe == len(calls)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+def test_a_sigint_handler_of_the_programs_own_lets_the_solve_finish():
+    # A handler that does not raise (a graceful shutdown, asyncio) must not cost the result.
+    net = nde.nets.MLP(2, hidden=[64])
+    y0 = np.random.default_rng(2).normal(size=(40_000, 2))  # about 0.4 s
+    kwargs = dict(params=net.init(0), rtol=1e-10, atol=1e-12, num_threads=2)
+    expected = nde.odeint(net, y0, [0.0, 3.0], **kwargs)
+    noted = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    timer = threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT))
+    try:
+        timer.start()
+        ys = nde.odeint(net, y0, [0.0, 3.0], **kwargs)
+        timer.join()
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    np.testing.assert_array_equal(ys, expected)
+    assert noted == [signal.SIGINT]

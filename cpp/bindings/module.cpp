@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
                                                  .attr("main_thread")()
                                                  .attr("ident")
                                                  .cast<unsigned long>();
+  pthread_atfork(nullptr, nullptr, &neuralode::bindings::InterruptWatch::after_fork_in_child);
 }
