@@ -1,32 +1,26 @@
 #pragma once
 // Output between the ends of a step, from the step's own stages, for one lane: output times
 // never change the steps taken.
-#include <array>
-
 #include "tableau.hpp"
 
 namespace neuralode {
 
 // The tableau's continuous extension: y + h Σ_i k_i Σ_j dense[i][j] θ^(j+1), 0 ≤ θ ≤ 1.
-// k holds the stages block by block, component-major over L lanes. Each component sums in a
-// register, stage by stage (out may be memory the compiler cannot keep there).
+// k holds the stages block by block, component-major over L lanes.
 template <int L>
 void dense_polynomial(const ButcherTableau& tableau, double theta, double h, const double* y,
                       const double* k, int dim, int l, double* out) {
-  std::array<double, max_stages> coef{};
+  for (int d = 0; d < dim; ++d) out[d] = y[d * L + l];
   for (int i = 0; i < tableau.stages; ++i) {
     double weight = 0, power = 1;
     for (int j = 0; j < tableau.dense_degree; ++j) {
       power *= theta;
       weight += tableau.dense[i][j] * power;
     }
-    coef[i] = h * weight;
-  }
-  for (int d = 0; d < dim; ++d) {
-    double sum = y[d * L + l];
-    for (int i = 0; i < tableau.stages; ++i)
-      if (coef[i] != 0) sum += coef[i] * k[(static_cast<long>(i) * dim + d) * L + l];
-    out[d] = sum;
+    if (weight == 0) continue;
+    const double coef = h * weight;
+    const double* k_i = k + static_cast<long>(i) * dim * L;
+    for (int d = 0; d < dim; ++d) out[d] += coef * k_i[d * L + l];
   }
 }
 
