@@ -140,11 +140,18 @@ def w4_rows():
 DIFFRAX_FIRST_STEP = 0.01
 
 
-def w5_rows():
-    """Relative L2 error of dL/dθ on W3 at rtol 1e-6, atol 1e-8 against rtol 1e-12."""
+def w5_problem():
+    """(net, theta, data, error): W3's model and data, and error(grad), the relative L2 error
+    of a dL/dθ against neuralode backprop at rtol 1e-12."""
     net, theta = w.w3_net()
     data = w.w3_data()
     _, reference = w.neuralode_w3(net, theta, data, "backprop", rtol=1e-12, atol=1e-12)
+    return net, theta, data, lambda g: np.linalg.norm(g - reference) / np.linalg.norm(reference)
+
+
+def w5_rows(problem):
+    """Error of dL/dθ on W3 at rtol 1e-6, atol 1e-8, for each mode and peer."""
+    net, theta, data, error = problem
     rows = []
     for gradient in nde.GRADIENT_MODES:
         _, grad = w.neuralode_w3(net, theta, data, gradient, rtol=1e-6, atol=1e-8)
@@ -157,24 +164,22 @@ def w5_rows():
         run = factory(net, theta, data, rtol=1e-6, atol=1e-8)
         if run is not None:
             rows.append((name, run()[1]))
-    return [(name, np.linalg.norm(g - reference) / np.linalg.norm(reference)) for name, g in rows]
+    return [(name, error(g)) for name, g in rows]
 
 
-def w5_tolerance_rows(budget):
+def w5_tolerance_rows(problem, budget):
     """Error of dL/dθ (as in w5_rows) and time of a W3 step at rtol 1e-6 with diffrax's first
     step, and at rtol 1e-7 and 1e-8 (atol 100x smaller): what accuracy costs, next to the
     peers' errors at rtol 1e-6."""
-    net, theta = w.w3_net()
-    data = w.w3_data()
-    _, reference = w.neuralode_w3(net, theta, data, "backprop", rtol=1e-12, atol=1e-12)
+    net, theta, data, error = problem
     rows = []
     for rtol, first_step in ((1e-6, DIFFRAX_FIRST_STEP), (1e-7, None), (1e-8, None)):
         for gradient in nde.GRADIENT_MODES:
             def step():
                 return w.neuralode_w3(net, theta, data, gradient, rtol=rtol, atol=rtol / 100,
                                       first_step=first_step)
-            error = np.linalg.norm(step()[1] - reference) / np.linalg.norm(reference)
-            rows.append((gradient, rtol, first_step, error, median_seconds(step, budget)))
+            rows.append((gradient, rtol, first_step, error(step()[1]),
+                         median_seconds(step, budget)))
     return rows
 
 
@@ -250,11 +255,12 @@ def gradient_tables(args):
               f"{nfe_f} | {nfe_b} | {nfe_b / nfe_f:.2f} |")
     print("\n| W5: dL/dθ at rtol 1e-6, atol 1e-8 | relative error vs rtol 1e-12 |")
     print("|---|---:|")
-    for name, error in w5_rows():
+    problem = w5_problem()
+    for name, error in w5_rows(problem):
         print(f"| {name} | {error:.2e} |")
     print("\n| W5 at other settings | rtol | first step | relative error | median W3 step |")
     print("|---|---:|---:|---:|---:|")
-    for gradient, rtol, first_step, error, seconds in w5_tolerance_rows(args.budget):
+    for gradient, rtol, first_step, error, seconds in w5_tolerance_rows(problem, args.budget):
         first = "Hairer" if first_step is None else f"{first_step}"
         print(f"| neuralode {gradient} | {rtol:.0e} | {first} | {error:.2e} | "
               f"{seconds * 1e3:.3f} ms |")

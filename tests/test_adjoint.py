@@ -57,6 +57,17 @@ def _loss_and_fd(func, y0, t, theta, weights, h=1e-5, **kwargs):
             grad(t, lambda v: loss(y0, v, theta)))
 
 
+def _assert_matches_finite_differences(func, y0, t, params, weights, gradient="adjoint", **tol):
+    """dL/dy0, dL/dθ and every dL/dt_i of L = Σ_i weights_i·y(t_i) against central
+    differences."""
+    _, pullback = nde.odeint_vjp(func, y0, t, params=params, gradient=gradient, **tol)
+    g = pullback(weights)
+    fd_y0, fd_theta, fd_t = _loss_and_fd(func, y0, t, params, weights, **tol)
+    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6)
+    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6)
+    np.testing.assert_allclose(g.t, fd_t, rtol=1e-6, atol=1e-8)
+
+
 @pytest.mark.parametrize("gradient", nde.GRADIENT_MODES)
 @pytest.mark.parametrize("time_input", [False, True])
 def test_mlp_against_finite_differences(time_input, gradient):
@@ -77,12 +88,7 @@ def test_dynamics_adjoint_against_finite_differences():
     lv = LotkaVolterra()
     y0, t = np.array([1.0, 1.2]), np.array([0.0, 0.5, 1.0])
     weights = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 2.0]])
-    _, pullback = nde.odeint_vjp(lv, y0, t, params=PARAMS, **TIGHT)
-    g = pullback(weights)
-    fd_y0, fd_theta, fd_t = _loss_and_fd(lv, y0, t, PARAMS, weights, **TIGHT)
-    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6)
-    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6)
-    np.testing.assert_allclose(g.t, fd_t, rtol=1e-6, atol=1e-8)
+    _assert_matches_finite_differences(lv, y0, t, PARAMS, weights, **TIGHT)
 
 
 def test_batch_gradients_are_sums_of_samples_and_independent_of_threads():
@@ -225,9 +231,4 @@ def test_time_dependent_dynamics_against_finite_differences(gradient):
     chirp, theta = Chirp(), np.array([0.8, 0.5])
     y0, t = np.array([1.0, -0.4]), np.array([0.2, 0.7, 1.5, 2.0])
     weights = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 2.0], [-1.0, 0.4]])
-    _, pullback = nde.odeint_vjp(chirp, y0, t, params=theta, gradient=gradient, **TIGHT)
-    g = pullback(weights)
-    fd_y0, fd_theta, fd_t = _loss_and_fd(chirp, y0, t, theta, weights, **TIGHT)
-    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6)
-    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6)
-    np.testing.assert_allclose(g.t, fd_t, rtol=1e-6, atol=1e-8)
+    _assert_matches_finite_differences(chirp, y0, t, theta, weights, gradient, **TIGHT)

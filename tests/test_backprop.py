@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import neuralode as nde
-from test_adjoint import _loss_and_fd
+from test_adjoint import _assert_matches_finite_differences, _loss_and_fd
 
 
 @pytest.mark.parametrize("method,kwargs", [("rk4", {"step_size": 0.15}), ("midpoint", {}),
@@ -106,10 +106,5 @@ def test_every_mode_differentiates_python_dynamics(gradient):
     lv = LotkaVolterra()
     y0, t = np.array([[1.0, 1.2], [0.7, 1.5]]), np.array([0.0, 0.5, 1.0])
     weights = np.random.default_rng(1).normal(size=(3, 2, 2))
-    tight = {"rtol": 1e-10, "atol": 1e-12}
-    _, pullback = nde.odeint_vjp(lv, y0, t, params=PARAMS, gradient=gradient, **tight)
-    g = pullback(weights)
-    fd_y0, fd_theta, fd_t = _loss_and_fd(lv, y0, t, PARAMS, weights, **tight)
-    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-6)
-    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6)
-    np.testing.assert_allclose(g.t, fd_t, rtol=1e-6, atol=1e-8)
+    _assert_matches_finite_differences(lv, y0, t, PARAMS, weights, gradient, rtol=1e-10,
+                                       atol=1e-12)

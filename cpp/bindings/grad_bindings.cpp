@@ -82,19 +82,16 @@ py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s
   const long samples = s0.shape(0), times = t_back.shape(1);
   SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
                                           max_step, max_steps, full_norm);
-  InterruptWatch watch(&options);
   AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
   AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
   const double* theta_p = theta.data();
-  {
-    py::gil_scoped_release release;
+  run_interruptibly(&options, [&](InterruptWatch&) {
     solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
                    [&](auto lanes, auto& queue) {
                      network_adjoint_thread_work<decltype(lanes)::value>(
                          net, theta_p, tableau, options, queue, jumps, result.batch);
                    });
-  }
-  watch.rethrow_if_interrupted();
+  });
   return result.to_tuple();
 }
 
@@ -281,13 +278,10 @@ class NetworkBackprop : public RecordedForward {
     check_finite(theta, "params", false);
     SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                        first_step, max_step, max_steps);
-    InterruptWatch watch(&options);
-    {
-      py::gil_scoped_release release;
+    run_interruptibly(&options, [&](InterruptWatch&) {
       solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
                           out_, TapeRecorder{tapes_.data()});
-    }
-    watch.rethrow_if_interrupted();
+    });
     py::gil_scoped_release release;
     NetWorkspace ws;
     net.prepare<1>(ws);
@@ -304,14 +298,11 @@ class NetworkBackprop : public RecordedForward {
     long* wd = work_done.mutable_data();
     double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
     const double* g = dL_dys.data();
-    InterruptWatch watch;
-    {
-      py::gil_scoped_release release;
+    run_interruptibly(nullptr, [&](InterruptWatch& watch) {
       parallel_over_samples(samples(), num_threads, [&](auto take) {
         backprop_thread_work(take, g, gy, gt, wd, watch);
       });
-    }
-    watch.rethrow_if_interrupted();
+    });
     return py::make_tuple(grad_y0, grad_theta, work_done);
   }
 
@@ -324,19 +315,16 @@ class NetworkBackprop : public RecordedForward {
     const AdjointLayout layout{net_.dim(), net_.num_params(), false};
     SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
                                             first_step, max_step, max_steps, full_norm);
-    InterruptWatch watch(&options);
     AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
                          t_back.shape(1));
     AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, true);
-    {
-      py::gil_scoped_release release;
+    run_interruptibly(&options, [&](InterruptWatch&) {
       solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
                      [&](auto lanes, auto& queue) {
                        interpolated_thread_work<decltype(lanes)::value>(queue, jumps, options,
                                                                          result.batch);
                      });
-    }
-    watch.rethrow_if_interrupted();
+    });
     return result.to_tuple();
   }
 

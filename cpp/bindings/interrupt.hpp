@@ -66,7 +66,7 @@ class InterruptWatch {
   InterruptWatch& operator=(const InterruptWatch&) = delete;
   ~InterruptWatch() { restore(); }
 
-  // Whether the solve is to stop (any thread; installs the handler once 10 ms have passed).
+  // Whether the solve is to stop (any thread; installs the handler once 1 ms has passed).
   bool requested() {
     poll(this);
     return stop_.load(std::memory_order_relaxed);
@@ -158,5 +158,18 @@ class InterruptWatch {
   bool installed_ = false;
   struct sigaction previous_ {};
 };
+
+// Runs work(watch) without the GIL, interruptible by Ctrl-C (the lanes of `options`, when
+// given, stop by themselves; other work asks watch.requested()), then raises the
+// KeyboardInterrupt if there was one. Call with the GIL held.
+template <class Work>
+void run_interruptibly(SolverOptions* options, Work&& work) {
+  InterruptWatch watch(options);
+  {
+    py::gil_scoped_release release;
+    work(watch);
+  }
+  watch.rethrow_if_interrupted();
+}
 
 }  // namespace neuralode::bindings

@@ -37,13 +37,10 @@ py::tuple solve_network(const Network& net, const Array& theta, const Array& y0,
   check_finite(theta, "params", false);
   SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                      first_step, max_step, max_steps);
-  InterruptWatch watch(&options);
   BatchResult out(samples, t.shape(1), dim);
-  {
-    py::gil_scoped_release release;
+  run_interruptibly(&options, [&](InterruptWatch&) {
     solve_network_batch(net, theta.data(), y0.data(), t, tableau, options, num_threads, out);
-  }
-  watch.rethrow_if_interrupted();
+  });
   return out.to_tuple();
 }
 

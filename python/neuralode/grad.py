@@ -131,8 +131,10 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
 def _backward_atol(atol, dim, num_params, with_state):
     """atol of the backward state [z (adjoint mode only), a, a_θ, a_t]: a per-component atol
     applies to z and a, its smallest entry to a_θ and a_t (in the full norm)."""
-    if isinstance(atol, float) or atol.size == 1:
-        return float(np.asarray(atol).reshape(-1)[0])
+    if isinstance(atol, float):
+        return atol
+    if atol.size == 1:
+        return float(atol[0])
     rest = np.full(num_params + 1, atol.min())
     return np.concatenate([atol] * (2 if with_state else 1) + [rest])
 

@@ -58,14 +58,23 @@ def net_from_spec(specs) -> nets.Sequential:
     return nets.Sequential(*layers)
 
 
+def _not_finite_numbers(arrays: dict):
+    """The name of the first array that is not all finite numbers, or None."""
+    for name, values in arrays.items():
+        values = np.asarray(values)
+        if values.dtype.kind not in "iuf" or not np.all(np.isfinite(values)):
+            return name
+    return None
+
+
 def save(path, arrays: dict, metadata: dict) -> None:
     """Writes `arrays` (name -> float array) and `metadata` (JSON-ready) to `path`
     atomically. The library version and format are added to the metadata."""
     from . import __version__
     path = os.fspath(path)
-    for name, values in arrays.items():  # load refuses them: refuse them here first
-        if not np.all(np.isfinite(values)):
-            raise ValueError(f"cannot save: the {name!r} are not all finite")
+    bad = _not_finite_numbers(arrays)  # load refuses them: refuse them here first
+    if bad:
+        raise ValueError(f"cannot save: the {bad!r} are not all finite")
     meta = dict(metadata, format=FORMAT, format_version=FORMAT_VERSION, library_version=__version__)
     folder = os.path.dirname(os.path.abspath(path))
     text = json.dumps(meta, default=_plain)  # before the temporary file: may raise
@@ -135,9 +144,9 @@ def load(path):
     cls = _model_classes().get(model) if isinstance(model, str) else None
     if cls is None:
         raise ValueError(f"{path}: unknown model {model!r}")
-    for name, values in arrays.items():  # all saved arrays are parameters
-        if values.dtype.kind != "f" or not np.all(np.isfinite(values)):
-            raise ValueError(f"{path}: the saved {name!r} are not finite numbers")
+    bad = _not_finite_numbers(arrays)  # all saved arrays are parameters
+    if bad:
+        raise ValueError(f"{path}: the saved {bad!r} are not finite numbers")
     try:
         return cls.from_saved(meta, arrays)
     except (ValueError, TypeError, KeyError) as error:

@@ -21,6 +21,7 @@ _ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
 _STATUS = _core.status_names()  # [(name, hint)] indexed by the C++ Status value
 _INF = float("inf")
 MAX_THREADS = 1024
+_MAX_STEPS = 2**62  # the core counts steps in a C++ long
 
 
 class SolverError(RuntimeError):
@@ -66,7 +67,7 @@ def _float(value, name, *, positive=False, allow_inf=False):
     return value
 
 
-def _int_at_least(value, name, minimum, maximum=2**62):
+def _int_at_least(value, name, minimum, maximum=_MAX_STEPS):
     """value as an int in [minimum, maximum], or a TypeError/ValueError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"`{name}` must be an integer; got {type(value).__name__}")
@@ -149,7 +150,7 @@ def check_steps(method, step_size, first_step, max_step, max_steps):
     """The step options as the core takes them (0 for 'not given')."""
     # The defaults skip the checks below: a small solve costs a few microseconds.
     if (step_size is None and first_step is None and type(max_step) is float
-            and max_step == _INF and type(max_steps) is int and 1 <= max_steps <= 2**62):
+            and max_step == _INF and type(max_steps) is int and 1 <= max_steps <= _MAX_STEPS):
         return 0.0, 0.0, max_step, max_steps
     if step_size is not None:
         if method in _ADAPTIVE:

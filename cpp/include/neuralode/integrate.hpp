@@ -32,10 +32,6 @@ struct NoHooks {
   void started(long, int) {}
 };
 
-// Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
-// evaluates f for all L lanes at once, and rhs.one(lane, t, y /*[dim]*/, dy /*[dim]*/) for
-// the sample in one lane with the same arithmetic (to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
-// left. Record: void(long id, const SampleResult&).
 // Whether the solve is to stop (options.poll is asked first). Out of line on purpose:
 // inlined into the step loop, its atomic operations made GCC compile that loop twice over
 // (twice the code, 5% slower).
@@ -46,6 +42,10 @@ __attribute__((noinline)) inline bool stop_requested(const SolverOptions& option
   return options.stop->load(std::memory_order_relaxed);
 }
 
+// Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
+// evaluates f for all L lanes at once, and rhs.one(lane, t, y /*[dim]*/, dy /*[dim]*/) for
+// the sample in one lane with the same arithmetic (to start samples one lane at a time). NextProblem: bool(SampleProblem&), false when none is
+// left. Record: void(long id, const SampleResult&).
 template <int L, class Rhs, class NextProblem, class Record, class Hooks>
 class LaneIntegrator {
  public:
@@ -293,7 +293,8 @@ class LaneIntegrator {
       // closer than that is tried once in one step.
       const double min_step =
           10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
-      const double remaining = std::abs(step_target(lane) - lane.t);
+      const double target = step_target(lane);
+      const double remaining = std::abs(target - lane.t);
       if (lane.h < min_step && remaining <= min_step && !lane.rejected) lane.h = remaining;
       if (lane.h < min_step && lane.h < remaining) {
         finish(l, lane.last_failure_non_finite ? Status::non_finite_state
@@ -305,7 +306,6 @@ class LaneIntegrator {
         continue;
       }
       double t_new = lane.t + lane.direction * lane.h;
-      const double target = step_target(lane);
       lane.cut = lane.direction * (t_new - target) > 0;
       if (lane.cut) t_new = target;
       h_[l] = t_new - lane.t;
