@@ -25,9 +25,7 @@ import neuralode as nde  # noqa: E402
 SETTLE_SECONDS = 0.3
 
 
-def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
-    time.sleep(SETTLE_SECONDS)
-    fn()  # warm-up
+def _timed_calls(fn, budget, min_repeats, max_repeats):
     times = []
     start = time.perf_counter()
     while len(times) < min_repeats or (time.perf_counter() - start < budget
@@ -35,7 +33,32 @@ def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return times
+
+
+def median_seconds(fn, budget, min_repeats=5, max_repeats=500):
+    time.sleep(SETTLE_SECONDS)
+    fn()  # warm-up
+    return statistics.median(_timed_calls(fn, budget, min_repeats, max_repeats))
+
+
+# Rows compared with each other are timed in turns, a block of calls each per round, so
+# that a change in the machine's load over the run falls on all of them alike.
+ROUNDS = 4
+
+
+def median_seconds_side_by_side(fns, budget, max_repeats=500):
+    """The median seconds per call of each of `fns` (None: not installed), `budget` seconds
+    each, timed in ROUNDS interleaved blocks."""
+    live = [fn for fn in fns if fn is not None]
+    for fn in live:
+        fn()  # warm-up
+    times = {id(fn): [] for fn in live}
+    for _ in range(ROUNDS):
+        for fn in live:
+            time.sleep(SETTLE_SECONDS)
+            times[id(fn)] += _timed_calls(fn, budget / ROUNDS, 2, max_repeats // ROUNDS)
+    return [None if fn is None else statistics.median(times[id(fn)]) for fn in fns]
 
 
 FIRST_CALLS = """
@@ -231,13 +254,12 @@ def training_table(args):
 def gradient_tables(args):
     net, theta = w.w3_net()
     data = w.w3_data()
-    rows = []
-    for gradient in nde.GRADIENT_MODES:
-        seconds = median_seconds(lambda: w.neuralode_w3(net, theta, data, gradient), args.budget)
-        rows.append((f"neuralode {gradient}", seconds))
-    for name, factory in peers.W3.items():
-        run = factory(net, theta, data)
-        rows.append((name, None if run is None else median_seconds(run, args.budget)))
+    entries = [(f"neuralode {gradient}",
+                lambda gradient=gradient: w.neuralode_w3(net, theta, data, gradient))
+               for gradient in nde.GRADIENT_MODES]
+    entries += [(name, factory(net, theta, data)) for name, factory in peers.W3.items()]
+    rows = list(zip((name for name, _ in entries),
+                    median_seconds_side_by_side([fn for _, fn in entries], args.budget)))
     ours = {name: s for name, s in rows if name.startswith("neuralode")}
     print("\n| W3: one training step | median | vs neuralode adjoint | vs backprop |")
     print("|---|---:|---:|---:|")
@@ -272,30 +294,30 @@ def gradient_tables(args):
 def forward_tables(args):
     rows = []
 
-    def add(workload, name, fn, ours=None):
-        if fn is None:
-            rows.append((workload, name, None, None))
-            return None
-        seconds = median_seconds(fn, args.budget)
-        rows.append((workload, name, seconds, ours))
-        return seconds
+    def add_group(workload, entries):
+        """entries: (name, callable or None, name of the neuralode row it is compared with)."""
+        seconds = median_seconds_side_by_side([fn for _, fn, _ in entries], args.budget)
+        by_name = dict(zip((name for name, _, _ in entries), seconds))
+        for (name, _, ours), secs in zip(entries, seconds):
+            rows.append((workload, name, secs, by_name[ours] if ours else None))
 
     net1, theta1 = w.spiral_net()
-    ours_net = add("W1", "neuralode, network", lambda: w.neuralode_w1_net(net1, theta1))
-    ours_callable = add("W1", "neuralode, Python callable", w.neuralode_w1_callable)
-    add("W1", "scipy solve_ivp RK45", w.scipy_w1, ours_callable)
-    for name, factory in peers.W1.items():
-        add("W1", name, factory(), ours_net)
+    ours_net, ours_callable = "neuralode, network", "neuralode, Python callable"
+    add_group("W1", [(ours_net, lambda: w.neuralode_w1_net(net1, theta1), None),
+                     (ours_callable, w.neuralode_w1_callable, None),
+                     ("scipy solve_ivp RK45", w.scipy_w1, ours_callable)] +
+              [(name, factory(), ours_net) for name, factory in peers.W1.items()])
 
     net2, theta2 = w.w2_net()
     for batch in w.W2_BATCHES:
         y0 = w.w2_y0(batch)
-        label = f"W2 B={batch}"
-        ours = add(label, "neuralode", lambda: w.neuralode_w2(net2, theta2, y0))
-        for name, factory in peers.W2.items():
-            add(label, name, factory(net2, theta2, y0), ours)
+        add_group(f"W2 B={batch}",
+                  [("neuralode", lambda: w.neuralode_w2(net2, theta2, y0), None)] +
+                  [(name, factory(net2, theta2, y0), "neuralode")
+                   for name, factory in peers.W2.items()])
 
-    print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats\n")
+    print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats, each "
+          f"workload's rows timed in {ROUNDS} interleaved rounds\n")
     print("| workload | implementation | median | neuralode faster by |")
     print("|---|---|---:|---:|")
     for workload, name, seconds, ours in rows:

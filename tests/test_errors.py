@@ -336,3 +336,19 @@ def test_a_sigint_handler_of_the_programs_own_lets_the_solve_finish():
         signal.signal(signal.SIGINT, previous)
     np.testing.assert_array_equal(ys, expected)
     assert noted == [signal.SIGINT]
+
+
+@pytest.mark.parametrize("y0,t,theta,match", [
+    (np.zeros((1, 1, 2)), np.array([[0.0, 1.0]]), THETA, "the core takes y0 as"),
+    (np.zeros((2, 2)), np.zeros((3, 2)), THETA, "the core takes y0 as"),
+    (np.zeros((1, 2)), np.zeros((1, 0)), THETA, "the core takes y0 as"),
+    (np.zeros((1, 3)), np.array([[0.0, 1.0]]), THETA, "states of 2 components, not 3"),
+    (np.zeros((1, 2)), np.array([[0.0, 1.0]]), THETA[:-1], r"`params` must have shape \(22,\)"),
+])
+def test_the_core_refuses_arrays_that_do_not_fit(y0, t, theta, match):
+    """The private core is reached through the checks above; handed raw arrays of the wrong
+    shape, it raises rather than reading or writing past them."""
+    from neuralode import _core
+    with pytest.raises(ValueError, match=match):
+        _core.solve_network(NET.core(2), theta, y0, t, True, "dopri5", 1e-6, 1e-8, 0.0, 0.0,
+                            np.inf, 1000, 0)

@@ -278,6 +278,7 @@ class NetworkBackprop : public RecordedForward {
     check_finite(theta, "params", false);
     SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                        first_step, max_step, max_steps);
+    check_network_arguments(net, theta, y0);
     run_interruptibly(&options, [&](InterruptWatch&) {
       solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
                           out_, TapeRecorder{tapes_.data()});

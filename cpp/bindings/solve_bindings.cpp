@@ -37,6 +37,7 @@ py::tuple solve_network(const Network& net, const Array& theta, const Array& y0,
   check_finite(theta, "params", false);
   SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
                                      first_step, max_step, max_steps);
+  check_network_arguments(net, theta, y0);
   BatchResult out(samples, t.shape(1), dim);
   run_interruptibly(&options, [&](InterruptWatch&) {
     solve_network_batch(net, theta.data(), y0.data(), t, tableau, options, num_threads, out);

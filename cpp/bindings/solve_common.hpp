@@ -77,6 +77,10 @@ inline OutputGrid grid_of(const double* t, long t_rows, long times, const BatchR
 inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
                          double rtol, const py::object& atol, double step_size, double first_step,
                          double max_step, long max_steps) {
+  // solve.py checks the shapes with messages for users; these guard the raw pointers.
+  if (y0.ndim() != 2 || t.ndim() != 2 || t.shape(1) < 1 ||
+      (t.shape(0) != 1 && t.shape(0) != y0.shape(0)))
+    throw py::value_error("the core takes y0 as (B, D) and t as (1, T) or (B, T)");
   check_finite(y0, "y0", batched);
   check_time_grid(t, per_sample_t);
   const long dim = y0.shape(1);
@@ -96,6 +100,16 @@ inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, b
   options.max_step = max_step;
   options.max_steps = max_steps;
   return options;
+}
+
+// A network's parameters and state width against the arrays given for them.
+inline void check_network_arguments(const Network& net, const Array& theta, const Array& y0) {
+  if (theta.ndim() != 1 || theta.shape(0) != net.num_params())
+    throw py::value_error("`params` must have shape (" + std::to_string(net.num_params()) +
+                          ",) for this network");
+  if (y0.shape(1) != net.dim())
+    throw py::value_error("the network takes states of " + std::to_string(net.dim()) +
+                          " components, not " + std::to_string(y0.shape(1)));
 }
 
 // The type of a Python object, for error messages.

@@ -16,6 +16,8 @@ from . import _core
 __all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "Identity", "ReLU",
            "Power", "ConcatTime", "Sequential", "MLP"]
 
+_FLOAT64 = np.dtype(np.float64)  # `dtype is _FLOAT64`: the fast check of the common case
+
 # Layer kinds as numbered in cpp/include/neuralode/nets.hpp.
 _KIND = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "elu": 4, "sin": 5,
          "identity": 6, "relu": 7, "power": 8, "concat_time": 9}
@@ -236,7 +238,7 @@ class Sequential:
 
     def check_params(self, theta, name="theta") -> np.ndarray:
         """θ as a C-contiguous float64 array of this network's length."""
-        if type(theta) is np.ndarray and theta.dtype == np.float64 and \
+        if type(theta) is np.ndarray and theta.dtype is _FLOAT64 and \
                 theta.shape == (self.num_params,) and theta.flags.c_contiguous:
             return theta  # the common case, without the slower checks below
         if theta is None:

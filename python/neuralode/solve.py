@@ -12,13 +12,14 @@ import numpy as np
 
 from . import _core
 from .dynamics import Dynamics
-from .nets import Sequential
+from .nets import _FLOAT64, Sequential
 
 __all__ = ["odeint", "solve", "Solution", "SolveStats", "SolverError", "METHODS"]
 
 METHODS = tuple(_core.methods)
 _ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
 _STATUS = _core.status_names()  # [(name, hint)] indexed by the C++ Status value
+_STATUS_NAMES = np.array([name for name, _ in _STATUS])
 _INF = float("inf")
 MAX_THREADS = 1024
 _MAX_STEPS = 2**62  # the core counts steps in a C++ long
@@ -82,8 +83,8 @@ def _float_array(value, name):
     """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp).
     Integers and floats only: strings, booleans and complex numbers are refused rather than
     parsed, cast or truncated."""
-    if type(value) is np.ndarray and value.dtype == np.float64 and value.flags.c_contiguous:
-        return value
+    if type(value) is np.ndarray and value.dtype is _FLOAT64 and value.flags.c_contiguous:
+        return value  # the common case (`is`: an equal but distinct dtype takes the long way)
     try:
         arr = np.asarray(value)
         if arr.dtype.kind == "O" and not any(  # Fractions, Decimals, big ints: convert
@@ -267,15 +268,11 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
     ys, status, t_reached, stats, y0 = _integrate(func, y0, t, params, method, rtol, atol,
                                                   step_size, first_step, max_steps, max_step,
                                                   num_threads, throw)
-    batched = y0.ndim == 2
-
-    def per_sample(arr):
-        return arr if batched else arr[0].item()
-
-    names = np.array([_STATUS[c][0] for c in status])
-    return Solution(np.asarray(t, dtype=np.float64), ys.reshape((ys.shape[0], *y0.shape)),
-                    SolveStats(*(per_sample(column) for column in stats.T)),
-                    names if batched else str(names[0]), per_sample(t_reached))
+    ts = np.asarray(t, dtype=np.float64)
+    if y0.ndim == 2:
+        return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached)
+    return Solution(ts, ys.reshape(ys.shape[0], y0.shape[0]), SolveStats(*stats[0].tolist()),
+                    _STATUS[status[0]][0], t_reached[0].item())
 
 
 def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,

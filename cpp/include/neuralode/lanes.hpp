@@ -68,6 +68,15 @@ inline void axpy(const std::array<double, L>& coef, const double* src, double* d
     for (int l = 0; l < L; ++l) dst[d * L + l] += coef[l] * src[d * L + l];
 }
 
+// dst[d][l] = base[d][l] + coef[l] * src[d][l]: the same operation as copying base into dst
+// and then axpy, without the copy.
+template <int L>
+inline void axpy_into(const std::array<double, L>& coef, const double* src, const double* base,
+                      double* dst, int dim) {
+  for (int d = 0; d < dim; ++d)
+    for (int l = 0; l < L; ++l) dst[d * L + l] = base[d * L + l] + coef[l] * src[d * L + l];
+}
+
 // dst[d][l] = src[d][l] for the lanes whose mask is all ones (others: all zeros). A bit
 // select rather than a branch, so that it runs across lanes as vector code.
 template <int L>

@@ -44,30 +44,35 @@ void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<
                       int errors) {
   const int dim = ws.dim, stages = tableau.stages;
   std::array<double, L> coef, t_stage;
-  // y_new = y + h Σ_j b_j k_j over the given rows (with a_s = b, as the FSAL stage forms it).
-  auto combine_solution = [&](int first, int count) {
-    std::copy(ws.y + first * L, ws.y + (first + count) * L, ws.y_new + first * L);
-    for (int j = 0; j < stages; ++j) {
-      if (tableau.b[j] == 0) continue;
-      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.b[j];
-      lane::axpy<L>(coef, ws.k.block(j) + first * L, ws.y_new + first * L, count);
+  // dst = y + h Σ_j coefs[j] k_j over `count` rows from row `first`: the first term added to
+  // y straight into dst (small copies cost a call each), the others added in place.
+  auto combine = [&](const std::array<double, max_stages>& coefs, int terms, double* dst,
+                     int first, int count) {
+    const double* base = ws.y + first * L;
+    double* out = dst + first * L;
+    for (int j = 0; j < terms; ++j) {
+      if (coefs[j] == 0) continue;
+      for (int l = 0; l < L; ++l) coef[l] = h[l] * coefs[j];
+      if (base == out)
+        lane::axpy<L>(coef, ws.k.block(j) + first * L, out, count);
+      else
+        lane::axpy_into<L>(coef, ws.k.block(j) + first * L, base, out, count);
+      base = out;
     }
+    if (base != out) std::copy(base, base + count * L, out);
   };
   for (int i = 1; i < stages; ++i) {
-    std::copy(ws.y, ws.y + inputs * L, ws.stage);
-    for (int j = 0; j < i; ++j) {
-      if (tableau.a[i][j] == 0) continue;
-      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.a[i][j];
-      lane::axpy<L>(coef, ws.k.block(j), ws.stage, inputs);
-    }
+    combine(tableau.a[i], i, ws.stage, 0, inputs);
     for (int l = 0; l < L; ++l) t_stage[l] = t[l] + tableau.c[i] * h[l];
     rhs(t_stage.data(), ws.stage, ws.k.block(i));
   }
+  // y_new = y + h Σ_j b_j k_j. With FSAL the last stage was formed on y_new (a_s = b): its
+  // buffer becomes y_new, and only the rows f does not read are left to form.
   if (tableau.fsal()) {
-    std::copy(ws.stage, ws.stage + inputs * L, ws.y_new);  // the last stage was on y_new
-    if (inputs < dim) combine_solution(inputs, dim - inputs);
+    std::swap(ws.stage, ws.y_new);
+    if (inputs < dim) combine(tableau.b, stages, ws.y_new, inputs, dim - inputs);
   } else {
-    combine_solution(0, dim);
+    combine(tableau.b, stages, ws.y_new, 0, dim);
   }
   if (tableau.adaptive()) {
     std::fill(ws.error, ws.error + errors * L, 0.0);
