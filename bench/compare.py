@@ -291,6 +291,11 @@ def gradient_tables(args):
             print(f"{name}: compiled in {seconds:.2f} s before timing")
 
 
+# Table names of the peers' variants (peers.W1 and peers.W2 keys).
+PEER_LABELS = {"diffrax": "diffrax (jit)", "diffrax-vmap": "diffrax, vmap (jit)",
+               "diffrax-joint": "diffrax, one joint state (jit)"}
+
+
 def forward_tables(args):
     rows = []
 
@@ -306,14 +311,15 @@ def forward_tables(args):
     add_group("W1", [(ours_net, lambda: w.neuralode_w1_net(net1, theta1), None),
                      (ours_callable, w.neuralode_w1_callable, None),
                      ("scipy solve_ivp RK45", w.scipy_w1, ours_callable)] +
-              [(name, factory(), ours_net) for name, factory in peers.W1.items()])
+              [(PEER_LABELS.get(name, name), factory(), ours_net)
+               for name, factory in peers.W1.items()])
 
     net2, theta2 = w.w2_net()
     for batch in w.W2_BATCHES:
         y0 = w.w2_y0(batch)
         add_group(f"W2 B={batch}",
                   [("neuralode", lambda: w.neuralode_w2(net2, theta2, y0), None)] +
-                  [(name, factory(net2, theta2, y0), "neuralode")
+                  [(PEER_LABELS.get(name, name), factory(net2, theta2, y0), "neuralode")
                    for name, factory in peers.W2.items()])
 
     print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats, each "
@@ -324,8 +330,10 @@ def forward_tables(args):
         if seconds is None:
             print(f"| {workload} | {name} | not installed | |")
             continue
-        ratio = f"{seconds / ours:.1f}x" if ours else "(ours)"
-        print(f"| {workload} | {name} | {seconds * 1e3:.3f} ms | {ratio} |")
+        ratio = f"{seconds / ours:.1f}×" if ours else ""
+        if name.startswith("scipy"):
+            ratio += " (vs the callable)"
+        print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} |")
 
     overhead, nfe = python_overhead_per_call(args.budget)
     print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "

@@ -94,3 +94,30 @@ def test_python_callable_batch_matches_network(mlp):
     by_callable = nde.solve(lambda t, y: net(t, y, theta), y0, t)
     np.testing.assert_array_equal(by_callable.ys, by_net.ys)
     np.testing.assert_array_equal(by_callable.stats.nfe, by_net.stats.nfe)
+
+
+def test_ready_arrays_and_other_inputs_give_the_same_solution(mlp):
+    """A network solve whose arguments are all float64 arrays and floats skips the layered
+    argument checks (solve._solve_ready_network); lists and explicit options take the
+    checked path. Both must give the same bits and the same errors."""
+    net, theta = mlp
+    y0, t = _y0(5), np.linspace(0.0, 1.0, 7)
+    ready = nde.odeint(net, y0, t, params=theta, rtol=1e-6, atol=1e-8)
+    for y0_in, t_in, theta_in, options in [
+            (y0.tolist(), t.tolist(), theta.tolist(), {}),
+            (np.asfortranarray(y0), t, theta[::-1].copy()[::-1], {}),  # strided: copied in C++
+            (y0, t, theta, dict(num_threads=1, max_steps=10**6))]:
+        checked = nde.odeint(net, y0_in, t_in, params=theta_in, rtol=1e-6, atol=1e-8, **options)
+        np.testing.assert_array_equal(checked, ready)
+    np.testing.assert_array_equal(nde.odeint(net, y0[0], t, params=theta)[:, None],
+                                  nde.odeint(net, y0[:1], t, params=theta))
+    bad_y0 = y0.copy()
+    bad_y0[2, 1] = np.nan
+    with pytest.raises(ValueError, match=r"`y0` must be finite; y0\[2, 1\] = nan"):
+        nde.odeint(net, bad_y0, t, params=theta)
+    with pytest.raises(ValueError, match=r"`t` must be strictly monotone"):
+        nde.odeint(net, y0, t[[0, 2, 1, 3, 4, 5, 6]], params=theta)
+    with pytest.raises(ValueError, match="`y0` has 4 components but the network takes states"):
+        nde.odeint(net, np.ones((2, 4)), t, params=theta)
+    with pytest.raises(nde.SolverError, match="max_steps"):
+        nde.odeint(net, y0, t, params=theta, max_steps=1)

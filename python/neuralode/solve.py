@@ -205,9 +205,32 @@ def check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps, m
             first_step, max_step, max_steps, check_threads(num_threads))
 
 
-def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
-               max_step, num_threads, throw):
-    """Checks the arguments and runs the core; returns its raw output and y0 as an array."""
+def _solve_ready_network(func, y0, t, params, method, rtol, atol, step_size, first_step,
+                         max_steps, max_step, num_threads):
+    """(core output, y0) for the most common call, a network solve with every argument
+    already in the form the core takes: float64 arrays of the right shapes (values and
+    layout are checked in C++), float tolerances, the default step options. None otherwise.
+    The layered checks of _solve_checked cost as much as solving a small problem."""
+    if not (type(y0) is np.ndarray and y0.dtype is _FLOAT64 and 0 < y0.ndim < 3 and y0.size
+            and type(t) is np.ndarray and t.dtype is _FLOAT64 and t.ndim == 1 and t.size
+            and isinstance(func, Sequential) and type(params) is np.ndarray
+            and params.dtype is _FLOAT64 and params.shape == (func.num_params,)
+            and method in METHODS and type(rtol) is float and 0 < rtol < _INF
+            and type(atol) is float and 0 < atol < _INF and step_size is None
+            and first_step is None and type(max_step) is float and max_step == _INF
+            and type(max_steps) is int and 1 <= max_steps <= _MAX_STEPS
+            and num_threads is None):
+        return None
+    batched = y0.ndim == 2
+    out = _core.solve_network(func.core(y0.shape[-1]), params, y0 if batched else y0[None, :],
+                              t[None, :], batched, method, rtol, atol, 0.0, 0.0, max_step,
+                              max_steps, 0)
+    return out, y0
+
+
+def _solve_checked(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
+                   max_step, num_threads):
+    """(core output, y0 as an array) for any call: every argument checked and converted."""
     (y0, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
      threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
                               max_step, num_threads)
@@ -230,9 +253,18 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
     else:
         raise TypeError(f"`func` must be a neuralode.nets network, a neuralode.Dynamics or a "
                         f"callable f(t, y); got {type(func).__name__}")
+    return out, y0
+
+
+def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
+               max_step, num_threads, throw):
+    """Checks the arguments and runs the core; returns its raw output and y0 as an array."""
+    args = (func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
+            max_step, num_threads)
+    out, y0 = _solve_ready_network(*args) or _solve_checked(*args)
     ys, status, t_reached, stats, n_failed = out
     if throw and n_failed:
-        _raise_failures(status, t_reached, batched)
+        _raise_failures(status, t_reached, y0.ndim == 2)
     return ys, status, t_reached, stats, y0
 
 
