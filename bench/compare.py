@@ -50,15 +50,15 @@ ROUNDS = 4
 def median_seconds_side_by_side(fns, budget, max_repeats=500):
     """The median seconds per call of each of `fns` (None: not installed), `budget` seconds
     each, timed in ROUNDS interleaved blocks."""
-    live = [fn for fn in fns if fn is not None]
-    for fn in live:
-        fn()  # warm-up
-    times = {id(fn): [] for fn in live}
+    live = [i for i, fn in enumerate(fns) if fn is not None]
+    for i in live:
+        fns[i]()  # warm-up
+    times = {i: [] for i in live}
     for _ in range(ROUNDS):
-        for fn in live:
+        for i in live:
             time.sleep(SETTLE_SECONDS)
-            times[id(fn)] += _timed_calls(fn, budget / ROUNDS, 2, max_repeats // ROUNDS)
-    return [None if fn is None else statistics.median(times[id(fn)]) for fn in fns]
+            times[i] += _timed_calls(fns[i], budget / ROUNDS, 2, max_repeats // ROUNDS)
+    return [statistics.median(times[i]) if i in times else None for i in range(len(fns))]
 
 
 FIRST_CALLS = """

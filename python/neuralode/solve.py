@@ -210,10 +210,11 @@ def _solve_ready_network(func, y0, t, params, method, rtol, atol, step_size, fir
     """(core output, y0) for the most common call, a network solve with every argument
     already in the form the core takes: float64 arrays of the right shapes (values and
     layout are checked in C++), float tolerances, the default step options. None otherwise.
-    The layered checks of _solve_checked cost as much as solving a small problem."""
+    The layered checks of _solve_checked cost as much as solving a small problem. Only for
+    Sequential itself: a subclass may check its parameters its own way."""
     if not (type(y0) is np.ndarray and y0.dtype is _FLOAT64 and 0 < y0.ndim < 3 and y0.size
             and type(t) is np.ndarray and t.dtype is _FLOAT64 and t.ndim == 1 and t.size
-            and isinstance(func, Sequential) and type(params) is np.ndarray
+            and type(func) is Sequential and type(params) is np.ndarray
             and params.dtype is _FLOAT64 and params.shape == (func.num_params,)
             and method in METHODS and type(rtol) is float and 0 < rtol < _INF
             and type(atol) is float and 0 < atol < _INF and step_size is None
