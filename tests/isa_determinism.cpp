@@ -1,8 +1,9 @@
 // Every instruction-set clone computes the same bits (cpp/include/neuralode/simd.hpp): the
 // forward pass and the VJPs of small networks, compiled for x86-64-v4, x86-64-v3 and baseline
-// x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built and run by test_isa_determinism.py;
-// prints the clones it compared, the values checked and a hash of them, or the first
-// difference (exit status 1).
+// x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built
+// and run by test_isa_determinism.py; prints the clones it compared, the values checked and
+// a hash of them, or the first difference (exit status 1). Also checks that lane buffers
+// start on cache lines.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -88,6 +89,14 @@ Network make_network(int dim, const std::vector<int>& hidden, bool time_input) {
 }  // namespace
 
 int main() {
+  // The lane buffers start on cache lines (aligned.hpp), whatever their size.
+  for (std::size_t n = 1; n < 200; ++n) {
+    aligned_vector<double> buffer(n);
+    if (reinterpret_cast<std::uintptr_t>(buffer.data()) % 64 != 0) {
+      std::printf("aligned_vector<double>(%zu) is not on a 64-byte boundary\n", n);
+      return 1;
+    }
+  }
   using Evaluate = bool (*)(const Network&, const double*, const double*, const double*,
                             std::vector<double>&);
   std::vector<std::pair<const char*, Evaluate>> clones{{"baseline", evaluate_baseline}};

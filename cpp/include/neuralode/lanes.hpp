@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "aligned.hpp"
 #include "status.hpp"
 
 namespace neuralode {
@@ -56,7 +57,7 @@ class LaneBlocks {
 
  private:
   int dim_ = 0;
-  std::vector<double> data_;
+  aligned_vector<double> data_;
 };
 
 namespace lane {

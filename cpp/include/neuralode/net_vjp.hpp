@@ -12,7 +12,7 @@ namespace neuralode {
 
 // The input of every layer and the network's output, for L lanes, component-major.
 struct NetTape {
-  std::vector<double> values;
+  aligned_vector<double> values;
   std::vector<size_t> offset;  // offset[i]: input of layer i; offset.back(): the output
   const double* slot(size_t i) const { return values.data() + offset[i]; }
   double* slot(size_t i) { return values.data() + offset[i]; }

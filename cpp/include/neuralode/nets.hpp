@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "aligned.hpp"
 
 namespace neuralode {
 
@@ -35,7 +36,7 @@ struct Layer {
 // Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer, for
 // L lanes each.
 struct NetWorkspace {
-  std::vector<double> a, b, scratch;
+  aligned_vector<double> a, b, scratch;
 };
 
 namespace detail {
