@@ -147,11 +147,16 @@ def check_tolerances(rtol, atol, dim, names=("rtol", "atol")):
     return rtol, atol_arr
 
 
+def _default_steps(step_size, first_step, max_step, max_steps):
+    """Whether the step options are the defaults (any max_steps in range), which need none
+    of the checks below: a small solve costs a few microseconds."""
+    return (step_size is None and first_step is None and type(max_step) is float
+            and max_step == _INF and type(max_steps) is int and 1 <= max_steps <= _MAX_STEPS)
+
+
 def check_steps(method, step_size, first_step, max_step, max_steps):
     """The step options as the core takes them (0 for 'not given')."""
-    # The defaults skip the checks below: a small solve costs a few microseconds.
-    if (step_size is None and first_step is None and type(max_step) is float
-            and max_step == _INF and type(max_steps) is int and 1 <= max_steps <= _MAX_STEPS):
+    if _default_steps(step_size, first_step, max_step, max_steps):
         return 0.0, 0.0, max_step, max_steps
     if step_size is not None:
         if method in _ADAPTIVE:
@@ -217,10 +222,8 @@ def _solve_ready_network(func, y0, t, params, method, rtol, atol, step_size, fir
             and type(func) is Sequential and type(params) is np.ndarray
             and params.dtype is _FLOAT64 and params.shape == (func.num_params,)
             and method in METHODS and type(rtol) is float and 0 < rtol < _INF
-            and type(atol) is float and 0 < atol < _INF and step_size is None
-            and first_step is None and type(max_step) is float and max_step == _INF
-            and type(max_steps) is int and 1 <= max_steps <= _MAX_STEPS
-            and num_threads is None):
+            and type(atol) is float and 0 < atol < _INF and num_threads is None
+            and _default_steps(step_size, first_step, max_step, max_steps)):
         return None
     batched = y0.ndim == 2
     out = _core.solve_network(func.core(y0.shape[-1]), params, y0 if batched else y0[None, :],
