@@ -11,7 +11,8 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NEURALODE_VERSION;
   neuralode::bindings::register_nets(m);
   neuralode::bindings::register_solve(m);
-  neuralode::bindings::register_grad(m);
+  neuralode::bindings::register_adjoint(m);
+  neuralode::bindings::register_backprop(m);
   // pybind11 looks numpy's C API up the first time an array is made (~0.1 ms): make one
   // here, at import, so that the first solve is as fast as the next.
   pybind11::array_t<double> first_array(0);

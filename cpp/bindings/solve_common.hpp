@@ -161,19 +161,22 @@ constexpr int network_lanes = 8;
 
 template <int L>
 struct NetworkRhs {
+  static constexpr bool simd = true;
   const Network& net;
   const double* theta;
   NetWorkspace& ws;
   void operator()(const double* t, const double* y, double* dy) {
-    net.forward<L>(t, theta, y, dy, ws);
+    evaluate_network<L>(net, t, theta, y, dy, ws);
   }
-  void one(int, double t, const double* y, double* dy) { net.forward<1>(&t, theta, y, dy, ws); }
+  void one(int, double t, const double* y, double* dy) {
+    evaluate_network<1>(net, &t, theta, y, dy, ws);
+  }
 };
 
 // One thread's share of a network solve: its lanes take samples from `take` until none is
 // left. Compiled per instruction set (simd.hpp).
 template <int L, class Take, class Hooks = NoHooks>
-NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
+NEURALODE_LOOP_CLONES void network_thread_work(const Network& net, const double* theta,
                                                const ButcherTableau& tableau,
                                                const SolverOptions& options,
                                                ProblemQueue<Take>& queue, BatchResult& out,
@@ -197,7 +200,7 @@ void solve_on_lanes(const double* y0, long state, const Array& t, int num_thread
                     BatchResult& out, Work&& work) {
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
-  const long threads = num_threads > 0 ? num_threads : omp_get_max_threads();
+  const long threads = thread_count(num_threads, samples);
   const long per_thread = (samples + threads - 1) / threads;
   parallel_over_samples(samples, num_threads, [&](auto take) {
     using Take = std::function<long()>;

@@ -23,11 +23,14 @@ _KIND = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "elu": 4, "sin": 5
          "identity": 6, "relu": 7, "power": 8, "concat_time": 9}
 
 
+_MAX_FEATURES = 2**31 - 1  # the core counts a layer's features in a C int
+
+
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"`{name}` must be at least 1; got {value}")
+    if not 1 <= value <= _MAX_FEATURES:
+        raise ValueError(f"`{name}` must be between 1 and {_MAX_FEATURES}; got {value}")
     return int(value)
 
 

@@ -36,17 +36,17 @@ template <int M>
 void adjoint_dynamics(const Network& net, const double* theta, const AdjointLayout& lay,
                       const double* t, const double* z, double* dz, const double* s, double* ds,
                       NetTape& tape, NetWorkspace& ws, double* neg_a) {
-  forward_recorded<M>(net, t, theta, z, dz, tape, ws);
   const double* a = s + lay.a() * M;
   for (int i = 0; i < lay.dim * M; ++i) neg_a[i] = -a[i];
-  network_vjp<M>(net, theta, tape, neg_a, ds + lay.a() * M, ds + lay.theta() * M,
-                 ds + lay.time() * M, ws);
+  evaluate_vjp<M>(net, t, theta, z, neg_a, dz, ds + lay.a() * M, ds + lay.theta() * M,
+                  ds + lay.time() * M, tape, ws);
 }
 
 // The augmented dynamics of a Network on L lanes (and on one sample, for starting lanes).
 template <int L>
 class NetworkAdjointRhs {
  public:
+  static constexpr bool simd = true;
   NetworkAdjointRhs(const Network& net, const double* theta)
       : net_(net), theta_(theta), layout_{net.dim(), net.num_params()} {
     net.prepare<L>(ws_);
@@ -129,6 +129,7 @@ struct AdjointJumps {
       record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
   }
   void started(long, int l) { pending[l] = times - 1; }
+  void finished(long, int) {}
 };
 
 // The interpolated adjoint: only [a, a_θ, a_t] is integrated backwards; z(t) comes from the
@@ -138,6 +139,7 @@ struct AdjointJumps {
 template <int L>
 class NetworkInterpolatedAdjoint {
  public:
+  static constexpr bool simd = true;
   NetworkInterpolatedAdjoint(const Network& net, const double* theta,
                              const ButcherTableau& tableau, const StepTape* tapes,
                              AdjointJumps jumps)
@@ -172,6 +174,7 @@ class NetworkInterpolatedAdjoint {
     hint_[l] = tapes_[sample].steps() - 1;
     jumps_.started(sample, l);
   }
+  void finished(long, int) {}
   template <int M>
   bool at_output(long sample, long i, double* s, int l) {
     jumps_.template at_output<M>(sample, i, s, l);

@@ -4,6 +4,7 @@
 // stages); the reverse pass runs the chain rule back through the dense outputs, the update
 // y_{n+1} = y_n + h Σ b_j k_j and every stage k_i = f(t_n + c_i h, y_n + h Σ_j a_ij k_j).
 #include <algorithm>
+#include <array>
 #include <vector>
 
 #include "lanes.hpp"
@@ -18,16 +19,19 @@ class StepTape {
     dim_ = dim;
     stages_ = stages;
     data_.clear();
-    data_.reserve(static_cast<size_t>(stride()) * 64);  // growth is rare inside the step loop
   }
+  // Appends one step of lane l to `steps` (a recorder's buffer, not a tape: see TapeRecorder).
   template <int L>
-  void record(double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
-    data_.push_back(t);
-    data_.push_back(h);
-    for (int d = 0; d < dim_; ++d) data_.push_back(y[d * L + l]);
+  void record(std::vector<double>& steps, double t, double h, const double* y,
+              const LaneBlocks<L>& k, int l) const {
+    steps.push_back(t);
+    steps.push_back(h);
+    for (int d = 0; d < dim_; ++d) steps.push_back(y[d * L + l]);
     for (int i = 0; i < stages_; ++i)
-      for (int d = 0; d < dim_; ++d) data_.push_back(k.block(i)[d * L + l]);
+      for (int d = 0; d < dim_; ++d) steps.push_back(k.block(i)[d * L + l]);
   }
+  // The sample's steps, in one allocation of exactly their size.
+  void keep(const std::vector<double>& steps) { data_.assign(steps.begin(), steps.end()); }
   long steps() const { return dim_ ? static_cast<long>(data_.size()) / stride() : 0; }
 
   // The state and slope at the end of the last step (the slope only for methods whose last
@@ -82,16 +86,22 @@ class StepTape {
   std::vector<double> data_;
 };
 
-// Records the accepted steps of every sample into its own tape.
+// Records the accepted steps of every sample into its own tape. Steps go first into a
+// buffer per lane, reused from sample to sample (after the first samples the step loop
+// allocates nothing), and a finished sample's tape takes exactly what it used: memory is
+// what stored_floats reports, not a guess per sample. Each thread works on its own copy.
 struct TapeRecorder {
   StepTape* tapes;
+  std::array<std::vector<double>, 8> lane_steps{};
   template <int L>
   bool at_output(long, long, double*, int) { return false; }
   template <int L>
   void accepted(long sample, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
-    tapes[sample].template record<L>(t, h, y, k, l);
+    static_assert(L <= 8, "lane_steps holds 8 lanes");
+    tapes[sample].template record<L>(lane_steps[l], t, h, y, k, l);
   }
-  void started(long, int) {}
+  void started(long, int l) { lane_steps[l].clear(); }
+  void finished(long sample, int l) { tapes[sample].keep(lane_steps[l]); }
 };
 
 // The reverse pass of one sample. vjp(t, y, c, y_bar, theta_bar) adds cᵀ∂f/∂y to y_bar and

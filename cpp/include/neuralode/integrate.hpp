@@ -30,6 +30,7 @@ struct NoHooks {
   template <int L>
   void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
   void started(long, int) {}
+  void finished(long, int) {}
 };
 
 // Whether the solve is to stop (options.poll is asked first). Out of line on purpose:
@@ -114,6 +115,7 @@ class LaneIntegrator {
     for (long i = lane.next; status != Status::success && lane.grid.ys && i < lane.grid.count; ++i)
       std::fill(lane.grid.row(i), lane.grid.row(i) + dim_, std::numeric_limits<double>::quiet_NaN());
     record_(lane.id, lane.result);
+    hooks_.finished(lane.id, l);
     lane.active = false;
   }
 
@@ -312,7 +314,7 @@ class LaneIntegrator {
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
-    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
+    take_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
     const int last = tableau_.stages - 1;
     // The next step and Hermite output need f at the new point (free for FSAL methods).
     if (!tableau_.fsal()) rhs_(t_new_.data(), ws_.y_new, ws_.k.block(last));
@@ -359,6 +361,14 @@ class LaneIntegrator {
         finish(l, Status::max_steps_reached);
         continue;
       }
+      // As in adaptive_step: a step under ten units in the last place of t is rounded to
+      // 0 or to a multiple of the ulp, and the method no longer solves the problem it was given.
+      const double min_step =
+          10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
+      if (options_.step_size > 0 && options_.step_size < min_step) {
+        finish(l, Status::step_size_underflow);
+        continue;
+      }
       double t_new;
       reaches_grid_[l] = true;
       if (options_.step_size == 0) {
@@ -378,7 +388,7 @@ class LaneIntegrator {
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
-    runge_kutta_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
+    take_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);
     // f at the step's end: the next step's first stage and the Hermite output's slope. A
     // sample's last step needs it only for outputs inside the step; a sample whose state is
     // no longer finite ends here.

@@ -150,6 +150,7 @@ void network_vjp(const Network& net, const double* theta, const NetTape& tape, c
       case LayerKind::power: {
         const double p = layer.exponent;
         detail::scale_by_derivative(x, y, g, n, [p](double u, double) {
+          if (p == 0) return 0.0;  // u^0 = 1 everywhere, 0^0 included: pow(0, -1) would give 0·inf
           if (p == 2) return 2 * u;
           if (p == 3) return 3 * (u * u);
           return p * std::pow(u, p - 1);
@@ -162,6 +163,17 @@ void network_vjp(const Network& net, const double* theta, const NetTape& tape, c
     }
   }
   std::copy(g, g + net.dim() * L, a_y);
+}
+
+// f = f(t, y) and the VJPs of cotangents a there (see network_vjp) for M lanes, compiled
+// per instruction set (simd.hpp); the solvers reach the VJP only through it.
+template <int M>
+NEURALODE_SIMD_CLONES void evaluate_vjp(const Network& net, const double* t, const double* theta,
+                                        const double* y, const double* a, double* f, double* a_y,
+                                        double* a_theta, double* a_t, NetTape& tape,
+                                        NetWorkspace& ws) {
+  forward_recorded<M>(net, t, theta, y, f, tape, ws);
+  network_vjp<M>(net, theta, tape, a, a_y, a_theta, a_t, ws);
 }
 
 }  // namespace neuralode

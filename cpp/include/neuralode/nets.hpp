@@ -9,6 +9,7 @@
 
 #include "activations.hpp"
 #include "aligned.hpp"
+#include "simd.hpp"
 
 namespace neuralode {
 
@@ -176,7 +177,12 @@ class Network {
       if (layer.kind == LayerKind::linear) {
         if (layer.param_offset != expected_offset)
           throw std::invalid_argument("layer " + std::to_string(i) + " has a bad parameter offset");
-        expected_offset += static_cast<long>(layer.out_features) * (layer.in_features + 1);
+        // out * (in + 1) in 64 bits, checked: Linear(2**31 - 1, 2**31 - 1) overflowed int.
+        long count = 0;
+        if (__builtin_mul_overflow(static_cast<long>(layer.out_features),
+                                   static_cast<long>(layer.in_features) + 1, &count) ||
+            __builtin_add_overflow(expected_offset, count, &expected_offset))
+          throw std::invalid_argument("the network's parameter count overflows 64 bits");
       }
       width = layer.out_features;
       max_width_ = std::max(max_width_, width);
@@ -276,5 +282,15 @@ class Network {
   long num_params_;
   int max_width_ = 0;
 };
+
+// net.forward<M>, compiled per instruction set (simd.hpp). The solvers call the network
+// only through this kernel (and evaluate_vjp), so their loops hold a call, not one inlined
+// copy of every layer per call site and per clone: that kept the build to minutes.
+template <int M>
+NEURALODE_SIMD_CLONES void evaluate_network(const Network& net, const double* t,
+                                            const double* theta, const double* y, double* out,
+                                            NetWorkspace& ws) {
+  net.forward<M>(t, theta, y, out, ws);
+}
 
 }  // namespace neuralode

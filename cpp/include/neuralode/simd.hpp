@@ -7,10 +7,14 @@
 // (-ffp-contract=off, no fast-math); where the code asks for a fused multiply-add
 // (std::fma, correctly rounded by definition) the v3/v4 clones use the instruction and the
 // baseline clone libm's fma: the same bits, slower.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#ifndef NEURALODE_FLATTEN
+#define NEURALODE_FLATTEN flatten,
+#endif
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(NEURALODE_NO_SIMD_CLONES)
 #if __GNUC__ >= 12
 #define NEURALODE_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten, \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), NEURALODE_FLATTEN \
                  noinline))
 #else  // x86-64-v3/v4 as clone targets came with GCC 12; these CPUs have the same features
 #define NEURALODE_SIMD_CLONES \
@@ -19,4 +23,9 @@
 #endif
 #else
 #define NEURALODE_SIMD_CLONES
+#endif
+#ifdef NEURALODE_NO_LOOP_CLONES
+#define NEURALODE_LOOP_CLONES
+#else
+#define NEURALODE_LOOP_CLONES NEURALODE_SIMD_CLONES
 #endif

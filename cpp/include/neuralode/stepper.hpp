@@ -1,9 +1,11 @@
 #pragma once
 // One explicit Runge-Kutta step for L lanes at once, generic over the tableau.
 #include <array>
+#include <type_traits>
 #include <vector>
 
 #include "lanes.hpp"
+#include "simd.hpp"
 #include "tableau.hpp"
 
 namespace neuralode {
@@ -82,6 +84,33 @@ void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<
       lane::axpy<L>(coef, ws.k.block(j), ws.error, errors);
     }
   }
+}
+
+// Right-hand sides evaluated in C++ (the networks) declare `static constexpr bool simd =
+// true`: their steps are compiled per instruction set, so that the stage sums over long
+// states (the adjoint's a_θ) run at the machine's vector width. The network itself is its
+// own per-instruction-set kernel (evaluate_network, evaluate_vjp); a step holds calls to it.
+template <class Rhs, class = void>
+struct is_simd_rhs : std::false_type {};
+template <class Rhs>
+struct is_simd_rhs<Rhs, std::void_t<decltype(Rhs::simd)>> : std::bool_constant<Rhs::simd> {};
+
+template <int L, class Rhs>
+NEURALODE_SIMD_CLONES void runge_kutta_step_simd(Rhs& rhs, const ButcherTableau& tableau,
+                                                 const std::array<double, L>& t,
+                                                 const std::array<double, L>& h,
+                                                 StepWorkspace<L>& ws, int inputs, int errors) {
+  runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors);
+}
+
+// One step (see runge_kutta_step), per instruction set where the right-hand side allows.
+template <int L, class Rhs>
+void take_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
+               const std::array<double, L>& h, StepWorkspace<L>& ws, int inputs, int errors) {
+  if constexpr (is_simd_rhs<Rhs>::value)
+    runge_kutta_step_simd<L>(rhs, tableau, t, h, ws, inputs, errors);
+  else
+    runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors);
 }
 
 }  // namespace neuralode

@@ -1,4 +1,6 @@
-// odeint_vjp's backward passes. Arguments arrive validated from python/neuralode/grad.py.
+// odeint_vjp's gradient="backprop" and "interpolated": the forward solve records every
+// accepted step, and the backward passes go back through the records. Arguments arrive
+// validated from python/neuralode/grad.py.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -8,171 +10,13 @@
 #include <neuralode/batch.hpp>
 #include <neuralode/simd.hpp>
 
+#include "adjoint_common.hpp"
 #include "bindings.hpp"
+#include "recorded_solve.hpp"
 #include "solve_common.hpp"
 
 namespace neuralode::bindings {
 namespace {
-
-// Per-sample gradients of a backward pass, plus its BatchResult (statuses and statistics).
-struct AdjointResult {
-  Array grad_y0, grad_theta, a_t_end, f_dot;
-  BatchResult batch;
-  AdjointResult(long samples, long dim, long params, long state_size, long times)
-      : grad_y0({samples, dim}), grad_theta({samples, params}), a_t_end(samples),
-        f_dot({samples, times}), batch(samples, 0, state_size) {
-    std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), 0.0);
-  }
-  // with_dots: the backward pass fills f_dot (see AdjointJumps).
-  AdjointJumps jumps(const AdjointLayout& layout, long times, const Array& ys,
-                     const Array& dL_dys, bool with_dots) {
-    AdjointJumps jumps{layout,           times,
-                       ys.shape(1),      ys.data(),
-                       dL_dys.data(),    grad_y0.mutable_data(),
-                       grad_theta.mutable_data(), a_t_end.mutable_data()};
-    if (with_dots) jumps.f_dot = f_dot.mutable_data();
-    has_dots = with_dots;
-    return jumps;
-  }
-  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed,
-  // dL/dz(t_k)·f(t_k, z_k) (B, T) with its column 0 unused, or None when not computed)
-  py::tuple to_tuple() const {
-    py::tuple b = batch.to_tuple();
-    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4],
-                          has_dots ? py::object(f_dot) : py::object(py::none()));
-  }
-  bool has_dots = false;
-};
-
-SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, const Array& t_back,
-                              double rtol, const py::object& atol, double step_size,
-                              double first_step, double max_step, long max_steps,
-                              bool full_norm) {
-  // atol: a float, or one entry per component of the backward state (grad.py builds it).
-  SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol, atol,
-                                     step_size, first_step, max_step, max_steps);
-  // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
-  options.input_components = static_cast<int>(layout.theta());
-  options.norm_components = full_norm ? 0 : static_cast<int>(layout.theta());
-  options.stop_at_outputs = true;
-  return options;
-}
-
-template <int L, class Take>
-NEURALODE_SIMD_CLONES void network_adjoint_thread_work(const Network& net, const double* theta,
-                                                       const ButcherTableau& tableau,
-                                                       const SolverOptions& options,
-                                                       ProblemQueue<Take>& queue,
-                                                       AdjointJumps jumps, BatchResult& out) {
-  StepWorkspace<L> ws;
-  NetworkAdjointRhs<L> rhs(net, theta);
-  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-  integrate_lanes<L>(rhs, tableau, options, static_cast<int>(queue.dim), ws, queue, record, jumps);
-}
-
-// s0 (B, 2D+P+1): the augmented state at t_N; t_back (1 or B, T): the grid from t_N to t_0;
-// ys, dL_dys (T, B, D) in forward order.
-py::tuple adjoint_network(const Network& net, const Array& theta, const Array& s0,
-                          const Array& t_back, const Array& ys, const Array& dL_dys,
-                          const std::string& method, double rtol, const py::object& atol,
-                          double step_size, double first_step, double max_step, long max_steps,
-                          bool full_norm, int num_threads) {
-  const ButcherTableau& tableau = tableau_named(method);
-  const AdjointLayout layout{net.dim(), net.num_params()};
-  const long samples = s0.shape(0), times = t_back.shape(1);
-  SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size, first_step,
-                                          max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
-  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
-  const double* theta_p = theta.data();
-  run_interruptibly(&options, [&](InterruptWatch&) {
-    solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
-                   [&](auto lanes, auto& queue) {
-                     network_adjoint_thread_work<decltype(lanes)::value>(
-                         net, theta_p, tableau, options, queue, jumps, result.batch);
-                   });
-  });
-  return result.to_tuple();
-}
-
-// One call of a neuralode.Dynamics' vjp(t, z, params, a), its results checked:
-// a_y (D), a_params (P) and a_t.
-struct PythonVjpCall {
-  Array a_y, a_params;
-  double a_t;
-  PythonVjpCall(const py::object& dynamics, const py::object& params, long dim, long num_params,
-                double t, const double* z, const double* a) {
-    Array z_arr(dim), a_arr(dim);
-    std::copy(z, z + dim, z_arr.mutable_data());
-    std::copy(a, a + dim, a_arr.mutable_data());
-    const py::object returned = dynamics.attr("vjp")(t, z_arr, params, a_arr);
-    if (!py::isinstance<py::sequence>(returned) || py::isinstance<py::str>(returned) ||
-        py::len(returned) != 3)
-      throw py::type_error("`vjp` must return a tuple (a_y, a_params, a_t); got " +
-                           type_name(returned));
-    const py::tuple v(returned);
-    a_y = Array::ensure(v[0]);
-    a_params = Array::ensure(v[1]);
-    if (!a_y || !a_params)
-      throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
-                           type_name(v[0]) + " and " + type_name(v[1]));
-    if (a_y.size() != dim || a_params.size() != num_params)
-      throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
-                            ",) and a_params of shape (" + std::to_string(num_params) + ",)");
-    a_t = PyFloat_AsDouble(v[2].ptr());  // a float, an int or a one-element array
-    if (a_t == -1.0 && PyErr_Occurred()) {
-      PyErr_Clear();
-      throw py::type_error("`vjp` must return a_t as a real number (0 for an autonomous "
-                           "system); got " + type_name(v[2]));
-    }
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-  }
-};
-
-// The augmented dynamics of a neuralode.Dynamics: its f and vjp, one sample per call.
-struct PythonAdjointRhs {
-  const py::object& dynamics;
-  const py::object& params;
-  AdjointLayout layout;
-  void operator()(const double* t, const double* s, double* ds) { one(0, *t, s, ds); }
-  void one(int, double t, const double* s, double* ds) {
-    const long D = layout.dim;
-    Array z(D);
-    std::copy(s, s + D, z.mutable_data());
-    Array f = Array::ensure(dynamics.attr("f")(t, z, params));
-    if (!f || f.size() != D)
-      throw py::value_error("`f` must return an array of shape (" + std::to_string(D) + ",)");
-    std::copy(f.data(), f.data() + D, ds);
-    const PythonVjpCall v(dynamics, params, D, layout.params, t, s, s + layout.a());
-    for (long i = 0; i < D; ++i) ds[layout.a() + i] = -v.a_y.data()[i];
-    for (long p = 0; p < layout.params; ++p) ds[layout.theta() + p] = -v.a_params.data()[p];
-    ds[layout.time()] = -v.a_t;
-  }
-};
-
-py::tuple adjoint_dynamics(const py::object& dynamics, const py::object& params, long dim,
-                           long num_params, const Array& s0, const Array& t_back, const Array& ys,
-                           const Array& dL_dys, const std::string& method, double rtol,
-                           const py::object& atol, double step_size, double first_step,
-                           double max_step, long max_steps, bool full_norm) {
-  const ButcherTableau& tableau = tableau_named(method);
-  const AdjointLayout layout{static_cast<int>(dim), num_params};
-  const long samples = s0.shape(0), times = t_back.shape(1);
-  const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
-                                                first_step, max_step, max_steps, full_norm);
-  AdjointResult result(samples, layout.dim, layout.params, layout.size(), times);
-  AdjointJumps jumps = result.jumps(layout, times, ys, dL_dys, true);
-  StepWorkspace<1> ws;
-  PythonAdjointRhs rhs{dynamics, params, layout};
-  long next = 0;
-  auto take = [&]() -> long { return next < samples ? next++ : -1; };
-  ProblemQueue<decltype(take)> queue{take, s0.data(), t_back.data(), t_back.shape(0), times, samples,
-                                     layout.size(), result.batch};
-  auto record = [&](long id, const SampleResult& r) { result.batch.record(id, r); };
-  integrate_lanes<1>(rhs, tableau, options, static_cast<int>(layout.size()), ws, queue, record,
-                     jumps);
-  return result.to_tuple();
-}
 
 // cᵀ∂f/∂y and cᵀ∂f/∂θ of a network at one point, added to the caller's accumulators.
 struct NetworkVjp {
@@ -194,18 +38,11 @@ struct NetworkVjp {
   }
   void operator()(double t, const double* y, const double* c, double* y_bar) {
     ++calls;
-    forward_recorded<1>(net, &t, theta, y, f.data(), tape, ws);
-    network_vjp<1>(net, theta, tape, c, a_y.data(), a_theta.data(), &a_t, ws);
+    evaluate_vjp<1>(net, &t, theta, y, c, f.data(), a_y.data(), a_theta.data(), &a_t, tape, ws);
     for (int d = 0; d < net.dim(); ++d) y_bar[d] += a_y[d];
     for (long p = 0; p < net.num_params(); ++p) theta_bar[p] += a_theta[p];
   }
 };
-
-// f(t, y) of a network at one point.
-NEURALODE_SIMD_CLONES void network_at(const Network& net, double t, const double* theta,
-                                      const double* y, double* out, NetWorkspace& ws) {
-  net.forward<1>(&t, theta, y, out, ws);
-}
 
 // What backprop and the interpolated adjoint keep of a forward solve: the outputs and every
 // sample's accepted steps (backprop.hpp), shared by networks and Python dynamics.
@@ -280,14 +117,14 @@ class NetworkBackprop : public RecordedForward {
                                        first_step, max_step, max_steps);
     check_network_arguments(net, theta, y0);
     run_interruptibly(&options, [&](InterruptWatch&) {
-      solve_network_batch(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
-                          out_, TapeRecorder{tapes_.data()});
+      solve_network_recorded(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
+                             out_, tapes_.data());
     });
     py::gil_scoped_release release;
     NetWorkspace ws;
     net.prepare<1>(ws);
     close_tapes([&](double t_end, const double* y, double* out) {
-      network_at(net, t_end, theta_.data(), y, out, ws);
+      evaluate_network<1>(net, &t_end, theta_.data(), y, out, ws);
     });
   }
 
@@ -332,7 +169,7 @@ class NetworkBackprop : public RecordedForward {
  private:
   // One thread's share of the pullback: the samples `take` hands out.
   template <class Take>
-  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
+  NEURALODE_LOOP_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
                                                   double* grad_y0, double* grad_theta,
                                                   long* work_done, InterruptWatch& watch) const {
     const long params = net_.num_params();
@@ -346,7 +183,7 @@ class NetworkBackprop : public RecordedForward {
   }
 
   template <int L, class Take>
-  NEURALODE_SIMD_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
+  NEURALODE_LOOP_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
                                                       AdjointJumps jumps,
                                                       const SolverOptions& options,
                                                       BatchResult& out) const {
@@ -400,6 +237,7 @@ struct DynamicsInterpolatedAdjoint {
     sample = id;
     hint = tapes[id].steps() - 1;
   }
+  void finished(long, int) {}
   template <int L>
   bool at_output(long id, long i, double* s, int l) {
     return jumps.template at_output<L>(id, i, s, l);
@@ -480,7 +318,7 @@ class DynamicsBackprop : public RecordedForward {
 
 }  // namespace
 
-void register_grad(py::module_& m) {
+void register_backprop(py::module_& m) {
   py::class_<NetworkBackprop>(m, "NetworkBackprop")
       .def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
                     const std::string&, double, const py::object&, double, double, double, long,
@@ -512,15 +350,6 @@ void register_grad(py::module_& m) {
            py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
            py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
            py::arg("full_norm"), py::arg("num_threads"));
-  m.def("adjoint_network", &adjoint_network, py::arg("net"), py::arg("theta"), py::arg("s0"),
-        py::arg("t_back"), py::arg("ys"), py::arg("dL_dys"), py::arg("method"), py::arg("rtol"),
-        py::arg("atol"), py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
-        py::arg("max_steps"), py::arg("full_norm"), py::arg("num_threads"));
-  m.def("adjoint_dynamics", &adjoint_dynamics, py::arg("dynamics"), py::arg("params"),
-        py::arg("dim"), py::arg("num_params"), py::arg("s0"), py::arg("t_back"), py::arg("ys"),
-        py::arg("dL_dys"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
-        py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
-        py::arg("full_norm"));
 }
 
 }  // namespace neuralode::bindings
