@@ -15,7 +15,7 @@ namespace neuralode::bindings {
 namespace {
 
 template <int L, class Take>
-NEURALODE_LOOP_CLONES void network_adjoint_thread_work(const Network& net, const double* theta,
+NEURALODE_SIMD_CLONES void network_adjoint_thread_work(const Network& net, const double* theta,
                                                        const ButcherTableau& tableau,
                                                        const SolverOptions& options,
                                                        ProblemQueue<Take>& queue,
@@ -61,8 +61,11 @@ struct PythonAdjointRhs {
     const long D = layout.dim;
     Array z(D);
     std::copy(s, s + D, z.mutable_data());
-    Array f = Array::ensure(dynamics.attr("f")(t, z, params));
-    if (!f || f.size() != D)
+    const py::object returned = dynamics.attr("f")(t, z, params);
+    Array f = real_array(returned);
+    if (!f)
+      throw py::type_error("`f` must return an array of real numbers; got " + type_name(returned));
+    if (f.size() != D)
       throw py::value_error("`f` must return an array of shape (" + std::to_string(D) + ",)");
     std::copy(f.data(), f.data() + D, ds);
     const PythonVjpCall v(dynamics, params, D, layout.params, t, s, s + layout.a());

@@ -17,6 +17,17 @@ inline std::string format_number(double x) {
   return buf;
 }
 
+// What a Python function returned, as float64, if it holds real numbers (integers or
+// floats); an empty handle otherwise. A forced cast alone would drop imaginary parts, turn
+// booleans into 0 and 1 and parse strings of digits.
+inline Array real_array(const pybind11::handle& returned) {
+  const pybind11::array any = pybind11::array::ensure(returned);
+  const char kind = any ? any.dtype().kind() : 'O';
+  if (kind != 'f' && kind != 'i' && kind != 'u')
+    return pybind11::reinterpret_steal<Array>(pybind11::handle());  // empty: not an Array()
+  return Array::ensure(any);
+}
+
 // "name[i]" for a one-dimensional argument, "name[row, i]" for a two-dimensional one.
 inline std::string element_name(const char* name, bool two_dimensional, long row, long i) {
   return std::string(name) + "[" + (two_dimensional ? std::to_string(row) + ", " : "") +

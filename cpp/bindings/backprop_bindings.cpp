@@ -169,7 +169,7 @@ class NetworkBackprop : public RecordedForward {
  private:
   // One thread's share of the pullback: the samples `take` hands out.
   template <class Take>
-  NEURALODE_LOOP_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
+  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
                                                   double* grad_y0, double* grad_theta,
                                                   long* work_done, InterruptWatch& watch) const {
     const long params = net_.num_params();
@@ -183,7 +183,7 @@ class NetworkBackprop : public RecordedForward {
   }
 
   template <int L, class Take>
-  NEURALODE_LOOP_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
+  NEURALODE_SIMD_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
                                                       AdjointJumps jumps,
                                                       const SolverOptions& options,
                                                       BatchResult& out) const {

@@ -114,7 +114,9 @@ inline void check_network_arguments(const Network& net, const Array& theta, cons
 
 // The type of a Python object, for error messages.
 inline std::string type_name(const py::handle& object) {
-  return py::str(py::type::of(object).attr("__name__"));
+  std::string name = py::str(py::type::of(object).attr("__name__"));
+  if (py::isinstance<py::array>(object)) name += " of " + std::string(py::str(object.attr("dtype")));
+  return name;
 }
 
 // One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
@@ -125,7 +127,7 @@ struct PythonRhs {
     Array y_arr(dim);
     std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
     py::object result = f(*t, y_arr);
-    Array dy_arr = Array::ensure(result);
+    Array dy_arr = real_array(result);
     if (!dy_arr)
       throw py::type_error("`func` must return an array of real numbers; got " +
                            type_name(result));
@@ -176,7 +178,7 @@ struct NetworkRhs {
 // One thread's share of a network solve: its lanes take samples from `take` until none is
 // left. Compiled per instruction set (simd.hpp).
 template <int L, class Take, class Hooks = NoHooks>
-NEURALODE_LOOP_CLONES void network_thread_work(const Network& net, const double* theta,
+NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
                                                const ButcherTableau& tableau,
                                                const SolverOptions& options,
                                                ProblemQueue<Take>& queue, BatchResult& out,

@@ -29,8 +29,8 @@ import numpy as np
 from . import _core
 from .dynamics import Dynamics
 from .nets import Sequential
-from .solve import (SolverError, _float_array, _integrate, _raise_failures, check_problem,
-                    check_tolerances, check_y0)
+from .solve import (_MAX_STEPS, SolverError, _float_array, _integrate, _raise_failures,
+                    check_problem, check_tolerances, check_y0)
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -110,13 +110,13 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
         return _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size,
                          first_step, max_steps, max_step, num_threads,
                          (adjoint_rtol, adjoint_atol, adjoint_norm == "full"))
-    ys, _, _, forward_stats, y0_arr = _integrate(func, y0, t, params, method, rtol, atol,
-                                                 step_size, first_step, max_steps, max_step,
-                                                 num_threads, True)
+    ys, _, _, forward_stats, y0_arr, t_rows = _integrate(func, y0, t, params, method, rtol,
+                                                         atol, step_size, first_step, max_steps,
+                                                         max_step, num_threads, True)
     # Private copies: the pullback must not see later changes to the caller's arrays.
     theta = func.check_params(params, "params").copy()
     batched = y0_arr.ndim == 2
-    t_arr = np.array(t, dtype=np.float64)
+    t_arr = t_rows[0] if np.ndim(t) == 1 else t_rows
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
     settings = (method, adjoint_rtol, adjoint_atol, step_size, first_step, max_steps, max_step,
                 adjoint_norm == "full", num_threads, forward_stats[:, 0])
@@ -153,7 +153,7 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     s0[:, D:2 * D] = dL_dys[-1]
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
     options = (method, rtol, _backward_atol(atol, D, P, True), step_size or 0.0,
-               first_step or 0.0, max_step, max_steps, full_norm)
+               first_step or 0.0, max_step, _backward_max_steps(max_steps, T), full_norm)
     if isinstance(func, Sequential):
         out = _core.adjoint_network(func.core(D), theta, s0, t_back, ys, dL_dys, *options,
                                     threads or 0)
@@ -162,6 +162,26 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
     dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out[-1])
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
+
+
+def _backward_max_steps(max_steps, times):
+    """The backward solves stop at every output time (the jumps in a), so each of the T - 1
+    intervals costs at least one step of its own: max_steps limits the steps beyond those,
+    or 1e5 outputs would exhaust the default by themselves."""
+    return min(max_steps + times - 1, _MAX_STEPS)
+
+
+def _check_backprop_finite(grad_y0, grad_theta, batched):
+    """backprop has no step control of its own to fail, so a NaN or inf derivative (a
+    non-finite VJP at some stage) would pass silently: raise as the adjoint modes do."""
+    bad = ~(np.isfinite(grad_y0).all(axis=1) & np.isfinite(grad_theta).all(axis=1))
+    if bad.any():
+        samples = np.flatnonzero(bad)
+        who = (f"samples {', '.join(map(str, samples[:5]))}" + (" ..." if samples.size > 5 else "")
+               if batched else "the solve")
+        raise SolverError(f"the backward (backprop) pass gave non-finite gradients for {who}: "
+                          "the network's derivative is NaN or inf at a point the forward solve "
+                          "stepped through")
 
 
 def _backward_result(out, batched, mode):
@@ -235,7 +255,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
-    t_arr = np.array(t, dtype=np.float64)
+    t_arr = t_rows[0] if np.ndim(t) == 1 else t_rows
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
     def pullback(dL_dys) -> Gradients:
@@ -243,6 +263,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
         T, B, D = ys.shape
         if gradient == "backprop" or T == 1:
             grad_y0, grad_theta, work = solve.pullback(g, threads)
+            _check_backprop_finite(grad_y0, grad_theta, batched)
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
             a_rtol, a_atol, full_norm = adjoint_settings
@@ -251,8 +272,9 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
                                               a_rtol, _backward_atol(a_atol, D, theta.size,
                                                                      False),
-                                              step_size, first_step, max_step, max_steps,
-                                              full_norm, threads)
+                                              step_size, first_step, max_step,
+                                              _backward_max_steps(max_steps, T), full_norm,
+                                              threads)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])

@@ -108,8 +108,9 @@ def check_y0(y0) -> np.ndarray:
 
 
 def check_t(t, batch) -> np.ndarray:
-    """t as (1, T) shared or (B, T) per sample; values are checked in C++."""
-    t = _float_array(t, "t")
+    """t as (1, T) shared or (B, T) per sample, a private copy (the solve reads it throughout,
+    and a Python f could change the caller's array); values are checked in C++."""
+    t = np.array(_float_array(t, "t"), order="C")
     if t.ndim == 1:
         rows = t[None, :]
     elif t.ndim == 2 and batch is not None and t.shape[0] == batch:
@@ -226,15 +227,17 @@ def _solve_ready_network(func, y0, t, params, method, rtol, atol, step_size, fir
             and _default_steps(step_size, first_step, max_step, max_steps)):
         return None
     batched = y0.ndim == 2
+    t_rows = t.reshape(1, -1).copy()  # see check_t
     out = _core.solve_network(func.core(y0.shape[-1]), params, y0 if batched else y0[None, :],
-                              t[None, :], batched, method, rtol, atol, 0.0, 0.0, max_step,
+                              t_rows, batched, method, rtol, atol, 0.0, 0.0, max_step,
                               max_steps, 0)
-    return out, y0
+    return out, y0, t_rows
 
 
 def _solve_checked(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
                    max_step, num_threads):
-    """(core output, y0 as an array) for any call: every argument checked and converted."""
+    """(core output, y0 as an array, t as (1 or B, T) rows) for any call: every argument
+    checked and converted."""
     (y0, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
      threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
                               max_step, num_threads)
@@ -257,19 +260,20 @@ def _solve_checked(func, y0, t, params, method, rtol, atol, step_size, first_ste
     else:
         raise TypeError(f"`func` must be a neuralode.nets network, a neuralode.Dynamics or a "
                         f"callable f(t, y); got {type(func).__name__}")
-    return out, y0
+    return out, y0, t_rows
 
 
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
                max_step, num_threads, throw):
-    """Checks the arguments and runs the core; returns its raw output and y0 as an array."""
+    """Checks the arguments and runs the core; returns its raw output, y0 as an array and the
+    private copy of t as (1 or B, T) rows."""
     args = (func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
             max_step, num_threads)
-    out, y0 = _solve_ready_network(*args) or _solve_checked(*args)
+    out, y0, t_rows = _solve_ready_network(*args) or _solve_checked(*args)
     ys, status, t_reached, stats, n_failed = out
     if throw and n_failed:
         _raise_failures(status, t_reached, y0.ndim == 2)
-    return ys, status, t_reached, stats, y0
+    return ys, status, t_reached, stats, y0, t_rows
 
 
 def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
@@ -301,10 +305,10 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
         ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
         Exceptions raised by a Python ``func`` propagate unchanged.
     """
-    ys, status, t_reached, stats, y0 = _integrate(func, y0, t, params, method, rtol, atol,
-                                                  step_size, first_step, max_steps, max_step,
-                                                  num_threads, throw)
-    ts = np.asarray(t, dtype=np.float64)
+    ys, status, t_reached, stats, y0, t_rows = _integrate(func, y0, t, params, method, rtol,
+                                                          atol, step_size, first_step,
+                                                          max_steps, max_step, num_threads, throw)
+    ts = t_rows[0] if np.ndim(t) == 1 else t_rows
     if y0.ndim == 2:
         return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached)
     return Solution(ts, ys.reshape(ys.shape[0], y0.shape[0]), SolveStats(*stats[0].tolist()),
@@ -315,6 +319,6 @@ def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, s
            first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None) -> np.ndarray:
     """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
     Raises :class:`SolverError` if any sample fails."""
-    ys, _, _, _, y0 = _integrate(func, y0, t, params, method, rtol, atol, step_size,
-                                 first_step, max_steps, max_step, num_threads, True)
+    ys, _, _, _, y0, _ = _integrate(func, y0, t, params, method, rtol, atol, step_size,
+                                    first_step, max_steps, max_step, num_threads, True)
     return ys if y0.ndim == 2 else ys.reshape(ys.shape[0], y0.shape[0])

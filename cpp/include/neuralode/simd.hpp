@@ -6,15 +6,13 @@
 // give bit-identical results; only the speed differs. The compiler fuses nothing on its own
 // (-ffp-contract=off, no fast-math); where the code asks for a fused multiply-add
 // (std::fma, correctly rounded by definition) the v3/v4 clones use the instruction and the
-// baseline clone libm's fma: the same bits, slower.
-#ifndef NEURALODE_FLATTEN
-#define NEURALODE_FLATTEN flatten,
-#endif
+// baseline clone libm's fma: the same bits, slower. -DNEURALODE_NO_SIMD_CLONES compiles one
+// copy (ThreadSanitizer cannot follow the loader's choice).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(NEURALODE_NO_SIMD_CLONES)
 #if __GNUC__ >= 12
 #define NEURALODE_SIMD_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), NEURALODE_FLATTEN \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), flatten, \
                  noinline))
 #else  // x86-64-v3/v4 as clone targets came with GCC 12; these CPUs have the same features
 #define NEURALODE_SIMD_CLONES \
@@ -23,9 +21,4 @@
 #endif
 #else
 #define NEURALODE_SIMD_CLONES
-#endif
-#ifdef NEURALODE_NO_LOOP_CLONES
-#define NEURALODE_LOOP_CLONES
-#else
-#define NEURALODE_LOOP_CLONES NEURALODE_SIMD_CLONES
 #endif
