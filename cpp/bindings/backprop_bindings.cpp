@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include <functional>
+#include <limits>
 #include <neuralode/adjoint.hpp>
 #include <neuralode/backprop.hpp>
 #include <neuralode/batch.hpp>
@@ -62,18 +63,52 @@ class RecordedForward {
     return total;
   }
 
+  // The solution at the times tq (1 or B rows of M) by the method's own dense output, as
+  // (M, B, D): what the forward solve would have output there. NaN past where a sample
+  // stopped. solve.py has checked that every time lies in its sample's interval.
+  Array evaluate(const Array& tq) const {
+    const long times = tq.shape(1), count = samples(), last_output = t_.shape(1) - 1;
+    Array result({times, count, static_cast<long>(dim_)});
+    double* out = result.mutable_data();
+    for (long b = 0; b < count; ++b) {
+      const StepTape& tape = tapes_[static_cast<size_t>(b)];
+      const double* row = tq.data() + (tq.shape(0) == 1 ? 0 : b) * times;
+      const double t0 = t_row(b)[0], direction = t_row(b)[last_output] >= t0 ? 1 : -1;
+      const bool success = out_.status_data[b] == 0;
+      long hint = 0;
+      for (long i = 0; i < times; ++i) {
+        double* dst = out + (i * count + b) * dim_;
+        const double tau = row[i];
+        if (tau == t0 || tape.steps() == 0) {  // y0 itself (a solve of one time has no steps)
+          const double* y0 = out_.ys_data + b * dim_;
+          std::copy(y0, y0 + dim_, dst);
+          continue;
+        }
+        hint = tape.find_step(tau, hint);
+        // A failed sample's tape is not closed: the Hermite output of its last step has no end.
+        const bool open_end = !success && hint + 1 == tape.steps() && tableau_.dense_degree == 0;
+        if (direction * (tau - out_.t_reached_data[b]) > 0 || open_end)
+          std::fill(dst, dst + dim_, std::numeric_limits<double>::quiet_NaN());
+        else
+          tape.interpolate(tableau_, hint, tau, dst);
+      }
+    }
+    return result;
+  }
+
  protected:
   long samples() const { return static_cast<long>(tapes_.size()); }
   const double* t_row(long b) const {
     return t_.data() + (t_.shape(0) == 1 ? 0 : b) * t_.shape(1);
   }
 
-  // Each tape's end state and, for methods without an FSAL stage, f there (for Hermite
-  // interpolation in the last step): slope(t, y, out).
+  // Each successful sample's end state and, for methods without an FSAL stage, f there (for
+  // Hermite interpolation in the last step): slope(t, y, out). A failed sample has no end.
   template <class Slope>
   void close_tapes(Slope&& slope) {
     const long times = t_.shape(1);
     for (long b = 0; b < samples(); ++b) {
+      if (out_.status_data[b] != 0) continue;
       StepTape& tape = tapes_[static_cast<size_t>(b)];
       const double* y_end = out_.ys_data + ((times - 1) * samples() + b) * dim_;
       tape.end_y.assign(y_end, y_end + dim_);
@@ -267,8 +302,7 @@ class DynamicsBackprop : public RecordedForward {
     auto record = [&](long id, const SampleResult& r) { out_.record(id, r); };
     integrate_lanes<1>(rhs, tableau_, options, dim_, ws, queue, record,
                        TapeRecorder{tapes_.data()});
-    if (out_.failed() == 0)
-      close_tapes([&](double t_end, const double* y, double* out) { rhs.one(0, t_end, y, out); });
+    close_tapes([&](double t_end, const double* y, double* out) { rhs.one(0, t_end, y, out); });
   }
 
   py::tuple pullback(const Array& dL_dys, int) const {
@@ -329,6 +363,7 @@ void register_backprop(py::module_& m) {
            py::arg("max_steps"), py::arg("num_threads"))
       .def("result", &NetworkBackprop::result)
       .def_property_readonly("stored_floats", &NetworkBackprop::stored_floats)
+      .def("evaluate", &NetworkBackprop::evaluate, py::arg("t"))
       .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
       .def("interpolated_pullback", &NetworkBackprop::interpolated_pullback, py::arg("s0"),
            py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
@@ -345,6 +380,7 @@ void register_backprop(py::module_& m) {
            py::arg("max_steps"))
       .def("result", &DynamicsBackprop::result)
       .def_property_readonly("stored_floats", &DynamicsBackprop::stored_floats)
+      .def("evaluate", &DynamicsBackprop::evaluate, py::arg("t"))
       .def("pullback", &DynamicsBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
       .def("interpolated_pullback", &DynamicsBackprop::interpolated_pullback, py::arg("s0"),
            py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),

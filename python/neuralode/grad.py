@@ -30,7 +30,7 @@ from . import _core
 from .dynamics import Dynamics
 from .nets import Sequential
 from .solve import (_MAX_STEPS, SolverError, _float_array, _integrate, _raise_failures,
-                    check_problem, check_tolerances, check_y0)
+                    check_problem, check_tolerances, check_y0, recording_solve)
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -110,9 +110,10 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
         return _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size,
                          first_step, max_steps, max_step, num_threads,
                          (adjoint_rtol, adjoint_atol, adjoint_norm == "full"))
-    ys, _, _, forward_stats, y0_arr, t_rows = _integrate(func, y0, t, params, method, rtol,
-                                                         atol, step_size, first_step, max_steps,
-                                                         max_step, num_threads, True)
+    ys, _, _, forward_stats, y0_arr, t_rows, _ = _integrate(func, y0, t, params, method, rtol,
+                                                            atol, step_size, first_step,
+                                                            max_steps, max_step, num_threads,
+                                                            True)
     # Private copies: the pullback must not see later changes to the caller's arrays.
     theta = func.check_params(params, "params").copy()
     batched = y0_arr.ndim == 2
@@ -244,14 +245,8 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
     # Private copies: the pullback must not see later changes to the caller's arrays.
     theta = func.check_params(params, "params").copy()
     t_rows = t_rows.copy()
-    if isinstance(func, Sequential):
-        solve = _core.NetworkBackprop(func.core(D), theta, y0_rows, t_rows, batched, method,
-                                      rtol, atol, step_size, first_step, max_step, max_steps,
-                                      threads)
-    else:
-        solve = _core.DynamicsBackprop(lambda t_, y_: func.f(t_, y_, theta), func, theta,
-                                       y0_rows, t_rows, batched, method, rtol, atol, step_size,
-                                       first_step, max_step, max_steps)
+    solve = recording_solve(func, theta, y0_rows, t_rows, batched, method, rtol, atol, step_size,
+                            first_step, max_step, max_steps, threads)
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)

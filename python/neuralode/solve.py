@@ -6,7 +6,7 @@ OpenMP over the batch; plain Python callables ``f(t, y)`` are called one sample 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -49,10 +49,43 @@ class Solution:
     stats: SolveStats
     status: np.ndarray
     t_reached: np.ndarray
+    # solve(..., dense=True): the recorded steps (a _core object) behind evaluate().
+    _dense: object = field(default=None, repr=False, compare=False)
 
     @property
     def success(self) -> bool:
         return bool(np.all(self.status == "success"))
+
+    def evaluate(self, t) -> np.ndarray:
+        """The solution at other times, by the solver's own dense output (the interpolant
+        that gave ``ys``), without solving again; needs ``solve(..., dense=True)``.
+
+        Args:
+            t: times, shape (M,) for every sample or (B, M) one row per sample, each inside
+                its sample's interval [ts[0], ts[-1]] (any order).
+
+        Returns:
+            (M, *y0.shape). A sample that failed gives NaN past its ``t_reached``.
+        """
+        if self._dense is None:
+            raise ValueError("this Solution keeps no dense output: solve with `dense=True` "
+                             "to call `evaluate`")
+        ts = np.atleast_2d(self.ts)
+        batch = self.ys.shape[1] if self.ys.ndim == 3 else None
+        tq = _float_array(t, "t")
+        if tq.ndim not in (1, 2) or (tq.ndim == 2 and (batch is None or tq.shape[0] != batch)):
+            need = "(M,)" if batch is None else f"(M,) or ({batch}, M)"
+            raise ValueError(f"`t` must have shape {need}; got shape {tq.shape}")
+        rows = np.array(np.atleast_2d(tq), order="C")
+        low, high = np.minimum(ts[:, :1], ts[:, -1:]), np.maximum(ts[:, :1], ts[:, -1:])
+        outside = ~((rows >= low) & (rows <= high))  # NaN included
+        if outside.any():
+            r, i = np.argwhere(outside)[0]
+            row = r if ts.shape[0] > 1 else 0
+            raise ValueError(f"`t` must lie in the solved interval [{low[row, 0]:.10g}, "
+                             f"{high[row, 0]:.10g}]; got {rows[r, i]}")
+        ys = self._dense.evaluate(rows)
+        return ys if batch is not None else ys.reshape(ys.shape[0], -1)
 
 
 def _float(value, name, *, positive=False, allow_inf=False):
@@ -227,58 +260,86 @@ def _solve_ready_network(func, y0, t, params, method, rtol, atol, step_size, fir
             and _default_steps(step_size, first_step, max_step, max_steps)):
         return None
     batched = y0.ndim == 2
-    t_rows = t.reshape(1, -1).copy()  # see check_t
+    t_rows = np.array(t, ndmin=2)  # a private copy: see check_t
     out = _core.solve_network(func.core(y0.shape[-1]), params, y0 if batched else y0[None, :],
                               t_rows, batched, method, rtol, atol, 0.0, 0.0, max_step,
                               max_steps, 0)
-    return out, y0, t_rows
+    return out, y0, t_rows, None
+
+
+def recording_solve(func, theta, y0_rows, t_rows, batched, method, rtol, atol, step_size,
+                    first_step, max_step, max_steps, threads):
+    """A forward solve that keeps every accepted step: the core object behind dense output,
+    backprop and the interpolated adjoint (result(), evaluate(t), the pullbacks). Arguments
+    as check_problem gives them; theta checked (empty for a plain callable)."""
+    if isinstance(func, Sequential):
+        return _core.NetworkBackprop(func.core(y0_rows.shape[1]), theta, y0_rows, t_rows,
+                                     batched, method, rtol, atol, step_size, first_step,
+                                     max_step, max_steps, threads)
+    f = (lambda t_, y_: func.f(t_, y_, theta)) if isinstance(func, Dynamics) else func
+    return _core.DynamicsBackprop(f, func, theta, y0_rows, t_rows, batched, method, rtol, atol,
+                                  step_size, first_step, max_step, max_steps)
 
 
 def _solve_checked(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
-                   max_step, num_threads):
-    """(core output, y0 as an array, t as (1 or B, T) rows) for any call: every argument
-    checked and converted."""
+                   max_step, num_threads, dense=False):
+    """(core output, y0 as an array, t as (1 or B, T) rows, the recording solve or None) for
+    any call: every argument checked and converted."""
     (y0, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
      threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
                               max_step, num_threads)
     batched = y0.ndim == 2
     dim = y0.shape[-1]
+    theta = _checked_params(func, params)
+    if dense:
+        recorder = recording_solve(func, theta, y0_rows, t_rows, batched, method, rtol, atol,
+                                   step_size, first_step, max_step, max_steps, threads)
+        return recorder.result(), y0, t_rows, recorder
     if isinstance(func, Sequential):
-        theta = func.check_params(params, "params")  # C-contiguous float64
         out = _core.solve_network(func.core(dim), theta, y0_rows, t_rows, batched, method, rtol,
                                   atol, step_size, first_step, max_step, max_steps, threads)
     elif isinstance(func, Dynamics):
-        theta = func.check_params(params)
         out = _core.solve_callable(lambda t, y: func.f(t, y, theta), y0_rows, t_rows, batched,
                                    method, rtol, atol, step_size, first_step, max_step, max_steps)
-    elif callable(func):
-        if params is not None:
-            raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
-                             "carries its own parameters")
+    else:
         out = _core.solve_callable(func, y0_rows, t_rows, batched, method, rtol, atol, step_size,
                                    first_step, max_step, max_steps)
-    else:
+    return out, y0, t_rows, None
+
+
+def _checked_params(func, params) -> np.ndarray:
+    """func's parameters as a C-contiguous float64 vector (empty for a plain callable), or
+    the error that func or params deserves."""
+    if isinstance(func, Sequential):
+        return func.check_params(params, "params")
+    if isinstance(func, Dynamics):
+        return func.check_params(params)
+    if not callable(func):
         raise TypeError(f"`func` must be a neuralode.nets network, a neuralode.Dynamics or a "
                         f"callable f(t, y); got {type(func).__name__}")
-    return out, y0, t_rows
+    if params is not None:
+        raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
+                         "carries its own parameters")
+    return np.zeros(0)
 
 
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
-               max_step, num_threads, throw):
-    """Checks the arguments and runs the core; returns its raw output, y0 as an array and the
-    private copy of t as (1 or B, T) rows."""
+               max_step, num_threads, throw, dense=False):
+    """Checks the arguments and runs the core; returns its raw output, y0 as an array, the
+    private copy of t as (1 or B, T) rows and, with dense, the recording solve."""
     args = (func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
             max_step, num_threads)
-    out, y0, t_rows = _solve_ready_network(*args) or _solve_checked(*args)
+    out, y0, t_rows, recorder = ((not dense and _solve_ready_network(*args))
+                                 or _solve_checked(*args, dense=dense))
     ys, status, t_reached, stats, n_failed = out
     if throw and n_failed:
         _raise_failures(status, t_reached, y0.ndim == 2)
-    return ys, status, t_reached, stats, y0, t_rows
+    return ys, status, t_reached, stats, y0, t_rows, recorder
 
 
 def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
           first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None,
-          throw=True) -> Solution:
+          throw=True, dense=False) -> Solution:
     """Solves dy/dt = func(t, y) from y(t[0]) = y0 and returns the states at the times t.
 
     Args:
@@ -297,6 +358,9 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
             attempted steps of each sample.
         num_threads: OpenMP threads for networks (default: all). Results do not depend on it.
         throw: raise :class:`SolverError` on failure (default), or return the partial solution.
+        dense: keep every accepted step, so that ``Solution.evaluate(t)`` gives the solution
+            at other times by the solver's own interpolant (memory: ``stages + 1`` states
+            per step and sample).
 
     Returns:
         Solution with ``ys`` of shape (T, *y0.shape), per-sample ``stats`` and ``status``.
@@ -305,20 +369,22 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
         ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
         Exceptions raised by a Python ``func`` propagate unchanged.
     """
-    ys, status, t_reached, stats, y0, t_rows = _integrate(func, y0, t, params, method, rtol,
-                                                          atol, step_size, first_step,
-                                                          max_steps, max_step, num_threads, throw)
+    if not isinstance(dense, (bool, np.bool_)):
+        raise TypeError(f"`dense` must be True or False; got {type(dense).__name__}")
+    ys, status, t_reached, stats, y0, t_rows, recorder = _integrate(
+        func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
+        num_threads, throw, bool(dense))
     ts = t_rows[0] if np.ndim(t) == 1 else t_rows
     if y0.ndim == 2:
-        return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached)
+        return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached, recorder)
     return Solution(ts, ys.reshape(ys.shape[0], y0.shape[0]), SolveStats(*stats[0].tolist()),
-                    _STATUS[status[0]][0], t_reached[0].item())
+                    _STATUS[status[0]][0], t_reached[0].item(), recorder)
 
 
 def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
            first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None) -> np.ndarray:
     """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
     Raises :class:`SolverError` if any sample fails."""
-    ys, _, _, _, y0, _ = _integrate(func, y0, t, params, method, rtol, atol, step_size,
-                                    first_step, max_steps, max_step, num_threads, True)
+    ys, _, _, _, y0, _, _ = _integrate(func, y0, t, params, method, rtol, atol, step_size,
+                                       first_step, max_steps, max_step, num_threads, True)
     return ys if y0.ndim == 2 else ys.reshape(ys.shape[0], y0.shape[0])
