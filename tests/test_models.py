@@ -1,5 +1,8 @@
 """NeuralODE: fitting the spiral (regular and irregular samples), fitting a mechanistic
-Dynamics, and the fit loop's stopping rules."""
+Dynamics, pickling, and the fit loop's stopping rules."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -249,3 +252,53 @@ def test_the_initial_params_are_copied():
     model = nde.NeuralODE(Decay(), params=params)
     params[0] = 9.0
     assert model.params[0] == 0.5
+
+
+class _Globals(pickle.Unpickler):
+    """Records every global (class or function) a pickle refers to."""
+
+    def find_class(self, module, name):
+        self.seen.add(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def _unpickle_recording_globals(payload):
+    import io
+    unpickler = _Globals(io.BytesIO(payload))
+    unpickler.seen = set()
+    return unpickler.load(), unpickler.seen
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_network_model_pickles_and_deep_copies_through_its_layer_description(how):
+    from neuralode.io import net_spec
+    t, y = data.spiral(20, 2.0)
+    model = spiral_model(gradient="backprop", num_threads=1)
+    model.fit(t, y, iterations=3, batch_size=2, progress=False)
+    if how == "pickle":
+        clone, seen = _unpickle_recording_globals(pickle.dumps(model))
+        assert not any(name.startswith("neuralode._core") for name in seen), seen
+    else:
+        clone = copy.deepcopy(model)
+    assert clone.net is not model.net and net_spec(clone.net) == net_spec(model.net)
+    np.testing.assert_array_equal(clone.params, model.params)
+    assert clone.params is not model.params
+    np.testing.assert_array_equal(clone.predict(y[0], t), model.predict(y[0], t))
+    settings = ("method", "rtol", "atol", "gradient", "num_threads")
+    assert [getattr(clone, k) for k in settings] == [getattr(model, k) for k in settings]
+    assert clone.history.loss == model.history.loss
+    clone.fit(t, y, iterations=2, batch_size=2, progress=False)  # trains on
+    assert not np.array_equal(clone.params, model.params)
+
+
+def test_a_dynamics_model_pickles_by_reference_to_its_class():
+    from test_dynamics import PARAMS, LotkaVolterra
+    model = nde.NeuralODE(LotkaVolterra(), params=PARAMS)
+    clone, seen = _unpickle_recording_globals(pickle.dumps(model))
+    assert "test_dynamics.LotkaVolterra" in seen
+    assert isinstance(clone.net, LotkaVolterra)
+    np.testing.assert_array_equal(clone.params, PARAMS)
+    t = np.linspace(0, 1, 4)
+    np.testing.assert_array_equal(clone.predict([1.0, 1.0], t), model.predict([1.0, 1.0], t))
+    deep = copy.deepcopy(model)
+    assert deep.net is not model.net and deep.params is not model.params
