@@ -60,3 +60,37 @@ def test_dynamics_errors():
         nde.odeint(LotkaVolterra(), [1.0, 1.0], [0.0, 1.0], params=np.ones(3))
     with pytest.raises(NotImplementedError, match="must implement f"):
         nde.odeint(type("Empty", (nde.Dynamics,), {"num_params": 0})(), [1.0], [0.0, 1.0])
+
+
+class Decay(nde.Dynamics):
+    """dy/dt = -k y, written without declaring num_params (the mistake the message names)."""
+
+    def f(self, t, y, params):
+        return -params[0] * y
+
+    def vjp(self, t, y, params, a):
+        return -params[0] * a, np.array([-a @ y]), 0.0
+
+
+def test_an_undeclared_num_params_is_named_with_the_fix():
+    with pytest.raises(ValueError, match=r"Decay does not declare `num_params` \(the default is "
+                                         r"0\); set `num_params = 1` on the class"):
+        nde.odeint(Decay(), [1.0], [0.0, 1.0], params=[0.5])
+    with pytest.raises(ValueError, match=r"set `num_params = 1`"):
+        nde.odeint_vjp(Decay(), [1.0], [0.0, 1.0], params=np.array([0.5]))
+    with pytest.raises(ValueError, match=r"shape \(1, 1\), but Decay .* set `num_params` on"):
+        nde.odeint(Decay(), [1.0], [0.0, 1.0], params=[[0.5]])
+
+
+def test_num_params_set_in_the_constructor_counts_as_declared():
+    class Polynomial(nde.Dynamics):
+        def __init__(self, degree):
+            self.num_params = degree + 1
+
+        def f(self, t, y, params):
+            return np.polyval(params, y)
+
+    ys = nde.odeint(Polynomial(1), [1.0], [0.0, 1.0], params=[0.0, 2.0])  # dy/dt = 2
+    assert ys[-1, 0] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match=r"`params` must have shape \(2,\) for Polynomial"):
+        nde.odeint(Polynomial(1), [1.0], [0.0, 1.0], params=[1.0])

@@ -30,10 +30,25 @@ def _classifiers_separate_the_moons(out):
     assert len(accuracies) == 2 and min(accuracies) >= 0.9
 
 
+def _lynx_hare_rates_match_least_squares(out):
+    rates = dict(re.findall(r"^  (alpha|beta|gamma|delta) +(\S+)", out, flags=re.M))
+    assert len(rates) == 4, out
+    # least squares on the same counts with the initial state fitted as well (scipy
+    # least_squares, as in the PyMC case study): the windows give the same rates within 10%
+    reference = {"alpha": 0.481, "beta": 0.0248, "gamma": 0.926, "delta": 0.0275}
+    for name, value in reference.items():
+        assert float(rates[name]) == pytest.approx(value, rel=0.1), name
+    factor, = _numbers(r"(\d+)x lower", out)
+    assert factor >= 10
+    (hare, lynx), = re.findall(r"RMSE hare (\S+), lynx (\S+) thousand", out)
+    assert float(hare) < 10 and float(lynx) < 10  # the counts peak at 77 and 59 (thousands)
+
+
 @pytest.mark.parametrize("name,expect,check", [
     ("spiral_fit.py", "RMS error over the whole trajectory", _spiral_fit_learns),
     ("irregular_series.py", "predicted at new times", _irregular_series_validates),
     ("classifier_vs_resnet.py", "ResNetClassifier: test accuracy", _classifiers_separate_the_moons),
+    ("lynx_hare.py", "whole series predicted", _lynx_hare_rates_match_least_squares),
 ])
 def test_example_runs(name, expect, check):
     out = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True, text=True,

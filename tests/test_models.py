@@ -1,5 +1,8 @@
-"""NeuralODE: fitting the spiral (regular and irregular samples) and the fit loop's
-stopping rules."""
+"""NeuralODE: fitting the spiral (regular and irregular samples), fitting a mechanistic
+Dynamics, pickling, and the fit loop's stopping rules."""
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -99,7 +102,8 @@ def test_fit_argument_errors():
         model.fit(t, y, loss="hinge", progress=False)
     with pytest.raises(ValueError, match="`iterations` must be at least 1"):
         model.fit(t, y, iterations=0, progress=False)
-    with pytest.raises(TypeError, match="`net` must be a neuralode.nets network"):
+    with pytest.raises(TypeError, match="`net` must be a neuralode.nets network or a "
+                                        "neuralode.Dynamics; got function"):
         nde.NeuralODE(lambda t, y: y)
     with pytest.raises(ValueError, match="`gradient` must be one of"):
         spiral_model(gradient="magic")
@@ -188,3 +192,113 @@ def test_progress_line_shows_loss_nfe_and_rate(capsys):
     err = capsys.readouterr().err
     assert "3/3" in err and "loss" in err and "nfe" in err and "it/s" in err
     assert len(history.loss) == 3
+
+
+class Decay(nde.Dynamics):
+    """dy/dt = -k y: a mechanistic model with one parameter."""
+    num_params = 1
+
+    def f(self, t, y, params):
+        return -params[0] * y
+
+    def vjp(self, t, y, params, a):
+        return -params[0] * a, np.array([-a @ y]), 0.0
+
+
+def test_fitting_a_dynamics_recovers_the_decay_rate_of_its_data():
+    t = np.linspace(0, 3, 16)
+    y = nde.odeint(Decay(), [[1.0], [2.0], [-0.5]], t, params=[0.7])  # (16, 3, 1)
+    model = nde.NeuralODE(Decay(), params=[0.2])
+    history = model.fit(t, y, optimizer=optim.Adam(lr=0.05, schedule=optim.CosineLR(0.05, 300)),
+                        iterations=300, batch_size=4, batch_time=6, progress=False)
+    assert model.params[0] == pytest.approx(0.7, rel=1e-3)
+    assert history.loss[-1] < history.loss[0] / 1e4
+    np.testing.assert_allclose(model.predict([[1.0], [2.0], [-0.5]], t), y, rtol=1e-3)
+
+
+def test_fitting_a_dynamics_recovers_lotka_volterra_parameters_from_its_data():
+    from test_dynamics import PARAMS, LotkaVolterra  # alpha, beta, delta, gamma
+    t = np.linspace(0, 4, 21)
+    y0 = np.array([[1.0, 1.0], [2.0, 0.5], [0.5, 2.0], [3.0, 1.5]])
+    y = nde.odeint(LotkaVolterra(), y0, t, params=PARAMS)
+    model = nde.NeuralODE(LotkaVolterra(), params=[1.2, 0.8, 1.2, 2.6], rtol=1e-6, atol=1e-8)
+    model.fit(t, y, optimizer=optim.Adam(lr=0.02, schedule=optim.CosineLR(0.02, 300)),
+              iterations=300, batch_size=8, batch_time=6, progress=False)
+    np.testing.assert_allclose(model.params, PARAMS, rtol=0.02)
+
+
+def test_a_dynamics_model_needs_its_initial_params():
+    from test_dynamics import LotkaVolterra
+    with pytest.raises(ValueError, match="`params` is required: LotkaVolterra has 4"):
+        nde.NeuralODE(LotkaVolterra())
+    with pytest.raises(ValueError, match=r"`params` must have shape \(1,\) for Decay"):
+        nde.NeuralODE(Decay(), params=[1.0, 2.0])
+
+
+def test_a_dynamics_model_predicts_like_odeint_and_says_why_it_cannot_be_saved(tmp_path):
+    model = nde.NeuralODE(Decay(), params=[0.5], rtol=1e-8, atol=1e-10)
+    t = np.linspace(0, 2, 5)
+    np.testing.assert_array_equal(model.predict([[1.0], [3.0]], t),
+                                  nde.odeint(Decay(), [[1.0], [3.0]], t, params=[0.5],
+                                             rtol=1e-8, atol=1e-10))
+    with pytest.raises(TypeError, match=r"cannot save a NeuralODE whose dynamics are a Python "
+                                        r"Dynamics \(Decay\).*Pickle the model"):
+        model.save(tmp_path / "decay.npz")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_initial_params_are_copied():
+    params = np.array([0.5])
+    model = nde.NeuralODE(Decay(), params=params)
+    params[0] = 9.0
+    assert model.params[0] == 0.5
+
+
+class _Globals(pickle.Unpickler):
+    """Records every global (class or function) a pickle refers to."""
+
+    def find_class(self, module, name):
+        self.seen.add(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def _unpickle_recording_globals(payload):
+    import io
+    unpickler = _Globals(io.BytesIO(payload))
+    unpickler.seen = set()
+    return unpickler.load(), unpickler.seen
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_a_network_model_pickles_and_deep_copies_through_its_layer_description(how):
+    from neuralode.io import net_spec
+    t, y = data.spiral(20, 2.0)
+    model = spiral_model(gradient="backprop", num_threads=1)
+    model.fit(t, y, iterations=3, batch_size=2, progress=False)
+    if how == "pickle":
+        clone, seen = _unpickle_recording_globals(pickle.dumps(model))
+        assert not any(name.startswith("neuralode._core") for name in seen), seen
+    else:
+        clone = copy.deepcopy(model)
+    assert clone.net is not model.net and net_spec(clone.net) == net_spec(model.net)
+    np.testing.assert_array_equal(clone.params, model.params)
+    assert clone.params is not model.params
+    np.testing.assert_array_equal(clone.predict(y[0], t), model.predict(y[0], t))
+    settings = ("method", "rtol", "atol", "gradient", "num_threads")
+    assert [getattr(clone, k) for k in settings] == [getattr(model, k) for k in settings]
+    assert clone.history.loss == model.history.loss
+    clone.fit(t, y, iterations=2, batch_size=2, progress=False)  # trains on
+    assert not np.array_equal(clone.params, model.params)
+
+
+def test_a_dynamics_model_pickles_by_reference_to_its_class():
+    from test_dynamics import PARAMS, LotkaVolterra
+    model = nde.NeuralODE(LotkaVolterra(), params=PARAMS)
+    clone, seen = _unpickle_recording_globals(pickle.dumps(model))
+    assert "test_dynamics.LotkaVolterra" in seen
+    assert isinstance(clone.net, LotkaVolterra)
+    np.testing.assert_array_equal(clone.params, PARAMS)
+    t = np.linspace(0, 1, 4)
+    np.testing.assert_array_equal(clone.predict([1.0, 1.0], t), model.predict([1.0, 1.0], t))
+    deep = copy.deepcopy(model)
+    assert deep.net is not model.net and deep.params is not model.params

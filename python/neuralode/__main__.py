@@ -111,12 +111,19 @@ def main(argv=None) -> int:
                                                      "print errors, steps and timings")
     check_parser.add_argument("--batch", type=int, default=1024,
                               help="initial values in the batch problem (default 1024)")
-    bench_parser = commands.add_parser("bench", help="run the benchmark comparison "
-                                                     "(bench/compare.py of a source checkout)")
+    bench_parser = commands.add_parser(
+        "bench", help="run the benchmark comparison (bench/compare.py of a source checkout)",
+        usage="%(prog)s [-h] [--source SOURCE] [compare.py arguments ...]",
+        epilog="Other arguments are passed on to compare.py, e.g. "
+               "`python -m neuralode bench --only training`.")
     bench_parser.add_argument("--source", default=".", help="the source checkout (default .)")
-    bench_parser.add_argument("compare_args", nargs=argparse.REMAINDER,
-                              help="passed on to compare.py, e.g. --only training")
-    args = parser.parse_args(argv)
+    # compare.py's options are its own: argparse.REMAINDER after an optional refused them
+    # ("unrecognized arguments: --only"), so bench takes whatever the parser does not know.
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.compare_args = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "demo" and args.iterations < 1:
         parser.error("--iterations must be at least 1")
     if args.command == "check" and args.batch < 1:

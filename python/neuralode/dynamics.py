@@ -31,8 +31,8 @@ __all__ = ["Dynamics"]
 class Dynamics:
     """Base class for dynamics dy/dt = f(t, y; params) written in Python.
 
-    Subclasses set ``num_params`` and implement :meth:`f` and :meth:`vjp`; the constructor
-    may take any arguments.
+    Subclasses set ``num_params`` (on the class, or on the instance in ``__init__``) and
+    implement :meth:`f` and :meth:`vjp`; the constructor may take any arguments.
     """
 
     num_params: int = 0
@@ -52,7 +52,19 @@ class Dynamics:
                 return np.zeros(0)
             raise ValueError(f"`{name}` is required: {type(self).__name__} has "
                              f"{self.num_params} parameters")
+        if not self._declares_num_params():
+            shape = np.shape(params)
+            if shape != (0,):  # not inferred: a length never declared is a mistake to name
+                fix = f"set `num_params = {shape[0]}`" if len(shape) == 1 else "set `num_params`"
+                raise ValueError(f"`{name}` has shape {shape}, but {type(self).__name__} does "
+                                 f"not declare `num_params` (the default is 0); {fix} on the "
+                                 "class")
         arr = param_vector(params, self.num_params, name, type(self).__name__)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` contains NaN or inf")
         return arr
+
+    def _declares_num_params(self) -> bool:
+        """Whether the subclass or the instance sets ``num_params`` (else it is the base's 0)."""
+        return "num_params" in getattr(self, "__dict__", {}) or any(
+            "num_params" in vars(cls) for cls in type(self).__mro__ if cls is not Dynamics)

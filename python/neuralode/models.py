@@ -7,6 +7,7 @@ import numpy as np
 from . import io as _io
 from . import losses as _losses
 from . import optim as _optim
+from .dynamics import Dynamics
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
 from .solve import _float, _float_array, _int_at_least, check_method, odeint
@@ -56,21 +57,28 @@ class NeuralODE:
     """dy/dt = net(t, y; θ), solved in C++; ``fit`` trains θ on observed trajectories.
 
     Args:
-        net: a :mod:`neuralode.nets` network (the dynamics).
+        net: the dynamics: a :mod:`neuralode.nets` network, or a :class:`neuralode.Dynamics`
+            (a mechanistic or hybrid model written in Python), whose ``params`` vector is
+            then θ.
         method, rtol, atol: the solver for training (see :func:`neuralode.odeint`).
         gradient: "adjoint", "interpolated" or "backprop" (see :func:`odeint_vjp`).
-        params: initial θ (default ``net.init(seed)``).
+        params: initial θ: default ``net.init(seed)`` for a network; required for a Dynamics
+            with parameters (there is no generic initialization of a mechanistic model).
     """
 
     def __init__(self, net, *, method="dopri5", rtol=1e-7, atol=1e-9, gradient="adjoint",
                  params=None, seed=0, num_threads=None):
-        if not isinstance(net, Sequential):
-            raise TypeError(f"`net` must be a neuralode.nets network; got {type(net).__name__}")
+        if not isinstance(net, (Sequential, Dynamics)):
+            raise TypeError(f"`net` must be a neuralode.nets network or a neuralode.Dynamics; "
+                            f"got {type(net).__name__}")
         self.net, self.method, self.gradient = net, check_method(method), check_gradient(gradient)
         self.rtol = _float(rtol, "rtol", positive=True)
         self.atol = _float(atol, "atol", positive=True)
         self.num_threads = num_threads
-        self.params = net.init(seed) if params is None else net.check_params(params, "params")
+        if params is None and isinstance(net, Sequential):
+            self.params = net.init(seed)
+        else:  # a copy: fit replaces self.params, and the caller's array stays theirs
+            self.params = net.check_params(params, "params").copy()
         self.history = None
 
     @property
@@ -179,11 +187,30 @@ class NeuralODE:
 
     def save(self, path) -> None:
         """Writes the model to `path` (.npz + JSON, atomically); :func:`neuralode.load`
-        reads it back."""
+        reads it back. Networks only: a Dynamics is code, which these files never hold."""
+        if isinstance(self.net, Dynamics):
+            raise TypeError(f"cannot save a NeuralODE whose dynamics are a Python Dynamics "
+                            f"({type(self.net).__name__}): a saved model is data that "
+                            "neuralode.load reads without running code, and a Dynamics is "
+                            "code. Pickle the model instead (it refers to the Dynamics class by "
+                            "its import path), or save `model.params` with numpy")
         _io.save(path, {"params": self.params},
                  {"model": "NeuralODE", "net": _io.net_spec(self.net),
                   "settings": {"method": self.method, "rtol": self.rtol, "atol": self.atol,
                                "gradient": self.gradient}})
+
+    def __getstate__(self):
+        """Pickled and deep-copied as data: a network as its layer description (the C++
+        network is rebuilt from it); a Dynamics by reference to its importable class."""
+        state = dict(self.__dict__)
+        if isinstance(self.net, Sequential):
+            state["net"] = {"layers": _io.net_spec(self.net)}
+        return state
+
+    def __setstate__(self, state):
+        if isinstance(state["net"], dict):
+            state = dict(state, net=_io.net_from_spec(state["net"]["layers"]))
+        self.__dict__.update(state)
 
     @classmethod
     def from_saved(cls, meta, arrays):
