@@ -17,11 +17,12 @@ def python_blocks():
 
 def test_readme_has_the_python_blocks_this_file_checks():
     blocks = python_blocks()
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     assert "nde.odeint(lambda t, y: y" in blocks[0]
     assert "nde.odeint_vjp(" in blocks[1]
     assert "model.fit(" in blocks[2] and "ODENetClassifier" in blocks[2]
     assert "class Decay(nde.Dynamics)" in blocks[3]
+    assert "sol.evaluate(" in blocks[4]
 
 
 def test_readme_python_blocks_run_and_do_what_they_say(tmp_path, monkeypatch):
@@ -52,3 +53,7 @@ def test_readme_python_blocks_run_and_do_what_they_say(tmp_path, monkeypatch):
 
     run(3)  # fitting a Dynamics recovers the rate its data were made with
     assert abs(ns["model"].params[0] - 0.7) < 1e-6  # "array([0.7]), to 1e-6"
+
+    run(4)  # dense output: exp(-t) between the output times
+    np.testing.assert_allclose(ns["sol"].evaluate([0.5, 1.5])[:, 0], np.exp([-0.5, -1.5]),
+                               rtol=1e-6)
