@@ -84,11 +84,18 @@ class _BlockClassifier:
             check_gradient(self.gradient)
 
     # -- the model -------------------------------------------------------------------
+    def _sizes(self, n_features, n_classes):
+        """(embedding, dynamics, head) parameter counts, by arithmetic alone: a saved file's
+        sizes are checked with it before anything of that size is built."""
+        width = int(self.width)
+        widths = [width, *map(int, self.hidden), width]
+        dynamics = sum(w_out * (w_in + 1) for w_in, w_out in zip(widths[:-1], widths[1:]))
+        return width * (n_features + 1), dynamics, n_classes * (width + 1)
+
     def _build(self, n_features, n_classes):
         width = int(self.width)
         self.dynamics_ = nets.MLP(width, hidden=list(self.hidden), activation=self.activation)
-        self.sizes_ = (width * (n_features + 1), self.dynamics_.num_params,
-                       n_classes * (width + 1))
+        self.sizes_ = self._sizes(n_features, n_classes)
         rng = np.random.default_rng(self.random_state)
 
         def linear(n_in, n_out):  # torch.nn.Linear's fan-in scaled uniform init
@@ -202,10 +209,11 @@ class _BlockClassifier:
         model._check_params()
         model.classes_ = np.array(meta["classes"])
         model.n_features_in_ = int(meta["n_features_in"])
-        model._build(model.n_features_in_, len(model.classes_))
         params = np.asarray(arrays["params"], dtype=np.float64)
-        if params.shape != (sum(model.sizes_),):
-            raise ValueError(f"{params.size} parameters for a model that has {sum(model.sizes_)}")
+        expected = sum(model._sizes(model.n_features_in_, len(model.classes_)))
+        if params.shape != (expected,):  # before _build allocates `expected` numbers
+            raise ValueError(f"{params.size} parameters for a model that has {expected}")
+        model._build(model.n_features_in_, len(model.classes_))
         model.params_ = params
         return model
 
