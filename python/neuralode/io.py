@@ -26,39 +26,10 @@ FORMAT_VERSION = 1
 
 def net_spec(net: nets.Sequential) -> list:
     """The layers of a network as JSON-ready dicts."""
-    specs = []
-    for layer in net.layers:
-        spec = {"kind": layer.kind}
-        if isinstance(layer, nets.Linear):
-            spec.update(in_features=layer.in_features, out_features=layer.out_features)
-        elif isinstance(layer, nets.Power):
-            spec["p"] = layer.p
-        specs.append(spec)
-    return specs
+    return net.spec()
 
 
-_LAYERS = {cls.kind: cls for cls in (nets.Tanh, nets.Sigmoid, nets.Softplus, nets.ELU, nets.Sin,
-                                     nets.Identity, nets.ReLU, nets.ConcatTime)}
-
-
-def net_from_spec(specs) -> nets.Sequential:
-    """The network described by :func:`net_spec`'s output; ValueError if it is malformed."""
-    if not isinstance(specs, list) or not specs:
-        raise ValueError("the network description must be a non-empty list of layers")
-    layers = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, dict) or "kind" not in spec:
-            raise ValueError(f"layer {i} has no kind")
-        kind = spec["kind"]
-        if kind == "linear":
-            layers.append(nets.Linear(spec.get("in_features"), spec.get("out_features")))
-        elif kind == "power":
-            layers.append(nets.Power(spec.get("p")))
-        elif kind in _LAYERS:
-            layers.append(_LAYERS[kind]())
-        else:
-            raise ValueError(f"layer {i} has an unknown kind {kind!r}")
-    return nets.Sequential(*layers)
+net_from_spec = nets.network_from_spec  # the network net_spec describes; ValueError if malformed
 
 
 def _not_finite_numbers(arrays: dict):
