@@ -237,19 +237,27 @@ def test_sizes_in_the_metadata_are_bounded_by_the_saved_parameters(tmp_path, mak
     assert "does not match" in load_within(bad)
 
 
-def test_a_zip_bomb_is_refused_before_it_is_decompressed(tmp_path):
-    # 1 MB of deflated zeros that inflates to 1 GiB, declared honestly in the directory.
-    header = npy_header((2**27,))
+def _bomb(header):
+    """A deflate stream of `header` then 1 GiB of zeros, in about 1 MB."""
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     start = deflate.compress(header) + deflate.flush(zlib.Z_FULL_FLUSH)
     mebibyte = deflate.compress(bytes(2**20)) + deflate.flush(zlib.Z_FULL_FLUSH)  # repeats
-    data = start + mebibyte * 2**10 + deflate.flush()
+    return start + mebibyte * 2**10 + deflate.flush()
+
+
+@pytest.mark.parametrize("declared,message", [
+    (2**30, "'params.npy' inflates"),  # its true size: refused before inflating a byte
+    (88, "a member is corrupted"),     # a small size: read that far, its crc does not match
+], ids=["true-size", "small-size"])
+def test_a_zip_bomb_is_refused_without_inflating_it(tmp_path, declared, message):
     members = saved_members(tmp_path)
     path = tmp_path / "bomb.npz"
+    header = npy_header((declared // 8,))
     write_zip(path, [stored("metadata.npy", members["metadata.npy"]),
-                     ("params.npy", data, zipfile.ZIP_DEFLATED, len(header) + 2**30, 0)])
+                     ("params.npy", _bomb(header), zipfile.ZIP_DEFLATED,
+                      len(header) + declared, 0)])
     assert path.stat().st_size < 2**21
-    assert "'params.npy' inflates" in load_within(path)
+    assert message in load_within(path)
 
 
 def test_a_member_declaring_a_huge_shape_is_refused_unread(tmp_path):

@@ -133,7 +133,7 @@ def test_classifiers_round_trip_fitted_and_unfitted(cls, moons):
 
 @pytest.mark.parametrize("cls", CLASSIFIERS)
 def test_clone_gives_an_unfitted_copy_with_the_same_settings(cls, moons):
-    from sklearn.base import clone
+    clone = pytest.importorskip("sklearn.base").clone
     X, y = moons
     clf = cls(width=3, hidden=(4,), max_iter=5).fit(X, y)
     copy_ = clone(clf)
@@ -150,9 +150,8 @@ def test_solutions_and_gradients_round_trip(spiral_net):
     for obj in (sol, grads):
         for loaded in (round_trip(obj), copy.deepcopy(obj)):
             assert type(loaded) is type(obj) and type(loaded.stats) is type(obj.stats)
-            for field in obj.__dataclass_fields__:
-                for part in (field,) if field != "stats" else ():
-                    np.testing.assert_array_equal(getattr(loaded, part), getattr(obj, part))
+            for field in set(obj.__dataclass_fields__) - {"stats"}:
+                np.testing.assert_array_equal(getattr(loaded, field), getattr(obj, field))
             for field in obj.stats.__dataclass_fields__:
                 np.testing.assert_array_equal(getattr(loaded.stats, field),
                                               getattr(obj.stats, field))
@@ -161,7 +160,7 @@ def test_solutions_and_gradients_round_trip(spiral_net):
 
 def test_cross_validation_in_worker_processes_returns_fitted_classifiers(moons):
     # Fitted classifiers come back from joblib's workers pickled: this raised TypeError.
-    from sklearn.model_selection import cross_validate
+    cross_validate = pytest.importorskip("sklearn.model_selection").cross_validate
     X, y = moons
     clf = nde.ODENetClassifier(width=3, hidden=(4,), max_iter=5)
     result = cross_validate(clf, X, y, cv=2, n_jobs=2, return_estimator=True)
@@ -172,6 +171,7 @@ def test_cross_validation_in_worker_processes_returns_fitted_classifiers(moons):
 
 
 def test_grid_search_over_a_pipeline_in_two_processes(moons):
+    pytest.importorskip("sklearn")
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
