@@ -1,13 +1,14 @@
 """Classifiers with an ODE block as an implicit layer, following scikit-learn's estimator
-conventions (fit/predict/predict_proba/score, get_params/set_params) without depending on
-it:
+conventions (fit/predict/predict_proba/score, get_params/set_params, its input checks and
+messages; its check_estimator passes) without depending on it:
 
     logits = head(block(embed(x))),  embed and head Linear, block an ODE or a ResNet.
 
 ``ODENetClassifier``'s block solves dz/dt = f(z; θ) over t ∈ [0, 1] with an adaptive solver
 and differentiates it by the chosen gradient mode; ``ResNetClassifier``'s block is K
 weight-tied residual steps z_{k+1} = z_k + f(z_k), i.e. Euler with step 1, differentiated
-exactly. The linear layers' gradients are written out in numpy.
+exactly. The linear layers' gradients are written out in numpy. ``num_threads`` sets the
+solves' threads (None: the library's default); results do not depend on it.
 """
 from __future__ import annotations
 
@@ -16,15 +17,13 @@ import numpy as np
 import numbers
 
 from . import io, losses, nets, optim
+from ._sklearn_conventions import (DataConversionWarning, NotFittedError, check_features,
+                                   check_labels, check_target, not_fitted)
 from .grad import check_gradient, odeint_vjp
-from .solve import check_method, odeint
+from .solve import check_method, check_threads, odeint
 from .train import fit_loop
 
-__all__ = ["ODENetClassifier", "ResNetClassifier", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """predict/score before fit (the same bases as scikit-learn's NotFittedError)."""
+__all__ = ["ODENetClassifier", "ResNetClassifier", "NotFittedError", "DataConversionWarning"]
 
 
 class _BlockClassifier:
@@ -82,13 +81,21 @@ class _BlockClassifier:
             check_method(self.method)
         if "gradient" in self._param_names:
             check_gradient(self.gradient)
+        check_threads(self.num_threads)
 
     # -- the model -------------------------------------------------------------------
+    def _sizes(self, n_features, n_classes):
+        """(embedding, dynamics, head) parameter counts, by arithmetic alone: a saved file's
+        sizes are checked with it before anything of that size is built."""
+        width = int(self.width)
+        widths = [width, *map(int, self.hidden), width]
+        dynamics = sum(w_out * (w_in + 1) for w_in, w_out in zip(widths[:-1], widths[1:]))
+        return width * (n_features + 1), dynamics, n_classes * (width + 1)
+
     def _build(self, n_features, n_classes):
         width = int(self.width)
         self.dynamics_ = nets.MLP(width, hidden=list(self.hidden), activation=self.activation)
-        self.sizes_ = (width * (n_features + 1), self.dynamics_.num_params,
-                       n_classes * (width + 1))
+        self.sizes_ = self._sizes(n_features, n_classes)
         rng = np.random.default_rng(self.random_state)
 
         def linear(n_in, n_out):  # torch.nn.Linear's fan-in scaled uniform init
@@ -151,12 +158,11 @@ class _BlockClassifier:
     def _fit(self, X, y):
         self._check_params()
         X = self._check_X(X, fitting=True)
-        y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"`y` must have shape ({X.shape[0]},); got {y.shape}")
-        self.classes_, labels = np.unique(y, return_inverse=True)
+        y = check_target(y, X.shape[0], type(self).__name__, stacklevel=4)  # fit's caller
+        self.classes_, labels = check_labels(y)
         if len(self.classes_) < 2:
-            raise ValueError("`y` must hold at least two classes")
+            raise ValueError(f"`y` must hold at least two classes; got {len(self.classes_)} "
+                             "class")
         self.n_features_in_ = X.shape[1]
         params = self._build(X.shape[1], len(self.classes_))
         rng = np.random.default_rng(self.random_state)
@@ -170,6 +176,7 @@ class _BlockClassifier:
         opt = optim.Adam(lr=self.learning_rate, schedule=schedule)
         self.params_, self.history_ = fit_loop(step, params, opt, int(self.max_iter),
                                                progress=self.verbose)
+        self.n_iter_ = len(self.history_.loss)  # fewer than max_iter if training stopped
         return self
 
     def predict_proba(self, X) -> np.ndarray:
@@ -182,12 +189,13 @@ class _BlockClassifier:
 
     def score(self, X, y) -> float:
         """Mean accuracy on (X, y)."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        predicted = self.predict(X)
+        return float(np.mean(predicted == check_target(y, len(predicted), type(self).__name__)))
 
     def save(self, path) -> None:
         """Writes the fitted classifier to `path` (.npz + JSON, atomically)."""
         if not hasattr(self, "params_"):
-            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit")
+            raise not_fitted(self)
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.get_params().items()}
         io.save(path, {"params": self.params_},
                 {"model": type(self).__name__, "estimator_params": params,
@@ -202,25 +210,21 @@ class _BlockClassifier:
         model._check_params()
         model.classes_ = np.array(meta["classes"])
         model.n_features_in_ = int(meta["n_features_in"])
-        model._build(model.n_features_in_, len(model.classes_))
         params = np.asarray(arrays["params"], dtype=np.float64)
-        if params.shape != (sum(model.sizes_),):
-            raise ValueError(f"{params.size} parameters for a model that has {sum(model.sizes_)}")
+        expected = sum(model._sizes(model.n_features_in_, len(model.classes_)))
+        if params.shape != (expected,):  # before _build allocates `expected` numbers
+            raise ValueError(f"{params.size} parameters for a model that has {expected}")
+        model._build(model.n_features_in_, len(model.classes_))
         model.params_ = params
         return model
 
     def _check_X(self, X, fitting=False):
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] == 0:
-            raise ValueError(f"`X` must have shape (N, F) with N >= 1; got {X.shape}")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("`X` contains NaN or inf")
-        if not fitting:
-            if not hasattr(self, "params_"):
-                raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit")
-            if X.shape[1] != self.n_features_in_:
-                raise ValueError(f"`X` has {X.shape[1]} features; the model was fitted with "
-                                 f"{self.n_features_in_}")
+        if not fitting and not hasattr(self, "params_"):
+            raise not_fitted(self)
+        X = check_features(X, type(self).__name__)
+        if not fitting and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input")
         return X
 
 
@@ -228,22 +232,23 @@ class ODENetClassifier(_BlockClassifier):
     """Linear embedding -> ODE block dz/dt = MLP(z), t from 0 to 1 -> Linear head -> softmax."""
 
     _param_names = ("width", "hidden", "activation", "method", "rtol", "atol", "gradient",
-                    "max_iter", "batch_size", "learning_rate", "random_state", "verbose")
+                    "max_iter", "batch_size", "learning_rate", "random_state", "verbose",
+                    "num_threads")
 
     def __init__(self, width=8, hidden=(32,), activation="tanh", method="dopri5", rtol=1e-5,
                  atol=1e-7, gradient="adjoint", max_iter=300, batch_size=64,
-                 learning_rate=0.02, random_state=0, verbose=False):
+                 learning_rate=0.02, random_state=0, verbose=False, num_threads=None):
         self.width, self.hidden, self.activation = width, hidden, activation
         self.method, self.rtol, self.atol, self.gradient = method, rtol, atol, gradient
         self.max_iter, self.batch_size, self.learning_rate = max_iter, batch_size, learning_rate
-        self.random_state, self.verbose = random_state, verbose
+        self.random_state, self.verbose, self.num_threads = random_state, verbose, num_threads
 
     def _times(self):
         return np.array([0.0, 1.0])
 
     def _solver(self):
         return {"method": self.method, "rtol": self.rtol, "atol": self.atol,
-                "gradient": self.gradient}
+                "gradient": self.gradient, "num_threads": self.num_threads}
 
 
 class ResNetClassifier(_BlockClassifier):
@@ -251,16 +256,17 @@ class ResNetClassifier(_BlockClassifier):
     step 1 on t = 0, 1, ..., depth), differentiated exactly."""
 
     _param_names = ("width", "hidden", "activation", "depth", "max_iter", "batch_size",
-                    "learning_rate", "random_state", "verbose")
+                    "learning_rate", "random_state", "verbose", "num_threads")
 
     def __init__(self, width=8, hidden=(32,), activation="tanh", depth=4, max_iter=300,
-                 batch_size=64, learning_rate=0.02, random_state=0, verbose=False):
+                 batch_size=64, learning_rate=0.02, random_state=0, verbose=False,
+                 num_threads=None):
         self.width, self.hidden, self.activation, self.depth = width, hidden, activation, depth
         self.max_iter, self.batch_size, self.learning_rate = max_iter, batch_size, learning_rate
-        self.random_state, self.verbose = random_state, verbose
+        self.random_state, self.verbose, self.num_threads = random_state, verbose, num_threads
 
     def _times(self):
         return np.arange(int(self.depth) + 1, dtype=np.float64)
 
     def _solver(self):
-        return {"method": "euler", "gradient": "backprop"}
+        return {"method": "euler", "gradient": "backprop", "num_threads": self.num_threads}

@@ -7,9 +7,12 @@ leaves any previous file intact. Every problem with a file raises ValueError nam
 from __future__ import annotations
 
 import json
+import math
 import os
+import stat
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -23,39 +26,10 @@ FORMAT_VERSION = 1
 
 def net_spec(net: nets.Sequential) -> list:
     """The layers of a network as JSON-ready dicts."""
-    specs = []
-    for layer in net.layers:
-        spec = {"kind": layer.kind}
-        if isinstance(layer, nets.Linear):
-            spec.update(in_features=layer.in_features, out_features=layer.out_features)
-        elif isinstance(layer, nets.Power):
-            spec["p"] = layer.p
-        specs.append(spec)
-    return specs
+    return net.spec()
 
 
-_LAYERS = {cls.kind: cls for cls in (nets.Tanh, nets.Sigmoid, nets.Softplus, nets.ELU, nets.Sin,
-                                     nets.Identity, nets.ReLU, nets.ConcatTime)}
-
-
-def net_from_spec(specs) -> nets.Sequential:
-    """The network described by :func:`net_spec`'s output; ValueError if it is malformed."""
-    if not isinstance(specs, list) or not specs:
-        raise ValueError("the network description must be a non-empty list of layers")
-    layers = []
-    for i, spec in enumerate(specs):
-        if not isinstance(spec, dict) or "kind" not in spec:
-            raise ValueError(f"layer {i} has no kind")
-        kind = spec["kind"]
-        if kind == "linear":
-            layers.append(nets.Linear(spec.get("in_features"), spec.get("out_features")))
-        elif kind == "power":
-            layers.append(nets.Power(spec.get("p")))
-        elif kind in _LAYERS:
-            layers.append(_LAYERS[kind]())
-        else:
-            raise ValueError(f"layer {i} has an unknown kind {kind!r}")
-    return nets.Sequential(*layers)
+net_from_spec = nets.network_from_spec  # the network net_spec describes; ValueError if malformed
 
 
 def _not_finite_numbers(arrays: dict):
@@ -102,27 +76,156 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} cannot be saved in the metadata")
 
 
-def _read(path):
-    """(metadata dict, arrays dict) of a saved file, or ValueError naming what is wrong."""
-    with open(path, "rb") as handle:  # ours to close, whatever np.load makes of it
+# What a model file may hold, and how far a crafted one may go before it is refused.
+_MEMBERS = ("metadata.npy", "params.npy")  # what save writes
+_MAX_INFLATION = 50  # deflate gains ~1.1x on float parameters, ~10x on the JSON text
+_INFLATION_SLACK = 2**16  # tiny members may inflate more than large ones
+_MAX_DEPTH = 16  # the metadata nests 2 levels deep
+
+
+def _open_regular(path):
+    """A binary handle on `path` if it is a regular file: opening a FIFO would block, and a
+    device or a directory is no model file. The path is checked before it is opened, the
+    handle again after (opened non-blocking), in case the path changed in between."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise ValueError(f"{path}: not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise ValueError(f"{path}: not a regular file")
+    return handle
+
+
+def _check_names(path, names):
+    """Refuses members a model file never holds (they are not read) and repeated ones."""
+    for name in names:
+        if name not in _MEMBERS:
+            raise ValueError(f"{path}: not a neuralode model file (unexpected member {name!r})")
+    for name in set(names):
+        if names.count(name) > 1:
+            raise ValueError(f"{path}: not a readable neuralode model file (member {name!r} "
+                             "appears twice)")
+
+
+def _check_member(info, file_size):
+    """Refuses what zipfile would read unsafely or not at all: other compression methods,
+    encryption, sizes past the end of the file, and inflation past any real model file's."""
+    name = info.filename
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ValueError(f"member {name!r} uses compression method {info.compress_type}; only "
+                         "stored (0) and deflated (8) are read")
+    if info.flag_bits & 0x61:  # bits 0, 5, 6: encrypted, patched, strongly encrypted
+        raise ValueError(f"member {name!r} is encrypted")
+    if not 0 <= info.header_offset <= file_size - info.compress_size:
+        raise ValueError(f"member {name!r} declares {info.compress_size} bytes at offset "
+                         f"{info.header_offset}, outside the file's {file_size}")
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        raise ValueError(f"member {name!r} declares {info.file_size} bytes but stores "
+                         f"{info.compress_size}")
+    if info.file_size > _MAX_INFLATION * info.compress_size + _INFLATION_SLACK:
+        raise ValueError(f"member {name!r} inflates {info.compress_size} bytes to "
+                         f"{info.file_size}, more than a model file ever does")
+
+
+def _read_npy(archive, info) -> np.ndarray:
+    """The array in member `info`: its .npy header is read and its shape checked against the
+    member's size before any data is read; arrays of objects or records are refused."""
+    name = info.filename
+    with archive.open(info) as stream:
         try:
-            loaded = np.load(handle, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("a single array, not an .npz archive")
-            with loaded as f:
-                contents = {name: f[name] for name in f.files}
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
-            raise ValueError(f"{path}: not a readable neuralode model file ({error})") from None
-    if "metadata" not in contents or contents["metadata"].dtype.kind != "U":
+            version = np.lib.format.read_magic(stream)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, fortran_order, dtype = read_header(stream)
+        except (ValueError, TypeError, KeyError, SyntaxError, RecursionError):
+            raise ValueError(f"member {name!r} is not a .npy array") from None
+        if dtype.hasobject:
+            raise ValueError(f"member {name!r} holds objects")
+        if dtype.fields is not None or dtype.subdtype is not None or dtype.itemsize == 0:
+            raise ValueError(f"member {name!r} holds records, not numbers or text")
+        nbytes = math.prod(shape) * dtype.itemsize
+        held = info.file_size - stream.tell()
+        if min(shape, default=0) < 0 or nbytes != held:
+            raise ValueError(f"member {name!r} declares shape {shape} of {dtype}, "
+                             f"{nbytes} bytes, but holds {held}")
+        data = stream.read(nbytes)
+    if len(data) != nbytes:
+        raise ValueError(f"member {name!r} is truncated")
+    order = "F" if fortran_order else "C"
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+
+
+def _read_arrays(path, handle) -> dict:
+    """name -> array of the file's members; ValueError naming the file for anything that is
+    not a well-formed zip of .npy members of sizes the file can hold."""
+    if handle.read(6) == b"\x93NUMPY":
+        raise ValueError(f"{path}: not a readable neuralode model file (a single array, not "
+                         "an .npz archive)")
+    handle.seek(0)
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, NotImplementedError, ValueError):  # ValueError: bad UTF-8
+        raise ValueError(f"{path}: not a readable neuralode model file (not a zip archive, a "
+                         "corrupted one or one of a newer zip version)") from None
+    with archive:
+        _check_names(path, archive.namelist())
+        file_size = os.fstat(handle.fileno()).st_size
+        try:
+            for info in archive.infolist():
+                _check_member(info, file_size)
+            return {info.filename[:-len(".npy")]: _read_npy(archive, info)
+                    for info in archive.infolist()}
+        except zipfile.BadZipFile:
+            reason = "a member is corrupted"
+        except zlib.error:
+            reason = "compressed data is corrupted"
+        except EOFError:  # its local header put its data past the end
+            reason = "a member's data lies past the end of the file"
+        except ValueError as error:  # raised above, in our words
+            reason = str(error)
+    raise ValueError(f"{path}: not a readable neuralode model file ({reason})")
+
+
+def _too_deep(value, limit=_MAX_DEPTH) -> bool:
+    """Whether the JSON `value` nests more than `limit` levels (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else \
+            item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _parse_metadata(path, array) -> dict:
+    """The metadata dict from its saved text, or ValueError naming the file."""
+    if array is None or array.dtype.kind != "U" or array.shape != ():
         raise ValueError(f"{path}: not a neuralode model file (no metadata)")
     try:
-        meta = json.loads(str(contents.pop("metadata")))
+        meta = json.loads(str(array[()]))
     except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: corrupted metadata ({error})") from None
+        raise ValueError(f"{path}: corrupted metadata (invalid JSON at line {error.lineno} "
+                         f"column {error.colno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: corrupted metadata (nested too deeply)") from None
+    except ValueError:  # a character out of range, or an int of more digits than allowed
+        raise ValueError(f"{path}: corrupted metadata (not valid text or numbers)") from None
+    if _too_deep(meta):
+        raise ValueError(f"{path}: corrupted metadata (nested more than {_MAX_DEPTH} levels)")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path}: not a neuralode model file (format {meta.get('format')!r})"
                          if isinstance(meta, dict) else f"{path}: corrupted metadata")
-    return meta, contents
+    return meta
+
+
+def _read(path):
+    """(metadata dict, arrays dict) of a saved file, or ValueError naming what is wrong."""
+    with _open_regular(path) as handle:
+        arrays = _read_arrays(path, handle)
+    return _parse_metadata(path, arrays.pop("metadata", None)), arrays
 
 
 def load(path):

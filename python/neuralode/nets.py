@@ -14,7 +14,7 @@ import numpy as np
 from . import _core
 
 __all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "Identity", "ReLU",
-           "Power", "ConcatTime", "Sequential", "MLP"]
+           "Power", "ConcatTime", "Sequential", "MLP", "layer_from_spec", "network_from_spec"]
 
 _FLOAT64 = np.dtype(np.float64)  # `dtype is _FLOAT64`: the fast check of the common case
 
@@ -56,6 +56,13 @@ class Layer:
     def num_params(self) -> int:
         return 0
 
+    def spec(self) -> dict:
+        """The layer as a JSON-ready dict (saved files and pickles hold this)."""
+        return {"kind": self.kind}
+
+    def __reduce__(self):
+        return layer_from_spec, (self.spec(),)  # rebuilt, and so checked, by its constructor
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -76,6 +83,10 @@ class Linear(Layer):
 
     def num_params(self) -> int:
         return self.out_features * (self.in_features + 1)
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "in_features": self.in_features,
+                "out_features": self.out_features}
 
     def __repr__(self) -> str:
         return f"Linear({self.in_features}, {self.out_features})"
@@ -139,6 +150,9 @@ class Power(Layer):
             raise ValueError(f"`p` must be finite; got {p}")
         self.p = float(p)
 
+    def spec(self) -> dict:
+        return {"kind": self.kind, "p": self.p}
+
     def __repr__(self) -> str:
         return f"Power({self.p:g})"
 
@@ -150,6 +164,19 @@ class ConcatTime(Layer):
 
     def output_width(self, width: int) -> int:
         return width + 1
+
+
+_LAYERS = {cls.kind: cls for cls in (Linear, Tanh, Sigmoid, Softplus, ELU, Sin, Identity, ReLU,
+                                     Power, ConcatTime)}
+
+
+def layer_from_spec(spec) -> Layer:
+    """The layer :meth:`Layer.spec` describes; ValueError/TypeError if it is malformed."""
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if not isinstance(kind, str) or kind not in _LAYERS:
+        raise ValueError(f"a layer must be a dict with a kind among {', '.join(_LAYERS)}; got "
+                         f"kind {kind!r}")
+    return _LAYERS[kind](**{name: value for name, value in spec.items() if name != "kind"})
 
 
 _ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "softplus": Softplus, "elu": ELU, "sin": Sin,
@@ -283,8 +310,30 @@ class Sequential:
             return a_y[0], a_theta[0], float(a_t[0])
         return a_y, a_theta, a_t
 
+    def spec(self) -> list:
+        """The layers as JSON-ready dicts (saved files and pickles hold this)."""
+        return [layer.spec() for layer in self.layers]
+
+    def __reduce__(self):
+        # Rebuilt from its spec: the C++ networks it caches cannot be pickled, and the new
+        # Sequential builds its own.
+        return network_from_spec, (self.spec(),)
+
     def __repr__(self) -> str:
         return "Sequential(" + ", ".join(map(repr, self.layers)) + ")"
+
+
+def network_from_spec(specs) -> Sequential:
+    """The network :meth:`Sequential.spec` describes; ValueError if it is malformed."""
+    if not isinstance(specs, list) or not specs:
+        raise ValueError("the network description must be a non-empty list of layers")
+    layers = []
+    for i, spec in enumerate(specs):
+        try:
+            layers.append(layer_from_spec(spec))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"layer {i}: {error}") from None
+    return Sequential(*layers)
 
 
 def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = False) -> Sequential:
