@@ -103,3 +103,14 @@ def test_evaluate_refuses_bad_times(tq, message):
 def test_dense_must_be_a_bool():
     with pytest.raises(TypeError, match="`dense` must be True or False"):
         nde.solve(lambda t, y: -y, [1.0], [0.0, 1.0], dense="yes")
+
+
+def test_a_pickled_or_copied_dense_solution_keeps_its_arrays_and_says_the_interpolant_is_gone():
+    import copy
+    import pickle
+    sol = nde.solve(lambda t, y: -y, [1.0], [0.0, 1.0], dense=True)
+    for other in (pickle.loads(pickle.dumps(sol)), copy.deepcopy(sol)):
+        np.testing.assert_array_equal(other.ys, sol.ys)
+        with pytest.raises(ValueError, match="a pickled or copied Solution leaves it behind"):
+            other.evaluate([0.5])
+    assert sol.evaluate([0.5]).shape == (1, 1)  # the original still has it

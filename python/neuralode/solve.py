@@ -56,6 +56,11 @@ class Solution:
     def success(self) -> bool:
         return bool(np.all(self.status == "success"))
 
+    def __getstate__(self):
+        # The recorded steps live in the C++ core and stay behind: a pickled or copied
+        # Solution keeps its arrays, and its evaluate() says the interpolant is gone.
+        return {**self.__dict__, "_dense": None}
+
     def evaluate(self, t) -> np.ndarray:
         """The solution at other times, by the solver's own dense output (the interpolant
         that gave ``ys``), without solving again; needs ``solve(..., dense=True)``.
@@ -69,7 +74,7 @@ class Solution:
         """
         if self._dense is None:
             raise ValueError("this Solution keeps no dense output: solve with `dense=True` "
-                             "to call `evaluate`")
+                             "to call `evaluate` (a pickled or copied Solution leaves it behind)")
         ts = np.atleast_2d(self.ts)
         batch = self.ys.shape[1] if self.ys.ndim == 3 else None
         tq = _float_array(t, "t")
