@@ -199,19 +199,6 @@ class NeuralODE:
                   "settings": {"method": self.method, "rtol": self.rtol, "atol": self.atol,
                                "gradient": self.gradient}})
 
-    def __getstate__(self):
-        """Pickled and deep-copied as data: a network as its layer description (the C++
-        network is rebuilt from it); a Dynamics by reference to its importable class."""
-        state = dict(self.__dict__)
-        if isinstance(self.net, Sequential):
-            state["net"] = {"layers": _io.net_spec(self.net)}
-        return state
-
-    def __setstate__(self, state):
-        if isinstance(state["net"], dict):
-            state = dict(state, net=_io.net_from_spec(state["net"]["layers"]))
-        self.__dict__.update(state)
-
     @classmethod
     def from_saved(cls, meta, arrays):
         settings = meta["settings"]
