@@ -25,7 +25,8 @@ def _trajectories(t, y):
     if y.ndim != 3:
         raise ValueError(f"`y` must have shape (T, D) or (T, B, D); got {y.shape}")
     T, B, _ = y.shape
-    if t.shape == (T,):
+    shared = t.shape == (T,)
+    if shared:
         t = np.broadcast_to(t, (B, T))
     elif t.shape != (B, T):
         raise ValueError(f"`t` must have shape ({T},) or ({B}, {T}) for `y` of shape {y.shape}; "
@@ -34,6 +35,15 @@ def _trajectories(t, y):
         raise ValueError("`y` needs at least 2 time points to fit")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
         raise ValueError("`t` and `y` must be finite")
+    # Here, not in the solves: they see mini-batches of windows, whose indices would point
+    # at a row of the mini-batch instead of the caller's data.
+    step = np.diff(t[:1] if shared else t, axis=1)
+    bad = np.argwhere(~(np.where(step[:, :1] > 0, 1.0, -1.0) * step > 0))
+    if bad.size:
+        b, i = bad[0][0], bad[0][1] + 1
+        name = (lambda j: f"t[{j}]") if shared else (lambda j: f"t[{b}, {j}]")
+        raise ValueError(f"`t` must be strictly monotone (all increasing or all decreasing); "
+                         f"{name(i)} = {t[b, i]:g} follows {name(i - 1)} = {t[b, i - 1]:g}")
     return np.ascontiguousarray(t), np.ascontiguousarray(y)
 
 
@@ -130,11 +140,18 @@ class NeuralODE:
             The History (also kept as ``model.history``).
         """
         t_rows, ys = _trajectories(t, y)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"`seed` must be None or an int >= 0; got {seed!r}") from None
         if validation_split is not None:
             if validation is not None:
                 raise ValueError("pass `validation` or `validation_split`, not both")
             t_rows, ys, validation = _split_trajectories(t_rows, ys, validation_split, seed)
         T, B, D = ys.shape
+        if self.net.dim is not None and D != self.net.dim:
+            raise ValueError(f"`y` has {D} components but the network takes states of "
+                             f"{self.net.dim}")
         iterations = _int_at_least(iterations, "iterations", 1)
         batch_size = _int_at_least(batch_size, "batch_size", 1)
         batch_time = min(_int_at_least(batch_time, "batch_time", 2), T)
@@ -149,10 +166,10 @@ class NeuralODE:
             if validation is None and validation_split is None:
                 raise ValueError("`patience` needs `validation` or `validation_split` to "
                                  "watch")
-        if callable(callbacks) or not all(callable(cb) for cb in callbacks):
+        if callable(callbacks) or not hasattr(callbacks, "__iter__") or \
+                not all(callable(cb) for cb in callbacks):
             raise TypeError("`callbacks` must be a list of functions cb(iteration, params, "
                             "history)")
-        rng = np.random.default_rng(seed)
 
         def step(params, _):
             traj = rng.integers(0, B, batch_size)
@@ -164,7 +181,16 @@ class NeuralODE:
 
         validate = None
         if validation is not None:
-            vt, vy = _trajectories(*validation)
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError(f"`validation` must be a pair (t, y) of held-out "
+                                f"observations; got {type(validation).__name__}")
+            try:
+                vt, vy = _trajectories(*validation)
+                if self.net.dim is not None and vy.shape[2] != self.net.dim:
+                    raise ValueError(f"`y` has {vy.shape[2]} components but the network "
+                                     f"takes states of {self.net.dim}")
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"`validation`: {error}") from None
 
             def validate(params):
                 pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
