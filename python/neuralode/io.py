@@ -71,7 +71,7 @@ def save(path, arrays: dict, metadata: dict) -> None:
     """Writes `arrays` (name -> float array) and `metadata` (JSON-ready) to `path`
     atomically. The library version and format are added to the metadata."""
     from . import __version__
-    path = os.fspath(path)
+    path = _path(path)
     bad = _not_finite_numbers(arrays)  # load refuses them: refuse them here first
     if bad:
         raise ValueError(f"cannot save: the {bad!r} are not all finite")
@@ -95,6 +95,15 @@ def save(path, arrays: dict, metadata: dict) -> None:
         raise
 
 
+def _path(path) -> str:
+    """os.fspath(path), or a TypeError naming the argument."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"`path` must be a file name (str or os.PathLike); got "
+                        f"{type(path).__name__}") from None
+
+
 def _plain(value):
     """numpy scalars and arrays in metadata as plain JSON values."""
     if isinstance(value, (np.generic, np.ndarray)):
@@ -105,6 +114,12 @@ def _plain(value):
 def _read(path):
     """(metadata dict, arrays dict) of a saved file, or ValueError naming what is wrong."""
     with open(path, "rb") as handle:  # ours to close, whatever np.load makes of it
+        head = handle.read(6)
+        if not head.startswith(b"PK\x03\x04"):  # else np.load would try .npy, then pickle
+            what = "a single array, not" if head == b"\x93NUMPY" else "not"
+            raise ValueError(f"{path}: not a readable neuralode model file ({what} an .npz "
+                             "archive)")
+        handle.seek(0)
         try:
             loaded = np.load(handle, allow_pickle=False)
             if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -131,7 +146,7 @@ def load(path):
     architecture that does not match the parameters."""
     from . import __version__
     from .models import _model_classes
-    path = os.fspath(path)
+    path = _path(path)
     meta, arrays = _read(path)
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: file format version {meta.get('format_version')} is not "
