@@ -61,7 +61,7 @@ struct PythonAdjointRhs {
     const long D = layout.dim;
     Array z(D);
     std::copy(s, s + D, z.mutable_data());
-    Array f = Array::ensure(dynamics.attr("f")(t, z, params));
+    Array f = returned_array(dynamics.attr("f")(t, z, params));
     if (!f || f.size() != D)
       throw py::value_error("`f` must return an array of shape (" + std::to_string(D) + ",)");
     std::copy(f.data(), f.data() + D, ds);

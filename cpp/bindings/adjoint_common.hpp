@@ -69,8 +69,8 @@ struct PythonVjpCall {
       throw py::type_error("`vjp` must return a tuple (a_y, a_params, a_t); got " +
                            type_name(returned));
     const py::tuple v(returned);
-    a_y = Array::ensure(v[0]);
-    a_params = Array::ensure(v[1]);
+    a_y = returned_array(v[0]);
+    a_params = returned_array(v[1]);
     if (!a_y || !a_params)
       throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
                            type_name(v[0]) + " and " + type_name(v[1]));

@@ -17,6 +17,17 @@ inline std::string format_number(double x) {
   return buf;
 }
 
+// What a user's Python function returned, as a float64 array, or a null Array (false, as
+// Array::ensure gives) if it is not numbers. Complex values are refused: forcecast would drop
+// their imaginary parts with only a ComplexWarning.
+inline Array returned_array(const pybind11::handle& value) {
+  if (pybind11::isinstance<Array>(value)) return pybind11::reinterpret_borrow<Array>(value);
+  const pybind11::array raw = pybind11::array::ensure(value);
+  if (!raw || raw.dtype().kind() == 'c')
+    return pybind11::reinterpret_steal<Array>(pybind11::handle());
+  return Array::ensure(raw);
+}
+
 // "name[i]" for a one-dimensional argument, "name[row, i]" for a two-dimensional one.
 inline std::string element_name(const char* name, bool two_dimensional, long row, long i) {
   return std::string(name) + "[" + (two_dimensional ? std::to_string(row) + ", " : "") +

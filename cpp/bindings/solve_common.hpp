@@ -125,7 +125,7 @@ struct PythonRhs {
     Array y_arr(dim);
     std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
     py::object result = f(*t, y_arr);
-    Array dy_arr = Array::ensure(result);
+    Array dy_arr = returned_array(result);
     if (!dy_arr)
       throw py::type_error("`func` must return an array of real numbers; got " +
                            type_name(result));
