@@ -3,6 +3,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -352,3 +353,103 @@ def test_the_core_refuses_arrays_that_do_not_fit(y0, t, theta, match):
     with pytest.raises(ValueError, match=match):
         _core.solve_network(NET.core(2), theta, y0, t, True, "dopri5", 1e-6, 1e-8, 0.0, 0.0,
                             np.inf, 1000, 0)
+
+
+# Messages that leaked numpy/pybind11 internals or pointed at a mini-batch row (found by
+# tests/test_properties.py); each now names the argument.
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: NET(np.zeros(3), np.zeros((2, 2)), THETA), ValueError,
+     r"`t` must be a scalar or hold one time per row of `y` \(2\); got shape \(3,\)"),
+    (lambda: NET("a", np.zeros(2), THETA), TypeError, "`t` must be an array of real numbers"),
+    (lambda: NET(0.0, [[1.0], [1.0, 2.0]], THETA), TypeError,
+     "`y` must be an array of real numbers; got list"),
+    (lambda: NET(0.0, np.array([1.0 + 1j, 0.0]), THETA), TypeError,
+     "`y` must be an array of real numbers; got ndarray of complex128"),
+    (lambda: NET(0.0, np.zeros(3), THETA), ValueError,
+     "`y` has 3 components but the network takes states of 2"),
+    (lambda: NET.vjp(0.0, np.zeros(2), THETA, "ab"), TypeError,
+     "`a` must be an array of real numbers"),
+    (lambda: NET.vjp(np.zeros(3), np.zeros((2, 2)), THETA, np.zeros((2, 2))), ValueError,
+     "`t` must be a scalar or hold one time per row"),
+    (lambda: nde.odeint(NET, [1.0, 2.0], [0.0, 1.0], params=[[1.0], [1.0, 2.0]]), TypeError,
+     "`params` must be a float array; got a ragged list"),
+    (lambda: NET.init(seed="a"), TypeError, "`seed` must be None or an int >= 0; got 'a'"),
+    (lambda: NET.init(seed=-1), ValueError, "`seed` must be None or an int >= 0; got -1"),
+    (lambda: nde.load(None), TypeError, "`path` must be a file name"),
+])
+def test_messages_name_the_argument(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def fit(t, y, **kwargs):
+    return nde.NeuralODE(NET).fit(t, y, iterations=1, progress=False, **kwargs)
+
+
+T_FIT = np.linspace(0.0, 1.0, 5)
+Y_FIT = np.zeros((5, 3, 2))
+
+
+@pytest.mark.parametrize("t,y,kwargs,error,match", [
+    # the solves see mini-batch rows: these used to say t[0, 3] for the caller's t[2, 3]
+    (np.array([T_FIT, T_FIT, [0.0, 0.1, 0.2, 0.2, 0.3]]), Y_FIT, {}, ValueError,
+     r"`t` must be strictly monotone .*; t\[2, 3\] = 0.2 follows t\[2, 2\] = 0.2"),
+    ([0.0, 1.0, 1.0, 2.0, 3.0], Y_FIT, {}, ValueError,
+     r"t\[2\] = 1 follows t\[1\] = 1"),
+    (T_FIT, np.zeros((5, 3, 3)), {}, ValueError,
+     "`y` has 3 components but the network takes states of 2"),
+    (T_FIT, Y_FIT, {"validation": (T_FIT, np.zeros((5, 1, 3)))}, ValueError,
+     "`validation`: `y` has 3 components"),
+    (T_FIT, Y_FIT, {"validation": 5}, TypeError, "`validation` must be a pair"),
+    (T_FIT, Y_FIT, {"callbacks": None}, TypeError, "`callbacks` must be a list of functions"),
+    (T_FIT, Y_FIT, {"seed": "a"}, TypeError, "`seed` must be None or an int >= 0"),
+    (T_FIT, Y_FIT, {"seed": -1, "validation_split": 0.3}, ValueError, "`seed` must be None"),
+])
+def test_fit_errors_point_at_the_callers_data(t, y, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        fit(t, y, **kwargs)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80", b"\x93NUMPY", b"not a model"])
+def test_load_of_a_file_that_is_not_an_archive(tmp_path, content):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=r"model.npz: not a readable neuralode model file "
+                                         r"\((a single array, not an .npz archive|not a zip "
+                                         r"archive)"):
+        nde.load(path)
+
+
+@pytest.mark.parametrize("returned", [lambda y: -y + 0j, lambda y: (-y + 1j).tolist()])
+def test_callable_returning_complex_values_is_refused_not_truncated(returned):
+    # With warnings as a program sees them, not as errors (pytest's setting), numpy's cast
+    # used to truncate them with only a ComplexWarning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError, match="`func` must return an array of real numbers"):
+            nde.odeint(lambda t, y: returned(y), [1.0, 2.0], [0.0, 1.0])
+    assert not caught
+
+
+def test_a_failed_fit_names_the_callers_trajectories_not_mini_batch_rows():
+    # Only trajectory 3 blows up (y' = 5 y**3 from (3, 3)); the others stay at 0.
+    net = nde.nets.Sequential(nde.nets.Power(3), nde.nets.Linear(2, 2))
+    y = np.zeros((6, 6, 2))
+    y[:, 3] = 3.0
+    model = nde.NeuralODE(net, params=[5.0, 0.0, 0.0, 5.0, 0.0, 0.0])
+    with pytest.warns(nde.train.TrainingStopped):
+        history = model.fit(np.linspace(0.0, 2.0, 6), y, iterations=3, batch_size=6,
+                            batch_time=3, seed=1, progress=False)
+    failures = [line for line in history.stopped.splitlines() if "stopped at" in line]
+    assert failures and all(line.startswith("trajectory 3 (the window from observation ")
+                            for line in failures), history.stopped
+    assert "throw=False" not in history.stopped
+    # Held out by validation_split: trajectory 4 is the third of the held-out [0, 2, 4].
+    y = np.zeros((6, 6, 2))
+    y[:, 4] = 3.0
+    model = nde.NeuralODE(net, params=[5.0, 0.0, 0.0, 5.0, 0.0, 0.0])
+    with pytest.warns(nde.train.TrainingStopped):
+        history = model.fit(np.linspace(0.0, 2.0, 6), y, iterations=2, batch_size=1,
+                            batch_time=2, seed=1, validation_split=0.5, progress=False)
+    assert "the validation solve failed" in history.stopped
+    assert "\ntrajectory 4 stopped at" in history.stopped, history.stopped

@@ -21,6 +21,8 @@ inline std::string format_number(double x) {
 // floats); an empty handle otherwise. A forced cast alone would drop imaginary parts, turn
 // booleans into 0 and 1 and parse strings of digits.
 inline Array real_array(const pybind11::handle& returned) {
+  if (pybind11::isinstance<Array>(returned))  // float64, C-contiguous: the common case
+    return pybind11::reinterpret_borrow<Array>(returned);
   const pybind11::array any = pybind11::array::ensure(returned);
   const char kind = any ? any.dtype().kind() : 'O';
   if (kind != 'f' && kind != 'i' && kind != 'u')

@@ -45,7 +45,7 @@ def save(path, arrays: dict, metadata: dict) -> None:
     """Writes `arrays` (name -> float array) and `metadata` (JSON-ready) to `path`
     atomically. The library version and format are added to the metadata."""
     from . import __version__
-    path = os.fspath(path)
+    path = _path(path)
     bad = _not_finite_numbers(arrays)  # load refuses them: refuse them here first
     if bad:
         raise ValueError(f"cannot save: the {bad!r} are not all finite")
@@ -67,6 +67,15 @@ def save(path, arrays: dict, metadata: dict) -> None:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _path(path) -> str:
+    """os.fspath(path), or a TypeError naming the argument."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"`path` must be a file name (str or os.PathLike); got "
+                        f"{type(path).__name__}") from None
 
 
 def _plain(value):
@@ -234,7 +243,7 @@ def load(path):
     architecture that does not match the parameters."""
     from . import __version__
     from .models import _model_classes
-    path = os.fspath(path)
+    path = _path(path)
     meta, arrays = _read(path)
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path}: file format version {meta.get('format_version')} is not "

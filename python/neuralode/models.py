@@ -2,6 +2,8 @@
 irregularly sampled) by gradient descent on gradients from the C++ core."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import io as _io
@@ -10,7 +12,7 @@ from . import optim as _optim
 from .dynamics import Dynamics
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from .solve import _float, _float_array, _int_at_least, check_method, odeint
+from .solve import SolverError, _float, _float_array, _int_at_least, check_method, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -26,7 +28,8 @@ def _trajectories(t, y):
     if y.ndim != 3:
         raise ValueError(f"`y` must have shape (T, D) or (T, B, D); got {y.shape}")
     T, B, _ = y.shape
-    if t.shape == (T,):
+    shared = t.shape == (T,)
+    if shared:
         t = np.broadcast_to(t, (B, T))
     elif t.shape != (B, T):
         raise ValueError(f"`t` must have shape ({T},) or ({B}, {T}) for `y` of shape {y.shape}; "
@@ -35,12 +38,21 @@ def _trajectories(t, y):
         raise ValueError("`y` needs at least 2 time points to fit")
     if not (np.all(np.isfinite(t)) and np.all(np.isfinite(y))):
         raise ValueError("`t` and `y` must be finite")
+    # Here, not in the solves: they see mini-batches of windows, whose indices would point
+    # at a row of the mini-batch instead of the caller's data.
+    step = np.diff(t[:1] if shared else t, axis=1)
+    bad = np.argwhere(~(np.where(step[:, :1] > 0, 1.0, -1.0) * step > 0))
+    if bad.size:
+        b, i = bad[0][0], bad[0][1] + 1
+        name = (lambda j: f"t[{j}]") if shared else (lambda j: f"t[{b}, {j}]")
+        raise ValueError(f"`t` must be strictly monotone (all increasing or all decreasing); "
+                         f"{name(i)} = {t[b, i]:g} follows {name(i - 1)} = {t[b, i - 1]:g}")
     return np.ascontiguousarray(t), np.ascontiguousarray(y)
 
 
 def _split_trajectories(t_rows, ys, fraction, seed):
-    """(training t, training y, (validation t, validation y)): a random `fraction` of the
-    trajectories held out, at least one on each side."""
+    """(training t, training y, (validation t, validation y), (training, validation)
+    indices): a random `fraction` of the trajectories held out, at least one on each side."""
     fraction = _float(fraction, "validation_split", positive=True)
     B = ys.shape[1]
     held = int(round(fraction * B))
@@ -50,7 +62,20 @@ def _split_trajectories(t_rows, ys, fraction, seed):
     held = min(max(held, 1), B - 1)
     order = np.random.default_rng(seed).permutation(B)
     train, valid = np.sort(order[held:]), np.sort(order[:held])
-    return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid])
+    return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid]), (train, valid)
+
+
+def _in_callers_terms(error, trajectories, starts=None):
+    """A SolverError of a solve over some of the caller's trajectories (a mini-batch of
+    windows, a held-out set) with its samples named as the caller's trajectories and the
+    observation each window starts from, rather than as rows of that solve."""
+    def sample(match):
+        b = int(match[1])
+        where = "" if starts is None else f" (the window from observation {starts[b]})"
+        return f"trajectory {trajectories[b]}{where}"
+    return SolverError("\n".join(re.sub(r"^sample (\d+)", sample, line)
+                                 for line in str(error).splitlines()
+                                 if not line.startswith("Pass `throw=False`")))
 
 
 class NeuralODE:
@@ -138,11 +163,20 @@ class NeuralODE:
             The History (also kept as ``model.history``).
         """
         t_rows, ys = _trajectories(t, y)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"`seed` must be None or an int >= 0; got {seed!r}") from None
+        kept, held_out = np.arange(ys.shape[1]), None  # the caller's index of each trajectory
         if validation_split is not None:
             if validation is not None:
                 raise ValueError("pass `validation` or `validation_split`, not both")
-            t_rows, ys, validation = _split_trajectories(t_rows, ys, validation_split, seed)
+            t_rows, ys, validation, (kept, held_out) = _split_trajectories(
+                t_rows, ys, validation_split, seed)
         T, B, D = ys.shape
+        dim = getattr(self.net, "dim", None)  # a Dynamics declares none
+        if dim is not None and D != dim:
+            raise ValueError(f"`y` has {D} components but the network takes states of {dim}")
         iterations = _int_at_least(iterations, "iterations", 1)
         batch_size = _int_at_least(batch_size, "batch_size", 1)
         batch_time = min(_int_at_least(batch_time, "batch_time", 2), T)
@@ -157,10 +191,10 @@ class NeuralODE:
             if validation is None and validation_split is None:
                 raise ValueError("`patience` needs `validation` or `validation_split` to "
                                  "watch")
-        if callable(callbacks) or not all(callable(cb) for cb in callbacks):
+        if callable(callbacks) or not hasattr(callbacks, "__iter__") or \
+                not all(callable(cb) for cb in callbacks):
             raise TypeError("`callbacks` must be a list of functions cb(iteration, params, "
                             "history)")
-        rng = np.random.default_rng(seed)
 
         def step(params, _):
             traj = rng.integers(0, B, batch_size)
@@ -168,15 +202,32 @@ class NeuralODE:
             window = start[:, None] + np.arange(batch_time)
             t_batch = t_rows[traj[:, None], window]
             targets = ys[window.T, traj[None, :]]
-            return self.loss_and_gradient(params, targets[0], t_batch, targets, loss_fn)
+            try:
+                return self.loss_and_gradient(params, targets[0], t_batch, targets, loss_fn)
+            except SolverError as error:
+                raise _in_callers_terms(error, kept[traj], start) from None
 
         validate = None
         if validation is not None:
-            vt, vy = _trajectories(*validation)
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError(f"`validation` must be a pair (t, y) of held-out "
+                                f"observations; got {type(validation).__name__}")
+            try:
+                vt, vy = _trajectories(*validation)
+                if self.net.dim is not None and vy.shape[2] != self.net.dim:
+                    raise ValueError(f"`y` has {vy.shape[2]} components but the network "
+                                     f"takes states of {self.net.dim}")
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"`validation`: {error}") from None
 
             def validate(params):
-                pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
-                              rtol=self.rtol, atol=self.atol, num_threads=self.num_threads)
+                try:
+                    pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
+                                  rtol=self.rtol, atol=self.atol,
+                                  num_threads=self.num_threads)
+                except SolverError as error:
+                    raise _in_callers_terms(error, np.arange(vy.shape[1]) if held_out is None
+                                            else held_out) from None
                 return loss_fn(pred, vy)[0]
 
         self.params, self.history = fit_loop(step, self.params, optimizer, iterations,

@@ -34,10 +34,27 @@ def _positive_int(value, name):
     return int(value)
 
 
+def _real_array(value, name) -> np.ndarray:
+    """`value` as a float64 array, or a TypeError naming `name` for anything but integers and
+    floats (strings, booleans and complex numbers are refused, not parsed or cast)."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # a ragged list
+        arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        kind = type(value).__name__ if arr is None else f"{type(value).__name__} of {arr.dtype}"
+        raise TypeError(f"`{name}` must be an array of real numbers; got {kind}")
+    return arr.astype(np.float64, copy=False)
+
+
 def param_vector(value, size, name, owner) -> np.ndarray:
     """`value` as a C-contiguous float64 vector of `size` parameters of `owner` (for messages),
     or a TypeError/ValueError naming `name`."""
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # a ragged list
+        raise TypeError(f"`{name}` must be a float array; got a ragged "
+                        f"{type(value).__name__}") from None
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
     if arr.shape != (size,):
@@ -244,7 +261,10 @@ class Sequential:
     def init(self, seed=None) -> np.ndarray:
         """Fresh parameters: every Linear's W and b uniform in ±1/√in_features (fan-in
         scaling, as torch.nn.Linear), reproducible for a given seed."""
-        rng = np.random.default_rng(seed)
+        try:
+            rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"`seed` must be None or an int >= 0; got {seed!r}") from None
         parts = []
         for layer in self.layers:
             if isinstance(layer, Linear):
@@ -283,27 +303,39 @@ class Sequential:
         theta = self.check_params(theta)
         if not np.all(np.isfinite(theta)):
             raise ValueError("`theta` contains NaN or inf")
-        y = np.asarray(y, dtype=np.float64)
+        y = _real_array(y, "y")
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
         rows = np.ascontiguousarray(np.atleast_2d(y))
-        t_rows = np.broadcast_to(np.asarray(t, dtype=np.float64), rows.shape[:1])
+        t_rows = self._row_times(t, rows)
         out = self.core(rows.shape[1]).forward(np.ascontiguousarray(t_rows), rows, theta)
         return out.reshape(y.shape)
+
+    def _row_times(self, t, rows):
+        """t (a scalar or one per row) for each row of `rows`, once the rows are checked
+        against the network's state dimension."""
+        if self.dim is not None and rows.shape[1] != self.dim:
+            raise ValueError(f"`y` has {rows.shape[1]} components but the network takes "
+                             f"states of {self.dim}")
+        t = _real_array(t, "t")
+        try:
+            return np.broadcast_to(t, rows.shape[:1])
+        except ValueError:
+            raise ValueError(f"`t` must be a scalar or hold one time per row of `y` "
+                             f"({rows.shape[0]}); got shape {t.shape}") from None
 
     def vjp(self, t, y, theta, a):
         """Vector-Jacobian products at (t, y), by hand-written backpropagation in C++:
         ``(a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t)``, one set per row of y (D,) or (B, D)."""
         theta = self.check_params(theta)
-        y = np.asarray(y, dtype=np.float64)
-        a = np.asarray(a, dtype=np.float64)
+        y = _real_array(y, "y")
+        a = _real_array(a, "a")
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
         if a.shape != y.shape:
             raise ValueError(f"`a` must have the shape of `y` {y.shape}; got shape {a.shape}")
         rows = np.ascontiguousarray(np.atleast_2d(y))
-        t_rows = np.ascontiguousarray(np.broadcast_to(np.asarray(t, dtype=np.float64),
-                                                      rows.shape[:1]))
+        t_rows = np.ascontiguousarray(self._row_times(t, rows))
         a_y, a_theta, a_t = self.core(rows.shape[1]).vjp(
             t_rows, rows, theta, np.ascontiguousarray(np.atleast_2d(a)))
         if y.ndim == 1:
