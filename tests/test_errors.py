@@ -428,3 +428,27 @@ def test_callable_returning_complex_values_is_refused_not_truncated(returned):
         with pytest.raises(TypeError, match="`func` must return an array of real numbers"):
             nde.odeint(lambda t, y: returned(y), [1.0, 2.0], [0.0, 1.0])
     assert not caught
+
+
+def test_a_failed_fit_names_the_callers_trajectories_not_mini_batch_rows():
+    # Only trajectory 3 blows up (y' = 5 y**3 from (3, 3)); the others stay at 0.
+    net = nde.nets.Sequential(nde.nets.Power(3), nde.nets.Linear(2, 2))
+    y = np.zeros((6, 6, 2))
+    y[:, 3] = 3.0
+    model = nde.NeuralODE(net, params=[5.0, 0.0, 0.0, 5.0, 0.0, 0.0])
+    with pytest.warns(nde.train.TrainingStopped):
+        history = model.fit(np.linspace(0.0, 2.0, 6), y, iterations=3, batch_size=6,
+                            batch_time=3, seed=1, progress=False)
+    failures = [line for line in history.stopped.splitlines() if "stopped at" in line]
+    assert failures and all(line.startswith("trajectory 3 (the window from observation ")
+                            for line in failures), history.stopped
+    assert "throw=False" not in history.stopped
+    # Held out by validation_split: trajectory 4 is the third of the held-out [0, 2, 4].
+    y = np.zeros((6, 6, 2))
+    y[:, 4] = 3.0
+    model = nde.NeuralODE(net, params=[5.0, 0.0, 0.0, 5.0, 0.0, 0.0])
+    with pytest.warns(nde.train.TrainingStopped):
+        history = model.fit(np.linspace(0.0, 2.0, 6), y, iterations=2, batch_size=1,
+                            batch_time=2, seed=1, validation_split=0.5, progress=False)
+    assert "the validation solve failed" in history.stopped
+    assert "\ntrajectory 4 stopped at" in history.stopped, history.stopped

@@ -129,7 +129,7 @@ def test_a_failed_validation_stops_and_keeps_the_training_before_it(monkeypatch)
 
     monkeypatch.setattr(neuralode.models, "odeint", validation_solve)
     kept = []
-    with pytest.warns(TrainingStopped, match="the validation solve failed: sample 1"):
+    with pytest.warns(TrainingStopped, match="the validation solve failed: trajectory 1"):
         model.fit(t, y, iterations=20, batch_size=2, progress=False, validation=(t, y),
                   validate_every=3, callbacks=[lambda i, p, h: kept.append(p.copy())])
     history = model.history
@@ -151,7 +151,8 @@ def test_a_failed_solve_stops_with_a_warning_and_keeps_the_parameters():
 
     model.loss_and_gradient = failing
     kept = []
-    with pytest.warns(TrainingStopped, match="the solve failed: sample 0 stopped"):
+    with pytest.warns(TrainingStopped, match=r"the solve failed: trajectory 0 \(the window "
+                                             r"from observation \d+\) stopped"):
         model.fit(t, y, iterations=10, batch_size=2, progress=False,
                   callbacks=[lambda i, p, h: kept.append(p.copy())])
     assert len(model.history.loss) == 2

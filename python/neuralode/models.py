@@ -2,6 +2,8 @@
 irregularly sampled) by gradient descent on gradients from the C++ core."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import io as _io
@@ -9,7 +11,7 @@ from . import losses as _losses
 from . import optim as _optim
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from .solve import _float, _float_array, _int_at_least, check_method, odeint
+from .solve import SolverError, _float, _float_array, _int_at_least, check_method, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -48,8 +50,8 @@ def _trajectories(t, y):
 
 
 def _split_trajectories(t_rows, ys, fraction, seed):
-    """(training t, training y, (validation t, validation y)): a random `fraction` of the
-    trajectories held out, at least one on each side."""
+    """(training t, training y, (validation t, validation y), (training, validation)
+    indices): a random `fraction` of the trajectories held out, at least one on each side."""
     fraction = _float(fraction, "validation_split", positive=True)
     B = ys.shape[1]
     held = int(round(fraction * B))
@@ -59,7 +61,20 @@ def _split_trajectories(t_rows, ys, fraction, seed):
     held = min(max(held, 1), B - 1)
     order = np.random.default_rng(seed).permutation(B)
     train, valid = np.sort(order[held:]), np.sort(order[:held])
-    return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid])
+    return t_rows[train], ys[:, train], (t_rows[valid], ys[:, valid]), (train, valid)
+
+
+def _in_callers_terms(error, trajectories, starts=None):
+    """A SolverError of a solve over some of the caller's trajectories (a mini-batch of
+    windows, a held-out set) with its samples named as the caller's trajectories and the
+    observation each window starts from, rather than as rows of that solve."""
+    def sample(match):
+        b = int(match[1])
+        where = "" if starts is None else f" (the window from observation {starts[b]})"
+        return f"trajectory {trajectories[b]}{where}"
+    return SolverError("\n".join(re.sub(r"^sample (\d+)", sample, line)
+                                 for line in str(error).splitlines()
+                                 if not line.startswith("Pass `throw=False`")))
 
 
 class NeuralODE:
@@ -144,10 +159,12 @@ class NeuralODE:
             rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as error:
             raise type(error)(f"`seed` must be None or an int >= 0; got {seed!r}") from None
+        kept, held_out = np.arange(ys.shape[1]), None  # the caller's index of each trajectory
         if validation_split is not None:
             if validation is not None:
                 raise ValueError("pass `validation` or `validation_split`, not both")
-            t_rows, ys, validation = _split_trajectories(t_rows, ys, validation_split, seed)
+            t_rows, ys, validation, (kept, held_out) = _split_trajectories(
+                t_rows, ys, validation_split, seed)
         T, B, D = ys.shape
         if self.net.dim is not None and D != self.net.dim:
             raise ValueError(f"`y` has {D} components but the network takes states of "
@@ -177,7 +194,10 @@ class NeuralODE:
             window = start[:, None] + np.arange(batch_time)
             t_batch = t_rows[traj[:, None], window]
             targets = ys[window.T, traj[None, :]]
-            return self.loss_and_gradient(params, targets[0], t_batch, targets, loss_fn)
+            try:
+                return self.loss_and_gradient(params, targets[0], t_batch, targets, loss_fn)
+            except SolverError as error:
+                raise _in_callers_terms(error, kept[traj], start) from None
 
         validate = None
         if validation is not None:
@@ -193,8 +213,13 @@ class NeuralODE:
                 raise type(error)(f"`validation`: {error}") from None
 
             def validate(params):
-                pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
-                              rtol=self.rtol, atol=self.atol, num_threads=self.num_threads)
+                try:
+                    pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
+                                  rtol=self.rtol, atol=self.atol,
+                                  num_threads=self.num_threads)
+                except SolverError as error:
+                    raise _in_callers_terms(error, np.arange(vy.shape[1]) if held_out is None
+                                            else held_out) from None
                 return loss_fn(pred, vy)[0]
 
         self.params, self.history = fit_loop(step, self.params, optimizer, iterations,
