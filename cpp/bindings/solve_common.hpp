@@ -168,7 +168,12 @@ struct NetworkRhs {
   const double* theta;
   NetWorkspace& ws;
   void operator()(const double* t, const double* y, double* dy) {
-    evaluate_network<L>(net, t, theta, y, dy, ws);
+    // One lane: inlined into the per-instruction-set step loop, since a kernel call per
+    // evaluation cost a cheap network (W1) 10%; wider lanes call their kernel.
+    if constexpr (L == 1)
+      net.forward<1>(t, theta, y, dy, ws);
+    else
+      evaluate_network<L>(net, t, theta, y, dy, ws);
   }
   void one(int, double t, const double* y, double* dy) {
     evaluate_network<1>(net, &t, theta, y, dy, ws);
