@@ -1,9 +1,24 @@
+import signal
+
 import numpy as np
 import pytest
 
 import neuralode as nde
 
 SPIRAL_A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_as_in_a_terminal():
+    """The Ctrl-C tests send SIGINT to this process. A non-interactive shell starts its
+    background jobs with SIGINT ignored, and Python then installs no handler: the signal
+    would vanish and those solves run forever. Give the suite Python's default handler."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
+        yield
 
 
 def spiral(t, y):
