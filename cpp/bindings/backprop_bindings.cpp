@@ -352,40 +352,38 @@ class DynamicsBackprop : public RecordedForward {
 
 }  // namespace
 
+// The methods NetworkBackprop and DynamicsBackprop share (RecordedForward and the pullbacks).
+template <class Recorded>
+void def_recorded_methods(py::class_<Recorded>& cls) {
+  cls.def("result", &Recorded::result)
+      .def_property_readonly("stored_floats", &Recorded::stored_floats)
+      .def("evaluate", &Recorded::evaluate, py::arg("t"))
+      .def("pullback", &Recorded::pullback, py::arg("dL_dys"), py::arg("num_threads"))
+      .def("interpolated_pullback", &Recorded::interpolated_pullback, py::arg("s0"),
+           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
+           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
+           py::arg("full_norm"), py::arg("num_threads"));
+}
+
 void register_backprop(py::module_& m) {
-  py::class_<NetworkBackprop>(m, "NetworkBackprop")
-      .def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
-                    const std::string&, double, const py::object&, double, double, double, long,
-                    int>(),
-           py::keep_alive<1, 2>(), py::arg("net"), py::arg("theta"), py::arg("y0"), py::arg("t"),
-           py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
-           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
-           py::arg("max_steps"), py::arg("num_threads"))
-      .def("result", &NetworkBackprop::result)
-      .def_property_readonly("stored_floats", &NetworkBackprop::stored_floats)
-      .def("evaluate", &NetworkBackprop::evaluate, py::arg("t"))
-      .def("pullback", &NetworkBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
-      .def("interpolated_pullback", &NetworkBackprop::interpolated_pullback, py::arg("s0"),
-           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
-           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
-           py::arg("full_norm"), py::arg("num_threads"));
-  py::class_<DynamicsBackprop>(m, "DynamicsBackprop")
-      .def(py::init<const py::function&, const py::object&, const Array&, const Array&,
-                    const Array&, bool, const std::string&, double, const py::object&, double,
-                    double,
-                    double, long>(),
-           py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("y0"), py::arg("t"),
-           py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
-           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
-           py::arg("max_steps"))
-      .def("result", &DynamicsBackprop::result)
-      .def_property_readonly("stored_floats", &DynamicsBackprop::stored_floats)
-      .def("evaluate", &DynamicsBackprop::evaluate, py::arg("t"))
-      .def("pullback", &DynamicsBackprop::pullback, py::arg("dL_dys"), py::arg("num_threads"))
-      .def("interpolated_pullback", &DynamicsBackprop::interpolated_pullback, py::arg("s0"),
-           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
-           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
-           py::arg("full_norm"), py::arg("num_threads"));
+  py::class_<NetworkBackprop> network(m, "NetworkBackprop");
+  network.def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
+                       const std::string&, double, const py::object&, double, double, double,
+                       long, int>(),
+              py::keep_alive<1, 2>(), py::arg("net"), py::arg("theta"), py::arg("y0"),
+              py::arg("t"), py::arg("batched"), py::arg("method"), py::arg("rtol"),
+              py::arg("atol"), py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
+              py::arg("max_steps"), py::arg("num_threads"));
+  def_recorded_methods(network);
+  py::class_<DynamicsBackprop> dynamics(m, "DynamicsBackprop");
+  dynamics.def(py::init<const py::function&, const py::object&, const Array&, const Array&,
+                        const Array&, bool, const std::string&, double, const py::object&,
+                        double, double, double, long>(),
+               py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("y0"), py::arg("t"),
+               py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
+               py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
+               py::arg("max_steps"));
+  def_recorded_methods(dynamics);
 }
 
 }  // namespace neuralode::bindings

@@ -30,7 +30,8 @@ from . import _core
 from .dynamics import Dynamics
 from .nets import Sequential
 from .solve import (_MAX_STEPS, SolverError, _float_array, _integrate, _raise_failures,
-                    check_problem, check_tolerances, check_y0, recording_solve)
+                    check_problem, check_tolerances, check_y0, recording_solve,
+                    times_as_given)
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -117,7 +118,7 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     # Private copies: the pullback must not see later changes to the caller's arrays.
     theta = func.check_params(params, "params").copy()
     batched = y0_arr.ndim == 2
-    t_arr = t_rows[0] if np.ndim(t) == 1 else t_rows
+    t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
     settings = (method, adjoint_rtol, adjoint_atol, step_size, first_step, max_steps, max_step,
                 adjoint_norm == "full", num_threads, forward_stats[:, 0])
@@ -250,7 +251,7 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
-    t_arr = t_rows[0] if np.ndim(t) == 1 else t_rows
+    t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
     def pullback(dL_dys) -> Gradients:

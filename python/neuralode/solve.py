@@ -161,6 +161,11 @@ def check_t(t, batch) -> np.ndarray:
     return rows
 
 
+def times_as_given(t, t_rows) -> np.ndarray:
+    """The private copy of t (check_t's rows) in the shape the caller gave t."""
+    return t_rows[0] if np.ndim(t) == 1 else t_rows
+
+
 def check_method(method) -> str:
     if method in METHODS:
         return method
@@ -379,7 +384,7 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
     ys, status, t_reached, stats, y0, t_rows, recorder = _integrate(
         func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
         num_threads, throw, bool(dense))
-    ts = t_rows[0] if np.ndim(t) == 1 else t_rows
+    ts = times_as_given(t, t_rows)
     if y0.ndim == 2:
         return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached, recorder)
     return Solution(ts, ys.reshape(ys.shape[0], y0.shape[0]), SolveStats(*stats[0].tolist()),

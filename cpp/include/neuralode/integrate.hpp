@@ -278,6 +278,12 @@ class LaneIntegrator {
     return options_.stop_at_outputs ? lane.grid.time(lane.next) : lane.t_end;
   }
 
+  // Steps under ten units in the last place of lane l's t make no progress: below it the
+  // step size has underflowed (adaptive) or is rounded away (fixed).
+  static double smallest_step(const Lane& lane) {
+    return 10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
+  }
+
   // The work of one attempted step: its stages after the first (which is known on entry).
   SampleStats& count_attempt(Lane& lane) const {
     lane.result.stats.nfe += tableau_.stages - 1;
@@ -294,8 +300,7 @@ class LaneIntegrator {
       // Steps under ten units in the last place of t make no progress: the step size has
       // underflowed. Where |t| is large an interval may itself be that short: a target
       // closer than that is tried once in one step.
-      const double min_step =
-          10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
+      const double min_step = smallest_step(lane);
       const double target = step_target(lane);
       const double remaining = std::abs(target - lane.t);
       if (lane.h < min_step && remaining <= min_step && !lane.rejected) lane.h = remaining;
@@ -361,11 +366,9 @@ class LaneIntegrator {
         finish(l, Status::max_steps_reached);
         continue;
       }
-      // As in adaptive_step: a step under ten units in the last place of t is rounded to
-      // 0 or to a multiple of the ulp, and the method no longer solves the problem it was given.
-      const double min_step =
-          10 * std::abs(std::nextafter(lane.t, lane.direction * INFINITY) - lane.t);
-      if (options_.step_size > 0 && options_.step_size < min_step) {
+      // A step under smallest_step is rounded to 0 or to a multiple of the ulp of t, and the
+      // method no longer solves the problem it was given.
+      if (options_.step_size > 0 && options_.step_size < smallest_step(lane)) {
         finish(l, Status::step_size_underflow);
         continue;
       }
