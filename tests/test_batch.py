@@ -100,16 +100,14 @@ def test_python_callable_batch_matches_network(mlp):
 
 def test_ready_arrays_and_other_inputs_give_the_same_solution(mlp):
     """A network solve whose arguments are all float64 arrays and floats skips the layered
-    argument checks (solve._solve_ready_network); lists and explicit options take the
+    argument checks (solve._ready_network); lists and explicit options take the
     checked path. Both must give the same bits and the same errors."""
     solve_module = importlib.import_module("neuralode.solve")  # nde.solve is the function
     net, theta = mlp
     y0, t = _y0(5), np.linspace(0.0, 1.0, 7)
     ready = nde.odeint(net, y0, t, params=theta, rtol=1e-6, atol=1e-8)
-    ready_args = (net, y0, t, theta, "dopri5", 1e-6, 1e-8, None, None, 100, np.inf, None)
-    assert solve_module._solve_ready_network(*ready_args) is not None  # the fast path is taken
-    list_args = (net, y0.tolist()) + ready_args[2:]
-    assert solve_module._solve_ready_network(*list_args) is None
+    assert solve_module._ready_network(net, y0, t, theta)  # the fast path is taken
+    assert not solve_module._ready_network(net, y0.tolist(), t, theta)
     for y0_in, t_in, theta_in, options in [
             (y0.tolist(), t.tolist(), theta.tolist(), {}),
             (np.asfortranarray(y0), t, theta[::-1].copy()[::-1], {}),  # strided: copied in C++

@@ -351,8 +351,7 @@ def test_the_core_refuses_arrays_that_do_not_fit(y0, t, theta, match):
     shape, it raises rather than reading or writing past them."""
     from neuralode import _core
     with pytest.raises(ValueError, match=match):
-        _core.solve_network(NET.core(2), theta, y0, t, True, "dopri5", 1e-6, 1e-8, 0.0, 0.0,
-                            np.inf, 1000, 0)
+        _core.solve(_core.NetworkRhs(NET.core(2), theta), y0, t, _core.SolverOptions())
 
 
 # Messages that leaked numpy/pybind11 internals or pointed at a mini-batch row (found by

@@ -1,9 +1,9 @@
 #pragma once
 // What the adjoint and the interpolated/backprop bindings share: the result of a backward
-// pass, its solver options, and one checked call of a Python Dynamics' vjp.
+// pass and its solver options.
 #include <pybind11/numpy.h>
 
-#include <neuralode/adjoint.hpp>
+#include <neuralode/gradients/adjoint.hpp>
 
 #include "solve_common.hpp"
 
@@ -39,52 +39,19 @@ struct AdjointResult {
   bool has_dots = false;
 };
 
-inline SolverOptions adjoint_options(const AdjointLayout& layout, const Array& s0, const Array& t_back,
-                              double rtol, const py::object& atol, double step_size,
-                              double first_step, double max_step, long max_steps,
-                              bool full_norm) {
-  // atol: a float, or one entry per component of the backward state (grad.py builds it).
-  SolverOptions options = options_of(s0, t_back, true, t_back.shape(0) > 1, rtol, atol,
-                                     step_size, first_step, max_step, max_steps);
+// The core's options of a backward solve of the state s0 (B, size) over t_back (1 or B, T).
+inline SolverOptions backward_options(const AdjointOptions& opts, const AdjointLayout& layout,
+                                      const Array& s0, const Array& t_back) {
+  const ProblemSize size = check_problem_arrays(s0, t_back);
+  if (s0.ndim() != 2 || size.dim != layout.size())
+    throw py::value_error("the backward state must have shape (B, " +
+                          std::to_string(layout.size()) + ")");
+  SolverOptions options = opts.for_dim(layout.size());
   // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
   options.input_components = static_cast<int>(layout.theta());
-  options.norm_components = full_norm ? 0 : static_cast<int>(layout.theta());
+  options.norm_components = opts.full_norm ? 0 : static_cast<int>(layout.theta());
   options.stop_at_outputs = true;
   return options;
 }
-
-// One call of a neuralode.Dynamics' vjp(t, z, params, a), its results checked:
-// a_y (D), a_params (P) and a_t.
-struct PythonVjpCall {
-  Array a_y, a_params;
-  double a_t;
-  PythonVjpCall(const py::object& dynamics, const py::object& params, long dim, long num_params,
-                double t, const double* z, const double* a) {
-    Array z_arr(dim), a_arr(dim);
-    std::copy(z, z + dim, z_arr.mutable_data());
-    std::copy(a, a + dim, a_arr.mutable_data());
-    const py::object returned = dynamics.attr("vjp")(t, z_arr, params, a_arr);
-    if (!py::isinstance<py::sequence>(returned) || py::isinstance<py::str>(returned) ||
-        py::len(returned) != 3)
-      throw py::type_error("`vjp` must return a tuple (a_y, a_params, a_t); got " +
-                           type_name(returned));
-    const py::tuple v(returned);
-    a_y = real_array(v[0]);
-    a_params = real_array(v[1]);
-    if (!a_y || !a_params)
-      throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
-                           type_name(v[0]) + " and " + type_name(v[1]));
-    if (a_y.size() != dim || a_params.size() != num_params)
-      throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
-                            ",) and a_params of shape (" + std::to_string(num_params) + ",)");
-    a_t = PyFloat_AsDouble(v[2].ptr());  // a float, an int or a one-element array
-    if (a_t == -1.0 && PyErr_Occurred()) {
-      PyErr_Clear();
-      throw py::type_error("`vjp` must return a_t as a real number (0 for an autonomous "
-                           "system); got " + type_name(v[2]));
-    }
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-  }
-};
 
 }  // namespace neuralode::bindings

@@ -1,58 +1,46 @@
-// odeint_vjp's gradient="backprop" and "interpolated": the forward solve records every
-// accepted step, and the backward passes go back through the records. Arguments arrive
-// validated from python/neuralode/grad.py.
+// odeint_vjp's gradient="backprop" and "interpolated", and solve(..., dense=True): the
+// forward solve records every accepted step, and the backward passes go back through the
+// records. One template for every right-hand side. Arguments arrive validated from
+// python/neuralode/grad.py.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <functional>
 #include <limits>
-#include <neuralode/adjoint.hpp>
 #include <neuralode/backprop.hpp>
 #include <neuralode/batch.hpp>
-#include <neuralode/simd.hpp>
+#include <neuralode/gradients/adjoint.hpp>
+#include <neuralode/gradients/backprop_vjp.hpp>
+#include <neuralode/gradients/interpolated.hpp>
+#include <type_traits>
 
 #include "adjoint_common.hpp"
 #include "bindings.hpp"
-#include "recorded_solve.hpp"
+#include "bound_rhs.hpp"
 #include "solve_common.hpp"
 
 namespace neuralode::bindings {
 namespace {
 
-// cᵀ∂f/∂y and cᵀ∂f/∂θ of a network at one point, added to the caller's accumulators.
-struct NetworkVjp {
-  const Network& net;
-  const double* theta;
-  double* theta_bar;  // this sample's dL/dθ
-  NetWorkspace ws;
-  NetTape tape;
-  std::vector<double> f, a_y, a_theta;
-  double a_t = 0;
-  long calls = 0;
-
-  NetworkVjp(const Network& n, const double* th) : net(n), theta(th), theta_bar(nullptr) {
-    net.prepare<1>(ws);
-    prepare_tape<1>(net, tape);
-    f.resize(net.dim());
-    a_y.resize(net.dim());
-    a_theta.resize(net.num_params());
-  }
-  void operator()(double t, const double* y, const double* c, double* y_bar) {
-    ++calls;
-    evaluate_vjp<1>(net, &t, theta, y, c, f.data(), a_y.data(), a_theta.data(), &a_t, tape, ws);
-    for (int d = 0; d < net.dim(); ++d) y_bar[d] += a_y[d];
-    for (long p = 0; p < net.num_params(); ++p) theta_bar[p] += a_theta[p];
-  }
-};
-
-// What backprop and the interpolated adjoint keep of a forward solve: the outputs and every
-// sample's accepted steps (backprop.hpp), shared by networks and Python dynamics.
-class RecordedForward {
+// A forward solve that kept every sample's accepted steps (backprop.hpp), with what it was
+// solved with: Bound is the right-hand side as Python made it (kept alive here), R the
+// right-hand side the numerics run on.
+template <class Bound, class R>
+class RecordedSolve {
  public:
-  RecordedForward(const Array& y0, const Array& t, const std::string& method, int dim)
-      : t_(t), tableau_(tableau_named(method)), dim_(dim),
-        out_(y0.shape(0), t.shape(1), y0.shape(1)), tapes_(static_cast<size_t>(y0.shape(0))) {
-    for (StepTape& tape : tapes_) tape.reset(dim, tableau_.stages);
+  RecordedSolve(const Bound& rhs, const Array& y0, const Array& t, const SolveOptions& opts)
+      : rhs_(rhs), t_(t), tableau_(opts.method()),
+        size_(check_problem_arrays(y0, t)), dim_(static_cast<int>(size_.dim)),
+        out_(size_.samples, t.shape(1), size_.dim), tapes_(static_cast<size_t>(size_.samples)) {
+    check_rhs_dim(this->rhs(), size_.dim);
+    for (StepTape& tape : tapes_) tape.reset(dim_, tableau_.stages);
+    SolverOptions options = opts.for_dim(size_.dim);
+    if constexpr (std::is_same_v<R, PythonRhs>) {
+      if (rhs_.batched()) {
+        record(BatchedPythonRhs(rhs_), y0, options, opts.num_threads);
+        return;
+      }
+    }
+    record(this->rhs(), y0, options, opts.num_threads);
   }
 
   py::tuple result() const { return out_.to_tuple(); }
@@ -96,10 +84,68 @@ class RecordedForward {
     return result;
   }
 
- protected:
+  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3)):
+  // backpropagation through every sample's recorded steps.
+  py::tuple pullback(const Array& dL_dys, int num_threads) const {
+    const long params = rhs().num_params();
+    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
+    py::array_t<long> work_done({samples(), 3L});
+    long* wd = work_done.mutable_data();
+    double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
+    const double* g = dL_dys.data();
+    if constexpr (R::threads) {
+      run_interruptibly(nullptr, [&](InterruptWatch& watch) {
+        parallel_over_samples(samples(), num_threads, [&](auto take) {
+          backprop_thread_work(take, g, gy, gt, wd, [&] { return watch.requested(); });
+        });
+      });
+    } else {
+      long next = 0;
+      auto take = [&]() -> long { return next < samples() ? next++ : -1; };
+      backprop_samples(take, g, gy, gt, wd, [] { return false; });
+    }
+    return py::make_tuple(grad_y0, grad_theta, work_done);
+  }
+
+  // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
+  // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint returns. The dot products
+  // of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would be a call
+  // of its own, and grad.py takes them afterwards instead.
+  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
+                                  const AdjointOptions& opts) const {
+    const AdjointLayout layout{dim_, rhs().num_params(), false};
+    SolverOptions options = backward_options(opts, layout, s0, t_back);
+    AdjointResult result(samples(), layout.dim, layout.params, layout.size(), t_back.shape(1));
+    const AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, R::threads);
+    run_on_lanes(rhs(), s0.data(), layout.size(), t_back, options, opts.num_threads,
+                 result.batch, [&](auto lanes, auto& queue) {
+                   constexpr int L = decltype(lanes)::value;
+                   InterpolatedAdjointSystem<L, R> system(rhs(), tableau_, tapes_.data(), jumps);
+                   integrate_queue<L>(system, tableau_, options, queue, result.batch, system);
+                 });
+    return result.to_tuple();
+  }
+
+ private:
+  const R& rhs() const { return rhs_; }
   long samples() const { return static_cast<long>(tapes_.size()); }
   const double* t_row(long b) const {
     return t_.data() + (t_.shape(0) == 1 ? 0 : b) * t_.shape(1);
+  }
+
+  // The forward solve with a tape recorder per thread, then the tapes' ends.
+  template <class Forward>
+  void record(const Forward& forward, const Array& y0, SolverOptions& options, int num_threads) {
+    run_on_lanes(forward, y0.data(), dim_, t_, options, num_threads, out_,
+                 [&](auto lanes, auto& queue) {
+                   constexpr int L = decltype(lanes)::value;
+                   ForwardSystem<L, Forward> system(forward);
+                   TapeRecorder recorder;  // per thread: it buffers its lanes' steps
+                   recorder.tapes = tapes_.data();
+                   integrate_queue<L>(system, tableau_, options, queue, out_, recorder);
+                 });
+    auto lanes = rhs().template lanes<1>();
+    close_tapes([&](double t_end, const double* y, double* out) { lanes.f_one(t_end, y, out); });
   }
 
   // Each successful sample's end state and, for methods without an FSAL stage, f there (for
@@ -117,273 +163,69 @@ class RecordedForward {
     }
   }
 
-  // Backpropagation through sample b's steps; vjp.theta_bar must point at its dL/dθ row.
-  // work_done row: VJP evaluations, steps gone back through, 0.
-  template <class Vjp>
-  void backprop_one(Vjp& vjp, long b, const double* dL_dys, double* grad_y0, long* work_done,
-                    std::vector<double>& work) const {
-    const long calls_before = vjp.calls;
-    const OutputGrid grid{t_row(b), 1, t_.shape(1), nullptr, 0};
-    backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
-                    samples() * dim_, dim_, grad_y0 + b * dim_, work);
-    work_done[3 * b] = vjp.calls - calls_before;
-    work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
-    work_done[3 * b + 2] = 0;
+  // One thread's share of the pullback (compiled per instruction set where R allows).
+  template <class Take, class Stop>
+  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
+                                                  double* grad_y0, double* grad_theta,
+                                                  long* work_done, Stop&& stop) const {
+    backprop_samples(take, dL_dys, grad_y0, grad_theta, work_done, stop);
   }
 
+  // Backpropagation through the steps of the samples `take` hands out. work_done row: VJP
+  // evaluations, steps gone back through, 0.
+  template <class Take, class Stop>
+  void backprop_samples(Take& take, const double* dL_dys, double* grad_y0, double* grad_theta,
+                        long* work_done, Stop&& stop) const {
+    const long params = rhs().num_params();
+    BackpropVjp<R> vjp(rhs());
+    std::vector<double> work;
+    for (long b = take(); b >= 0 && !stop(); b = take()) {
+      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, 0.0);
+      vjp.theta_bar = grad_theta + b * params;
+      const long calls_before = vjp.calls;
+      const OutputGrid grid{t_row(b), 1, t_.shape(1), nullptr, 0};
+      backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
+                      samples() * dim_, dim_, grad_y0 + b * dim_, work);
+      work_done[3 * b] = vjp.calls - calls_before;
+      work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
+      work_done[3 * b + 2] = 0;
+    }
+  }
+
+  Bound rhs_;
   Array t_;
   const ButcherTableau& tableau_;
+  ProblemSize size_;
   int dim_;
   BatchResult out_;
   std::vector<StepTape> tapes_;
 };
 
-// gradient="backprop" and "interpolated" for networks: the forward solve records every
-// accepted step; the pullbacks go back through them in parallel over samples.
-class NetworkBackprop : public RecordedForward {
- public:
-  NetworkBackprop(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                  bool batched, const std::string& method, double rtol, const py::object& atol,
-                  double step_size, double first_step, double max_step, long max_steps,
-                  int num_threads)
-      : RecordedForward(y0, t, method, net.dim()), net_(net), theta_(theta) {
-    check_finite(theta, "params", false);
-    SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
-                                       first_step, max_step, max_steps);
-    check_network_arguments(net, theta, y0);
-    run_interruptibly(&options, [&](InterruptWatch&) {
-      solve_network_recorded(net, theta_.data(), y0.data(), t_, tableau_, options, num_threads,
-                             out_, tapes_.data());
-    });
-    py::gil_scoped_release release;
-    NetWorkspace ws;
-    net.prepare<1>(ws);
-    close_tapes([&](double t_end, const double* y, double* out) {
-      evaluate_network<1>(net, &t_end, theta_.data(), y, out, ws);
-    });
-  }
+using NetworkRecordedSolve = RecordedSolve<BoundNetworkRhs, NetworkRhs>;
+using PythonRecordedSolve = RecordedSolve<PythonRhs, PythonRhs>;
 
-  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3))
-  py::tuple pullback(const Array& dL_dys, int num_threads) const {
-    const long params = net_.num_params();
-    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
-    py::array_t<long> work_done({samples(), 3L});
-    long* wd = work_done.mutable_data();
-    double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
-    const double* g = dL_dys.data();
-    run_interruptibly(nullptr, [&](InterruptWatch& watch) {
-      parallel_over_samples(samples(), num_threads, [&](auto take) {
-        backprop_thread_work(take, g, gy, gt, wd, watch);
-      });
-    });
-    return py::make_tuple(grad_y0, grad_theta, work_done);
-  }
-
-  // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
-  // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint_network returns.
-  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  double rtol, const py::object& atol, double step_size,
-                                  double first_step, double max_step, long max_steps,
-                                  bool full_norm, int num_threads) const {
-    const AdjointLayout layout{net_.dim(), net_.num_params(), false};
-    SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
-                                            first_step, max_step, max_steps, full_norm);
-    AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
-                         t_back.shape(1));
-    AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, true);
-    run_interruptibly(&options, [&](InterruptWatch&) {
-      solve_on_lanes(s0.data(), layout.size(), t_back, num_threads, result.batch,
-                     [&](auto lanes, auto& queue) {
-                       interpolated_thread_work<decltype(lanes)::value>(queue, jumps, options,
-                                                                         result.batch);
-                     });
-    });
-    return result.to_tuple();
-  }
-
- private:
-  // One thread's share of the pullback: the samples `take` hands out.
-  template <class Take>
-  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
-                                                  double* grad_y0, double* grad_theta,
-                                                  long* work_done, InterruptWatch& watch) const {
-    const long params = net_.num_params();
-    NetworkVjp vjp(net_, theta_.data());
-    std::vector<double> work;
-    for (long b = take(); b >= 0 && !watch.requested(); b = take()) {
-      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, 0.0);
-      vjp.theta_bar = grad_theta + b * params;
-      backprop_one(vjp, b, dL_dys, grad_y0, work_done, work);
-    }
-  }
-
-  template <int L, class Take>
-  NEURALODE_SIMD_CLONES void interpolated_thread_work(ProblemQueue<Take>& queue,
-                                                      AdjointJumps jumps,
-                                                      const SolverOptions& options,
-                                                      BatchResult& out) const {
-    StepWorkspace<L> ws;
-    NetworkInterpolatedAdjoint<L> rhs(net_, theta_.data(), tableau_, tapes_.data(), jumps);
-    auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-    integrate_lanes<L>(rhs, tableau_, options, static_cast<int>(queue.dim), ws, queue, record,
-                       rhs);
-  }
-
-  const Network& net_;
-  Array theta_;
-};
-
-// cᵀ∂f/∂y and cᵀ∂f/∂θ of a Python Dynamics, added to the caller's accumulators.
-struct DynamicsVjp {
-  const py::object& dynamics;
-  const py::object& params;
-  long dim, num_params;
-  double* theta_bar = nullptr;
-  long calls = 0;
-  void operator()(double t, const double* y, const double* c, double* y_bar) {
-    ++calls;
-    const PythonVjpCall v(dynamics, params, dim, num_params, t, y, c);
-    for (long d = 0; d < dim; ++d) y_bar[d] += v.a_y.data()[d];
-    for (long p = 0; p < num_params; ++p) theta_bar[p] += v.a_params.data()[p];
-  }
-};
-
-// The interpolated adjoint of a Python Dynamics: [a, a_θ, a_t] with z from the tapes.
-struct DynamicsInterpolatedAdjoint {
-  const py::object& dynamics;
-  const py::object& params;
-  const ButcherTableau& tableau;
-  const StepTape* tapes;
-  AdjointJumps jumps;
-  long sample = -1, hint = 0;
-  std::vector<double> z;
-
-  void operator()(const double* t, const double* s, double* ds) { one(0, *t, s, ds); }
-  void one(int, double t, const double* s, double* ds) {
-    const AdjointLayout& lay = jumps.layout;
-    hint = tapes[sample].find_step(t, hint);
-    tapes[sample].interpolate(tableau, hint, t, z.data());
-    const PythonVjpCall v(dynamics, params, lay.dim, lay.params, t, z.data(), s + lay.a());
-    for (long d = 0; d < lay.dim; ++d) ds[lay.a() + d] = -v.a_y.data()[d];
-    for (long p = 0; p < lay.params; ++p) ds[lay.theta() + p] = -v.a_params.data()[p];
-    ds[lay.time()] = -v.a_t;
-  }
-  void started(long id, int) {
-    sample = id;
-    hint = tapes[id].steps() - 1;
-  }
-  void finished(long, int) {}
-  template <int L>
-  bool at_output(long id, long i, double* s, int l) {
-    return jumps.template at_output<L>(id, i, s, l);
-  }
-  template <int L>
-  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
-};
-
-// gradient="backprop" and "interpolated" for a neuralode.Dynamics, one sample at a time with
-// the GIL held: f(t, y) is the dynamics' f with its parameters bound.
-class DynamicsBackprop : public RecordedForward {
- public:
-  DynamicsBackprop(const py::function& f, const py::object& dynamics, const Array& params,
-                   const Array& y0, const Array& t, bool batched, const std::string& method,
-                   double rtol, const py::object& atol, double step_size, double first_step,
-                   double max_step, long max_steps)
-      : RecordedForward(y0, t, method, static_cast<int>(y0.shape(1))), dynamics_(dynamics),
-        params_(params) {
-    const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol,
-                                             step_size, first_step, max_step, max_steps);
-    StepWorkspace<1> ws;
-    PythonRhs rhs{f, dim_};
-    long next = 0;
-    auto take = [&]() -> long { return next < samples() ? next++ : -1; };
-    ProblemQueue<decltype(take)> queue{take, y0.data(), t.data(), t.shape(0), t.shape(1),
-                                       samples(), dim_, out_};
-    auto record = [&](long id, const SampleResult& r) { out_.record(id, r); };
-    integrate_lanes<1>(rhs, tableau_, options, dim_, ws, queue, record,
-                       TapeRecorder{tapes_.data()});
-    close_tapes([&](double t_end, const double* y, double* out) { rhs.one(0, t_end, y, out); });
-  }
-
-  py::tuple pullback(const Array& dL_dys, int) const {
-    const long params = params_.size();
-    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
-    py::array_t<long> work_done({samples(), 3L});
-    double* gt = grad_theta.mutable_data();
-    std::fill(gt, gt + samples() * params, 0.0);
-    DynamicsVjp vjp{dynamics_, params_, dim_, params, nullptr, 0};
-    std::vector<double> work;
-    for (long b = 0; b < samples(); ++b) {
-      vjp.theta_bar = gt + b * params;
-      backprop_one(vjp, b, dL_dys.data(), grad_y0.mutable_data(), work_done.mutable_data(),
-                   work);
-    }
-    return py::make_tuple(grad_y0, grad_theta, work_done);
-  }
-
-  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  double rtol, const py::object& atol, double step_size,
-                                  double first_step, double max_step, long max_steps,
-                                  bool full_norm, int) const {
-    const AdjointLayout layout{dim_, static_cast<long>(params_.size()), false};
-    const SolverOptions options = adjoint_options(layout, s0, t_back, rtol, atol, step_size,
-                                                  first_step, max_step, max_steps, full_norm);
-    AdjointResult result(samples(), layout.dim, layout.params, layout.size(),
-                         t_back.shape(1));
-    DynamicsInterpolatedAdjoint rhs{dynamics_, params_, tableau_, tapes_.data(),
-                                    result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, false), -1, 0,
-                                    std::vector<double>(static_cast<size_t>(dim_))};
-    StepWorkspace<1> ws;
-    long next = 0;
-    const long count = samples();
-    auto take = [&]() -> long { return next < count ? next++ : -1; };
-    ProblemQueue<decltype(take)> queue{take, s0.data(), t_back.data(), t_back.shape(0),
-                                       t_back.shape(1), count, layout.size(), result.batch};
-    auto record = [&](long id, const SampleResult& r) { result.batch.record(id, r); };
-    integrate_lanes<1>(rhs, tableau_, options, static_cast<int>(layout.size()), ws, queue,
-                       record, rhs);
-    return result.to_tuple();
-  }
-
- private:
-  py::object dynamics_;
-  Array params_;
-};
-
-}  // namespace
-
-// The methods NetworkBackprop and DynamicsBackprop share (RecordedForward and the pullbacks).
-template <class Recorded>
-void def_recorded_methods(py::class_<Recorded>& cls) {
-  cls.def("result", &Recorded::result)
+template <class Recorded, class Bound>
+void def_recorded(py::module_& m, const char* name) {
+  py::class_<Recorded>(m, name)
+      .def("result", &Recorded::result)
       .def_property_readonly("stored_floats", &Recorded::stored_floats)
       .def("evaluate", &Recorded::evaluate, py::arg("t"))
       .def("pullback", &Recorded::pullback, py::arg("dL_dys"), py::arg("num_threads"))
       .def("interpolated_pullback", &Recorded::interpolated_pullback, py::arg("s0"),
-           py::arg("t_back"), py::arg("dL_dys"), py::arg("rtol"), py::arg("atol"),
-           py::arg("step_size"), py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"),
-           py::arg("full_norm"), py::arg("num_threads"));
+           py::arg("t_back"), py::arg("dL_dys"), py::arg("options"));
+  m.def(
+      "record",
+      [](const Bound& rhs, const Array& y0, const Array& t, const SolveOptions& options) {
+        return std::make_unique<Recorded>(rhs, y0, t, options);
+      },
+      py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
 }
 
+}  // namespace
+
 void register_backprop(py::module_& m) {
-  py::class_<NetworkBackprop> network(m, "NetworkBackprop");
-  network.def(py::init<const Network&, const Array&, const Array&, const Array&, bool,
-                       const std::string&, double, const py::object&, double, double, double,
-                       long, int>(),
-              py::keep_alive<1, 2>(), py::arg("net"), py::arg("theta"), py::arg("y0"),
-              py::arg("t"), py::arg("batched"), py::arg("method"), py::arg("rtol"),
-              py::arg("atol"), py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
-              py::arg("max_steps"), py::arg("num_threads"));
-  def_recorded_methods(network);
-  py::class_<DynamicsBackprop> dynamics(m, "DynamicsBackprop");
-  dynamics.def(py::init<const py::function&, const py::object&, const Array&, const Array&,
-                        const Array&, bool, const std::string&, double, const py::object&,
-                        double, double, double, long>(),
-               py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("y0"), py::arg("t"),
-               py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"),
-               py::arg("step_size"), py::arg("first_step"), py::arg("max_step"),
-               py::arg("max_steps"));
-  def_recorded_methods(dynamics);
+  def_recorded<NetworkRecordedSolve, BoundNetworkRhs>(m, "NetworkRecordedSolve");
+  def_recorded<PythonRecordedSolve, PythonRhs>(m, "PythonRecordedSolve");
 }
 
 }  // namespace neuralode::bindings

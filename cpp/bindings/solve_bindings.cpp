@@ -1,5 +1,6 @@
-// odeint's two engines: networks (whole batch in C++, GIL released, OpenMP over samples)
-// and Python callables (one sample per call, GIL held). Arguments arrive validated from
+// odeint's forward solve, one template for every right-hand side: networks (whole batch in
+// C++, GIL released, OpenMP over samples) and Python callables (GIL held; per sample, or
+// batched: one call per stage for the active samples). Arguments arrive validated from
 // python/neuralode/solve.py.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "bindings.hpp"
+#include "bound_rhs.hpp"
 #include "solve_common.hpp"
 
 namespace py = pybind11;
@@ -28,40 +30,31 @@ const ButcherTableau& tableau_named(const std::string& name) {
 
 namespace {
 
-py::tuple solve_network(const Network& net, const Array& theta, const Array& y0, const Array& t,
-                       bool batched, const std::string& method, double rtol, const py::object& atol,
-                       double step_size, double first_step, double max_step, long max_steps,
-                       int num_threads) {
-  const ButcherTableau& tableau = tableau_named(method);
-  const long samples = y0.shape(0), dim = y0.shape(1);
-  check_finite(theta, "params", false);
-  SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
-                                     first_step, max_step, max_steps);
-  check_network_arguments(net, theta, y0);
-  BatchResult out(samples, t.shape(1), dim);
-  run_interruptibly(&options, [&](InterruptWatch&) {
-    solve_network_batch(net, theta.data(), y0.data(), t, tableau, options, num_threads, out);
-  });
+// The forward solve of any right-hand side: (ys, status, t_reached, stats, failed).
+template <class R>
+py::tuple solve_with(const R& rhs, const Array& y0, const Array& t, const SolveOptions& opts) {
+  const ProblemSize size = check_problem_arrays(y0, t);
+  check_rhs_dim(rhs, size.dim);
+  SolverOptions options = opts.for_dim(size.dim);
+  BatchResult out(size.samples, t.shape(1), size.dim);
+  run_on_lanes(rhs, y0.data(), size.dim, t, options, opts.num_threads, out,
+               [&](auto lanes, auto& queue) {
+                 constexpr int L = decltype(lanes)::value;
+                 ForwardSystem<L, R> system(rhs);
+                 integrate_queue<L>(system, opts.method(), options, queue, out, NoHooks{});
+               });
   return out.to_tuple();
 }
 
-py::tuple solve_callable(const py::function& f, const Array& y0, const Array& t, bool batched,
-                        const std::string& method, double rtol, const py::object& atol,
-                        double step_size, double first_step, double max_step, long max_steps) {
-  const ButcherTableau& tableau = tableau_named(method);
-  const long samples = y0.shape(0), dim = y0.shape(1);
-  const SolverOptions options = options_of(y0, t, batched, t.shape(0) > 1, rtol, atol, step_size,
-                                           first_step, max_step, max_steps);
-  BatchResult out(samples, t.shape(1), dim);
-  StepWorkspace<1> ws;
-  PythonRhs rhs{f, dim};
-  long next = 0;
-  auto take = [&]() -> long { return next < samples ? next++ : -1; };
-  ProblemQueue<decltype(take)> queue{take, y0.data(), t.data(), t.shape(0), t.shape(1), samples,
-                                     dim, out};
-  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-  integrate_lanes<1>(rhs, tableau, options, static_cast<int>(dim), ws, queue, record);
-  return out.to_tuple();
+py::tuple solve_network(const BoundNetworkRhs& rhs, const Array& y0, const Array& t,
+                        const SolveOptions& options) {
+  return solve_with<NetworkRhs>(rhs, y0, t, options);
+}
+
+py::tuple solve_python(const PythonRhs& rhs, const Array& y0, const Array& t,
+                       const SolveOptions& options) {
+  if (rhs.batched()) return solve_with(BatchedPythonRhs(rhs), y0, t, options);
+  return solve_with(rhs, y0, t, options);
 }
 
 py::dict tableau_as_dict(const ButcherTableau& tab) {
@@ -99,12 +92,8 @@ void register_solve(py::module_& m) {
       out.emplace_back(status_name(s), status_hint(s));
     return out;
   });
-  m.def("solve_network", &solve_network, py::arg("net"), py::arg("theta"), py::arg("y0"),
-        py::arg("t"), py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
-        py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"), py::arg("num_threads"));
-  m.def("solve_callable", &solve_callable, py::arg("f"), py::arg("y0"), py::arg("t"),
-        py::arg("batched"), py::arg("method"), py::arg("rtol"), py::arg("atol"), py::arg("step_size"),
-        py::arg("first_step"), py::arg("max_step"), py::arg("max_steps"));
+  m.def("solve", &solve_network, py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
+  m.def("solve", &solve_python, py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
 }
 
 }  // namespace neuralode::bindings

@@ -1,6 +1,6 @@
 #pragma once
-// What the solve and gradient bindings share: per-sample outputs, grids, options, and the
-// queue that hands samples to lanes.
+// What the solve and gradient bindings share: per-sample outputs and grids, the queue that
+// hands samples to lanes, and the runs of a lane system over a batch.
 #include <pybind11/numpy.h>
 
 #include <cstring>
@@ -8,19 +8,19 @@
 #include <type_traits>
 #include <neuralode/batch.hpp>
 #include <neuralode/integrate.hpp>
-#include <neuralode/nets.hpp>
+#include <neuralode/rhs.hpp>
 #include <neuralode/simd.hpp>
 #include <neuralode/tableau.hpp>
 #include <string>
+#include <utility>
 
 #include "array_checks.hpp"
 #include "interrupt.hpp"
+#include "options.hpp"
 
 namespace neuralode::bindings {
 
 namespace py = pybind11;
-
-const ButcherTableau& tableau_named(const std::string& name);
 
 using LongArray = py::array_t<long>;
 
@@ -71,77 +71,6 @@ inline OutputGrid grid_of(const double* t, long t_rows, long times, const BatchR
                     samples * dim};
 }
 
-// Checks the values of y0 and t and gathers the options. atol is a float, or an array of one
-// entry or one per component (a float is read directly: making an array of it costs more
-// than a small solve's arithmetic).
-inline SolverOptions options_of(const Array& y0, const Array& t, bool batched, bool per_sample_t,
-                         double rtol, const py::object& atol, double step_size, double first_step,
-                         double max_step, long max_steps) {
-  // solve.py checks the shapes with messages for users; these guard the raw pointers.
-  if (y0.ndim() != 2 || t.ndim() != 2 || t.shape(1) < 1 ||
-      (t.shape(0) != 1 && t.shape(0) != y0.shape(0)))
-    throw py::value_error("the core takes y0 as (B, D) and t as (1, T) or (B, T)");
-  check_finite(y0, "y0", batched);
-  check_time_grid(t, per_sample_t);
-  const long dim = y0.shape(1);
-  SolverOptions options;
-  options.rtol = rtol;
-  if (PyFloat_Check(atol.ptr())) {
-    options.atol.assign(static_cast<size_t>(dim), PyFloat_AS_DOUBLE(atol.ptr()));
-  } else {
-    const Array values = py::cast<Array>(atol);
-    if (values.size() != 1 && values.size() != dim)
-      throw py::value_error("`atol` has the wrong length");
-    options.atol.assign(static_cast<size_t>(dim), values.data()[0]);
-    if (values.size() == dim) options.atol.assign(values.data(), values.data() + dim);
-  }
-  options.step_size = step_size;
-  options.first_step = first_step;
-  options.max_step = max_step;
-  options.max_steps = max_steps;
-  return options;
-}
-
-// A network's parameters and state width against the arrays given for them.
-inline void check_network_arguments(const Network& net, const Array& theta, const Array& y0) {
-  if (theta.ndim() != 1 || theta.shape(0) != net.num_params())
-    throw py::value_error("`params` must have shape (" + std::to_string(net.num_params()) +
-                          ",) for this network");
-  if (y0.shape(1) != net.dim())
-    throw py::value_error("the network takes states of " + std::to_string(net.dim()) +
-                          " components, not " + std::to_string(y0.shape(1)));
-}
-
-// The type of a Python object, for error messages.
-inline std::string type_name(const py::handle& object) {
-  std::string name = py::str(py::type::of(object).attr("__name__"));
-  if (py::isinstance<py::array>(object)) name += " of " + std::string(py::str(object.attr("dtype")));
-  return name;
-}
-
-// One sample per call of a Python f(t, y) -> (D,); its exceptions propagate unchanged.
-struct PythonRhs {
-  const py::function& f;
-  long dim;
-  void operator()(const double* t, const double* y, double* dy) {
-    Array y_arr(dim);
-    std::memcpy(y_arr.mutable_data(), y, sizeof(double) * static_cast<size_t>(dim));
-    py::object result = f(*t, y_arr);
-    Array dy_arr = real_array(result);
-    if (!dy_arr)
-      throw py::type_error("`func` must return an array of real numbers; got " +
-                           type_name(result));
-    if (dy_arr.ndim() != 1 || dy_arr.shape(0) != dim)
-      throw py::value_error("`func` must return an array of shape (" + std::to_string(dim) +
-                            ",) for a state of shape (" + std::to_string(dim) + ",); got shape " +
-                            std::string(py::str(py::tuple(py::cast(std::vector<long>(
-                                dy_arr.shape(), dy_arr.shape() + dy_arr.ndim()))))));
-    std::memcpy(dy, dy_arr.data(), sizeof(double) * static_cast<size_t>(dim));
-    if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C
-  }
-  void one(int, double t, const double* y, double* dy) { (*this)(&t, y, dy); }
-};
-
 // Hands out samples [0, count) through `take`, with their initial values and output rows.
 template <class Take>
 struct ProblemQueue {
@@ -157,45 +86,6 @@ struct ProblemQueue {
     return true;
   }
 };
-
-// Lanes per thread for networks: wide enough to vectorize the layers across samples.
-constexpr int network_lanes = 8;
-
-template <int L>
-struct NetworkRhs {
-  static constexpr bool simd = true;
-  const Network& net;
-  const double* theta;
-  NetWorkspace& ws;
-  void operator()(const double* t, const double* y, double* dy) {
-    // One lane: inlined into the per-instruction-set step loop, since a kernel call per
-    // evaluation cost a cheap network (W1) 10%; wider lanes call their kernel.
-    if constexpr (L == 1)
-      net.forward<1>(t, theta, y, dy, ws);
-    else
-      evaluate_network<L>(net, t, theta, y, dy, ws);
-  }
-  void one(int, double t, const double* y, double* dy) {
-    evaluate_network<1>(net, &t, theta, y, dy, ws);
-  }
-};
-
-// One thread's share of a network solve: its lanes take samples from `take` until none is
-// left. Compiled per instruction set (simd.hpp).
-template <int L, class Take, class Hooks = NoHooks>
-NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double* theta,
-                                               const ButcherTableau& tableau,
-                                               const SolverOptions& options,
-                                               ProblemQueue<Take>& queue, BatchResult& out,
-                                               Hooks hooks = Hooks{}) {
-  StepWorkspace<L> ws;
-  NetWorkspace net_ws;
-  net.prepare<L>(net_ws);
-  NetworkRhs<L> rhs{net, theta, net_ws};
-  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
-  integrate_lanes<L>(rhs, tableau, options, static_cast<int>(queue.dim), ws, queue, record,
-                     hooks);
-}
 
 // Hands the rows of y0 (B, state) with their grids t (1 or B, T) to OpenMP threads; each
 // thread calls work(lanes, queue), lanes a std::integral_constant: 8 lanes when every thread
@@ -213,8 +103,8 @@ void solve_on_lanes(const double* y0, long state, const Array& t, int num_thread
     using Take = std::function<long()>;
     Take take_fn = take;
     ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
-    if (per_thread >= 2 * network_lanes)
-      work(std::integral_constant<int, network_lanes>{}, queue);
+    if (per_thread >= 2 * NetworkRhs::max_lanes)
+      work(std::integral_constant<int, NetworkRhs::max_lanes>{}, queue);
     else if (per_thread >= 4)
       work(std::integral_constant<int, 4>{}, queue);
     else
@@ -222,15 +112,97 @@ void solve_on_lanes(const double* y0, long state, const Array& t, int num_thread
   });
 }
 
-// Solves every row of y0 (B, dim) with a network. Call without the GIL.
-template <class Hooks = NoHooks>
-void solve_network_batch(const Network& net, const double* theta, const double* y0,
-                         const Array& t, const ButcherTableau& tableau,
-                         const SolverOptions& options, int num_threads, BatchResult& out,
-                         Hooks hooks = Hooks{}) {
-  solve_on_lanes(y0, net.dim(), t, num_threads, out, [&](auto lanes, auto& queue) {
-    network_thread_work<decltype(lanes)::value>(net, theta, tableau, options, queue, out, hooks);
-  });
+// Lanes that must know which lanes hold a sample (a batched Python f is given the active
+// samples only) have set_active(lane, bool); the integrator's started and finished hooks
+// tell them, beside the hooks of the gradient mode.
+template <class System, class = void>
+struct tracks_lanes : std::false_type {};
+template <class System>
+struct tracks_lanes<System,
+                    std::void_t<decltype(std::declval<System&>().lanes.set_active(0, true))>>
+    : std::true_type {};
+
+template <class Hooks, class System>
+struct LaneTracking {
+  Hooks& hooks;
+  System& system;
+  template <int L>
+  bool at_output(long id, long i, double* s, int l) {
+    return hooks.template at_output<L>(id, i, s, l);
+  }
+  template <int L>
+  void accepted(long id, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
+    hooks.template accepted<L>(id, t, h, y, k, l);
+  }
+  void started(long id, int l) {
+    system.lanes.set_active(l, true);
+    hooks.started(id, l);
+  }
+  void finished(long id, int l) {
+    system.lanes.set_active(l, false);
+    hooks.finished(id, l);
+  }
+};
+
+template <int L, class System, class Queue, class Hooks>
+void integrate_queue_here(System& system, const ButcherTableau& tableau,
+                          const SolverOptions& options, Queue& queue, BatchResult& out,
+                          Hooks& hooks) {
+  StepWorkspace<L> ws;
+  auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
+  const int dim = static_cast<int>(queue.dim);
+  if constexpr (tracks_lanes<System>::value) {
+    LaneTracking<Hooks, System> tracking{hooks, system};
+    integrate_lanes<L>(system, tableau, options, dim, ws, queue, record, tracking);
+  } else {
+    integrate_lanes<L>(system, tableau, options, dim, ws, queue, record, hooks);
+  }
+}
+
+template <int L, class System, class Queue, class Hooks>
+NEURALODE_SIMD_CLONES void integrate_queue_simd(System& system, const ButcherTableau& tableau,
+                                                const SolverOptions& options, Queue& queue,
+                                                BatchResult& out, Hooks& hooks) {
+  integrate_queue_here<L>(system, tableau, options, queue, out, hooks);
+}
+
+// Integrates `system` over the samples `queue` hands out, on L lanes, with `hooks`; compiled
+// per instruction set for systems that ask for it (stepper.hpp, is_simd_rhs).
+template <int L, class System, class Queue, class Hooks>
+void integrate_queue(System& system, const ButcherTableau& tableau, const SolverOptions& options,
+                     Queue& queue, BatchResult& out, Hooks&& hooks) {
+  if constexpr (is_simd_rhs<System>::value)
+    integrate_queue_simd<L>(system, tableau, options, queue, out, hooks);
+  else
+    integrate_queue_here<L>(system, tableau, options, queue, out, hooks);
+}
+
+// Runs work(lanes, queue) over the samples of `out` (initial states s0, rows of `state`
+// values; grids t): for a right-hand side R that allows it, on OpenMP threads without the
+// GIL, Ctrl-C watched (solve_on_lanes); otherwise on this thread, in a lane group as wide
+// as R takes and the batch needs (a batched Python f is called once per stage for it).
+template <class R, class Work>
+void run_on_lanes(const R&, const double* s0, long state, const Array& t, SolverOptions& options,
+                  int num_threads, BatchResult& out, Work&& work) {
+  if constexpr (R::threads) {
+    run_interruptibly(&options, [&](InterruptWatch&) {
+      solve_on_lanes(s0, state, t, num_threads, out, work);
+    });
+  } else {
+    const long samples = out.status.size();
+    long next = 0;
+    std::function<long()> take = [&]() -> long { return next < samples ? next++ : -1; };
+    ProblemQueue<std::function<long()>> queue{take,        s0,      t.data(), t.shape(0),
+                                              t.shape(1), samples, state,    out};
+    if constexpr (R::max_lanes == 1)
+      work(std::integral_constant<int, 1>{}, queue);
+    else if (samples <= 16)
+      work(std::integral_constant<int, 16>{}, queue);
+    else if (samples <= 128)
+      work(std::integral_constant<int, 128>{}, queue);
+    else
+      work(std::integral_constant<int, R::max_lanes>{}, queue);
+  }
 }
 
 }  // namespace neuralode::bindings

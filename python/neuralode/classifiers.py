@@ -20,7 +20,8 @@ from . import io, losses, nets, optim
 from ._sklearn_conventions import (DataConversionWarning, NotFittedError, check_features,
                                    check_labels, check_target, not_fitted)
 from .grad import check_gradient, odeint_vjp
-from .solve import check_method, check_threads, odeint
+from ._checks import check_method, check_threads
+from .solve import odeint
 from .train import fit_loop
 
 __all__ = ["ODENetClassifier", "ResNetClassifier", "NotFittedError", "DataConversionWarning"]

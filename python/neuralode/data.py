@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .solve import _float, _int_at_least, odeint
+from ._checks import check_float, check_int
+from .solve import odeint
 
 __all__ = ["SPIRAL_A", "spiral_dynamics", "spiral", "moons", "circles"]
 
@@ -18,7 +19,7 @@ def spiral_dynamics(t, y):
 
 
 def _nonnegative(value, name):
-    value = _float(value, name)  # a finite real number
+    value = check_float(value, name)  # a finite real number
     if value < 0:
         raise ValueError(f"`{name}` must be finite and >= 0; got {value}")
     return value
@@ -38,8 +39,8 @@ def spiral(n_points=1000, t_final=25.0, *, n_trajectories=1, noise=0.0, irregula
         otherwise t of shape (B, T) (or (T,) when regular) and y of shape (T, B, 2) — the
         layouts :func:`neuralode.odeint` takes and returns.
     """
-    n_points = _int_at_least(n_points, "n_points", 2)
-    n_trajectories = _int_at_least(n_trajectories, "n_trajectories", 1)
+    n_points = check_int(n_points, "n_points", 2)
+    n_trajectories = check_int(n_trajectories, "n_trajectories", 1)
     noise = _nonnegative(noise, "noise")
     t_final = _nonnegative(t_final, "t_final")
     if t_final == 0:
@@ -67,7 +68,7 @@ def spiral(n_points=1000, t_final=25.0, *, n_trajectories=1, noise=0.0, irregula
 
 def moons(n_samples=200, *, noise=0.1, seed=0):
     """Two interleaving half circles (as scikit-learn's make_moons): X (N, 2), labels (N,)."""
-    n_samples = _int_at_least(n_samples, "n_samples", 2)
+    n_samples = check_int(n_samples, "n_samples", 2)
     noise = _nonnegative(noise, "noise")
     rng = np.random.default_rng(seed)
     n_out = n_samples // 2
@@ -85,7 +86,7 @@ def moons(n_samples=200, *, noise=0.1, seed=0):
 def circles(n_samples=200, *, noise=0.05, factor=0.5, seed=0):
     """Two concentric circles, the inner one scaled by ``factor`` (as scikit-learn's
     make_circles): X (N, 2), labels (N,) with 1 for the inner circle."""
-    n_samples = _int_at_least(n_samples, "n_samples", 2)
+    n_samples = check_int(n_samples, "n_samples", 2)
     noise = _nonnegative(noise, "noise")
     factor = _nonnegative(factor, "factor")
     if not 0 < factor < 1:

@@ -1,4 +1,5 @@
-"""User-written dynamics in Python: f and its vector-Jacobian product, one sample per call.
+"""User-written dynamics in Python: f and its vector-Jacobian product, one sample per call
+(or a batch per call, with ``batched = True``), and :func:`batched` for plain callables.
 
 For models that are not a :mod:`neuralode.nets` network. Subclass :class:`Dynamics`, declare
 ``num_params`` and write ``f`` and ``vjp``; the solvers call them one sample at a time::
@@ -25,7 +26,35 @@ import numpy as np
 
 from .nets import param_vector
 
-__all__ = ["Dynamics"]
+__all__ = ["Dynamics", "Batched", "batched"]
+
+
+class Batched:
+    """A callable ``f(t, y)`` that takes the samples of a stage at once: t of shape (n,), y
+    of shape (n, D), returning (n, D). Made by :func:`batched`."""
+
+    def __init__(self, func):
+        if not callable(func):
+            raise TypeError(f"`func` must be callable; got {type(func).__name__}")
+        self.func = func
+
+    def __call__(self, t, y):
+        return self.func(t, y)
+
+    def __repr__(self):
+        return f"batched({self.func!r})"
+
+
+def batched(func) -> Batched:
+    """Declares a callable batched: the solvers call ``func(t, y)`` once per stage with every
+    active sample, t of shape (n,) and y of shape (n, D), and it returns (n, D). Each sample
+    still takes its own steps, so n changes as samples finish or reject a step, and each
+    row's result must depend on that row alone (as numpy's elementwise operations do)::
+
+        spiral = nde.batched(lambda t, y: (y ** 3) @ A.T)
+        ys = nde.odeint(spiral, y0_batch, t)
+    """
+    return func if isinstance(func, Batched) else Batched(func)
 
 
 class Dynamics:
@@ -36,6 +65,10 @@ class Dynamics:
     """
 
     num_params: int = 0
+    # True: f and vjp take a batch at a time, t of shape (n,), y and a of shape (n, D);
+    # f returns (n, D), vjp returns a_y (n, D), a_params summed over the n samples (P,) and
+    # a_t (n,). The forward solve then makes one call per stage for the whole batch.
+    batched: bool = False
 
     def f(self, t: float, y: np.ndarray, params: np.ndarray) -> np.ndarray:
         """dy/dt for one sample: y of shape (D,) -> (D,)."""

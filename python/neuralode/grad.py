@@ -27,11 +27,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
+from ._checks import check_tolerances, check_y0, float_array, times_as_given
 from .dynamics import Dynamics
 from .nets import Sequential
-from .solve import (_MAX_STEPS, SolverError, _float_array, _integrate, _raise_failures,
-                    check_problem, check_tolerances, check_y0, recording_solve,
-                    times_as_given)
+from .options import adjoint_options
+from .solve import SolverError, _raise_failures, checked_problem
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -107,44 +107,33 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
         atol if adjoint_atol is None else adjoint_atol, check_y0(y0).shape[-1],
         names=("rtol" if adjoint_rtol is None else "adjoint_rtol",
                "atol" if adjoint_atol is None else "adjoint_atol"))
+    # Private copies of theta and t: the pullback must not see later changes to the
+    # caller's arrays.
+    rhs, y0_arr, t_rows, options, theta = checked_problem(
+        func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
+        num_threads, private=True)
+    D = y0_arr.shape[-1]
+    backward = adjoint_options(options, adjoint_rtol, adjoint_atol, adjoint_norm, D,
+                               theta.size, gradient == "adjoint", t_rows.shape[1])
     if gradient in ("backprop", "interpolated"):
-        return _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size,
-                         first_step, max_steps, max_step, num_threads,
-                         (adjoint_rtol, adjoint_atol, adjoint_norm == "full"))
-    ys, _, _, forward_stats, y0_arr, t_rows, _ = _integrate(func, y0, t, params, method, rtol,
-                                                            atol, step_size, first_step,
-                                                            max_steps, max_step, num_threads,
-                                                            True)
-    # Private copies: the pullback must not see later changes to the caller's arrays.
-    theta = func.check_params(params, "params").copy()
+        return _recorded(gradient, func, rhs, y0_arr, t, t_rows, options, theta, backward)
+    ys, status, t_reached, forward_stats, n_failed = _core.solve(rhs, y0_arr, t_rows, options)
     batched = y0_arr.ndim == 2
+    if n_failed:
+        _raise_failures(status, t_reached, batched)
     t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
-    settings = (method, adjoint_rtol, adjoint_atol, step_size, first_step, max_steps, max_step,
-                adjoint_norm == "full", num_threads, forward_stats[:, 0])
 
     def pullback(dL_dys) -> Gradients:
         g3 = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
-        return _adjoint(func, theta, ys, g3, t_arr, batched, settings)
+        return _adjoint(func, rhs, theta, ys, g3, t_arr, batched, backward,
+                        forward_stats[:, 0])
 
     return ys_out.copy(), pullback
 
 
-def _backward_atol(atol, dim, num_params, with_state):
-    """atol of the backward state [z (adjoint mode only), a, a_θ, a_t]: a per-component atol
-    applies to z and a, its smallest entry to a_θ and a_t (in the full norm)."""
-    if isinstance(atol, float):
-        return atol
-    if atol.size == 1:
-        return float(atol[0])
-    rest = np.full(num_params + 1, atol.min())
-    return np.concatenate([atol] * (2 if with_state else 1) + [rest])
-
-
-def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
+def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     """The adjoint backward pass; ys and dL_dys are (T, B, D)."""
-    (method, rtol, atol, step_size, first_step, max_steps, max_step, full_norm, threads,
-     nfe_forward) = settings
     T, B, D = ys.shape
     P = theta.size
     if T == 1:  # nothing to integrate: y(t_0) is y0
@@ -154,23 +143,10 @@ def _adjoint(func, theta, ys, dL_dys, t, batched, settings):
     s0[:, :D] = ys[-1]
     s0[:, D:2 * D] = dL_dys[-1]
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
-    options = (method, rtol, _backward_atol(atol, D, P, True), step_size or 0.0,
-               first_step or 0.0, max_step, _backward_max_steps(max_steps, T), full_norm)
-    if isinstance(func, Sequential):
-        out = _core.adjoint_network(func.core(D), theta, s0, t_back, ys, dL_dys, *options,
-                                    threads or 0)
-    else:
-        out = _core.adjoint_dynamics(func, theta, D, P, s0, t_back, ys, dL_dys, *options)
+    out = _core.adjoint(rhs, s0, t_back, ys, dL_dys, options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
     dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out[-1])
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
-
-
-def _backward_max_steps(max_steps, times):
-    """The backward solves stop at every output time (the jumps in a), so each of the T - 1
-    intervals costs at least one step of its own: max_steps limits the steps beyond those,
-    or 1e5 outputs would exhaust the default by themselves."""
-    return min(max_steps + times - 1, _MAX_STEPS)
 
 
 def _check_backprop_finite(grad_y0, grad_theta, batched):
@@ -207,7 +183,7 @@ def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched, nfe_forward
 
 
 def _check_cotangent(dL_dys, shape):
-    g = _float_array(dL_dys, "dL_dys")
+    g = float_array(dL_dys, "dL_dys")
     if g.shape != shape:
         raise ValueError(f"`dL_dys` must have the shape of ys {shape}; got {g.shape}")
     if not np.all(np.isfinite(g)):
@@ -235,19 +211,10 @@ def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None, dots=None):
     return dL_dt
 
 
-def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, first_step,
-              max_steps, max_step, num_threads, adjoint_settings):
+def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
     """backprop and interpolated: a forward solve that keeps its steps, then the pullback."""
-    (y0_arr, y0_rows, t_rows, method, rtol, atol, step_size, first_step, max_step, max_steps,
-     threads) = check_problem(y0, t, method, rtol, atol, step_size, first_step, max_steps,
-                              max_step, num_threads)
-    batched = y0_arr.ndim == 2
-    D = y0_arr.shape[-1]
-    # Private copies: the pullback must not see later changes to the caller's arrays.
-    theta = func.check_params(params, "params").copy()
-    t_rows = t_rows.copy()
-    solve = recording_solve(func, theta, y0_rows, t_rows, batched, method, rtol, atol, step_size,
-                            first_step, max_step, max_steps, threads)
+    batched = y0.ndim == 2
+    solve = _core.record(rhs, y0, t_rows, options)
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
         _raise_failures(status, t_reached, batched)
@@ -258,19 +225,14 @@ def _recorded(gradient, func, y0, t, params, method, rtol, atol, step_size, firs
         g = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
         T, B, D = ys.shape
         if gradient == "backprop" or T == 1:
-            grad_y0, grad_theta, work = solve.pullback(g, threads)
+            grad_y0, grad_theta, work = solve.pullback(g, options.num_threads)
             _check_backprop_finite(grad_y0, grad_theta, batched)
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
-            a_rtol, a_atol, full_norm = adjoint_settings
             s0 = np.zeros((B, D + theta.size + 1))
             s0[:, :D] = g[-1]
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
-                                              a_rtol, _backward_atol(a_atol, D, theta.size,
-                                                                     False),
-                                              step_size, first_step, max_step,
-                                              _backward_max_steps(max_steps, T), full_norm,
-                                              threads)
+                                              backward)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])
@@ -284,4 +246,6 @@ def _evaluate(func, theta, t, y):
     """f(t_k, y_k) for every row k."""
     if isinstance(func, Sequential):  # theta was checked by the caller
         return func.core(y.shape[1]).forward(np.ascontiguousarray(t), y, theta)
+    if func.batched:
+        return np.asarray(func.f(np.ascontiguousarray(t), y, theta), dtype=np.float64)
     return np.stack([np.asarray(func.f(tk, yk, theta), dtype=np.float64) for tk, yk in zip(t, y)])

@@ -12,7 +12,8 @@ from . import optim as _optim
 from .dynamics import Dynamics
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from .solve import SolverError, _float, _float_array, _int_at_least, check_method, odeint
+from ._checks import check_float, check_int, check_method, float_array
+from .solve import SolverError, odeint
 from .train import fit_loop
 
 __all__ = ["NeuralODE"]
@@ -21,8 +22,8 @@ __all__ = ["NeuralODE"]
 def _trajectories(t, y):
     """(t as (B, T) rows, y as (T, B, D)) from the layouts fit accepts: t (T,) with y (T, D)
     or (T, B, D); t (B, T) with y (T, B, D)."""
-    t = _float_array(t, "t")
-    y = _float_array(y, "y")
+    t = float_array(t, "t")
+    y = float_array(y, "y")
     if y.ndim == 2:
         y = y[:, None, :]
     if y.ndim != 3:
@@ -53,7 +54,7 @@ def _trajectories(t, y):
 def _split_trajectories(t_rows, ys, fraction, seed):
     """(training t, training y, (validation t, validation y), (training, validation)
     indices): a random `fraction` of the trajectories held out, at least one on each side."""
-    fraction = _float(fraction, "validation_split", positive=True)
+    fraction = check_float(fraction, "validation_split", positive=True)
     B = ys.shape[1]
     held = int(round(fraction * B))
     if not fraction < 1 or B < 2:
@@ -97,8 +98,8 @@ class NeuralODE:
             raise TypeError(f"`net` must be a neuralode.nets network or a neuralode.Dynamics; "
                             f"got {type(net).__name__}")
         self.net, self.method, self.gradient = net, check_method(method), check_gradient(gradient)
-        self.rtol = _float(rtol, "rtol", positive=True)
-        self.atol = _float(atol, "atol", positive=True)
+        self.rtol = check_float(rtol, "rtol", positive=True)
+        self.atol = check_float(atol, "atol", positive=True)
         self.num_threads = num_threads
         if params is None and isinstance(net, Sequential):
             self.params = net.init(seed)
@@ -177,17 +178,17 @@ class NeuralODE:
         dim = getattr(self.net, "dim", None)  # a Dynamics declares none
         if dim is not None and D != dim:
             raise ValueError(f"`y` has {D} components but the network takes states of {dim}")
-        iterations = _int_at_least(iterations, "iterations", 1)
-        batch_size = _int_at_least(batch_size, "batch_size", 1)
-        batch_time = min(_int_at_least(batch_time, "batch_time", 2), T)
+        iterations = check_int(iterations, "iterations", 1)
+        batch_size = check_int(batch_size, "batch_size", 1)
+        batch_time = min(check_int(batch_time, "batch_time", 2), T)
         loss_fn = self._loss(loss)
         optimizer = _optim.Adam(lr=1e-2) if optimizer is None else optimizer
         if not isinstance(optimizer, _optim.Optimizer):
             raise TypeError(f"`optimizer` must be a neuralode.optim optimizer; got "
                             f"{type(optimizer).__name__}")
-        validate_every = _int_at_least(validate_every, "validate_every", 1)
+        validate_every = check_int(validate_every, "validate_every", 1)
         if patience is not None:
-            patience = _int_at_least(patience, "patience", 1)
+            patience = check_int(patience, "patience", 1)
             if validation is None and validation_split is None:
                 raise ValueError("`patience` needs `validation` or `validation_split` to "
                                  "watch")

@@ -12,25 +12,25 @@ import numbers
 
 import numpy as np
 
-from .solve import _float, _int_at_least
+from ._checks import check_float, check_int
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm", "StepLR",
            "CosineLR"]
 
 
 def _positive(name, value):
-    return _float(value, name, positive=True)
+    return check_float(value, name, positive=True)
 
 
 def _non_negative(name, value):
-    value = _float(value, name)
+    value = check_float(value, name)
     if value < 0:
         raise ValueError(f"`{name}` must be non-negative; got {value:g}")
     return value
 
 
 def _unit(name, value, *, closed):
-    value = _float(value, name)
+    value = check_float(value, name)
     if not (0 <= value <= 1 if closed else 0 <= value < 1):
         raise ValueError(f"`{name}` must lie in [0, 1{']' if closed else ')'}; got {value:g}")
     return value
@@ -69,11 +69,11 @@ class StepLR:
 
     def __init__(self, base_lr, step_size, gamma=0.1):
         self.base_lr = _positive("base_lr", base_lr)
-        self.step_size = _int_at_least(step_size, "step_size", 1)
+        self.step_size = check_int(step_size, "step_size", 1)
         self.gamma = _positive("gamma", gamma)
 
     def __call__(self, step):
-        step = _int_at_least(step, "step", 0)
+        step = check_int(step, "step", 0)
         return self.base_lr * self.gamma ** (step // self.step_size)
 
 
@@ -83,14 +83,14 @@ class CosineLR:
 
     def __init__(self, base_lr, total_steps, min_lr=0.0):
         self.base_lr = _positive("base_lr", base_lr)
-        self.total_steps = _int_at_least(total_steps, "total_steps", 1)
+        self.total_steps = check_int(total_steps, "total_steps", 1)
         self.min_lr = _non_negative("min_lr", min_lr)
         if self.min_lr > self.base_lr:
             raise ValueError(f"`min_lr` must not exceed `base_lr` = {self.base_lr:g}; "
                              f"got {self.min_lr:g}")
 
     def __call__(self, step):
-        step = _int_at_least(step, "step", 0)
+        step = check_int(step, "step", 0)
         if step >= self.total_steps:
             return self.min_lr
         cosine = (1 + math.cos(math.pi * step / self.total_steps)) / 2
@@ -171,7 +171,7 @@ class Optimizer:
         for key in ("step", "lr"):
             if key not in state_dict:
                 raise ValueError(f"`state_dict` lacks the key {key!r}")
-        steps = _int_at_least(state_dict["step"], "state_dict['step']", 0)
+        steps = check_int(state_dict["step"], "state_dict['step']", 0)
         expected = set(self._state_names()) if steps > 0 else set()
         buffers = set(state_dict) - {"step", "lr"}
         if buffers != expected:

@@ -92,15 +92,17 @@ class StepTape {
 // what stored_floats reports, not a guess per sample. Each thread works on its own copy.
 struct TapeRecorder {
   StepTape* tapes;
-  std::array<std::vector<double>, 8> lane_steps{};
+  std::vector<std::vector<double>> lane_steps;  // grows to the lanes in use, once
   template <int L>
   bool at_output(long, long, double*, int) { return false; }
   template <int L>
   void accepted(long sample, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
-    static_assert(L <= 8, "lane_steps holds 8 lanes");
     tapes[sample].template record<L>(lane_steps[l], t, h, y, k, l);
   }
-  void started(long, int l) { lane_steps[l].clear(); }
+  void started(long, int l) {
+    if (static_cast<size_t>(l) >= lane_steps.size()) lane_steps.resize(l + 1);
+    lane_steps[l].clear();
+  }
   void finished(long sample, int l) { tapes[sample].keep(lane_steps[l]); }
 };
 

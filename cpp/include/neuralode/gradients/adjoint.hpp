@@ -1,0 +1,119 @@
+#pragma once
+// The adjoint method (Chen et al. 2018): the augmented state s = [z, a, a_θ, a_t] integrated
+// backwards from t_N to t_0 with
+//   dz/dt = f(t, z),  da/dt = -aᵀ∂f/∂z,  da_θ/dt = -aᵀ∂f/∂θ,  da_t/dt = -aᵀ∂f/∂t,
+// and at every earlier output time t_i a jump: z is reset to the stored forward value and
+// dL/dz(t_i) is added to a. a_t starts at 0 and takes no jumps; the caller adds the
+// jump terms -Σ dL/dz(t_i)·f(t_i, z_i) for dL/dt_0. Written once for every right-hand side
+// (rhs.hpp).
+#include <vector>
+
+#include "../lanes.hpp"
+
+namespace neuralode {
+
+// Where the parts of the augmented state sit (rows of the component-major lane arrays):
+// [z, a, a_θ, a_t], or [a, a_θ, a_t] when z comes from elsewhere (the interpolated adjoint).
+struct AdjointLayout {
+  int dim;              // D
+  long params;          // P
+  bool with_z = true;
+  int z() const { return 0; }
+  int a() const { return with_z ? dim : 0; }
+  long theta() const { return a() + dim; }
+  long time() const { return theta() + params; }
+  long size() const { return time() + 1; }
+};
+
+// The augmented dynamics of a right-hand side R on L lanes (and on one sample, for starting
+// lanes). The VJP is linear in a and negation is exact, so it runs on -a and writes the
+// negated parts directly.
+template <int L, class R>
+class AdjointSystem {
+ public:
+  static constexpr bool simd = R::simd;
+  explicit AdjointSystem(const R& rhs)
+      : lanes_(rhs.template lanes<L>()), layout_{rhs.dim(), rhs.num_params()},
+        neg_a_(static_cast<size_t>(rhs.dim()) * L) {}
+
+  void operator()(const double* t, const double* s, double* ds) { evaluate<L>(t, s, ds); }
+  void one(int, double t, const double* s, double* ds) { evaluate<1>(&t, s, ds); }
+
+ private:
+  template <int M>
+  void evaluate(const double* t, const double* s, double* ds) {
+    const AdjointLayout& lay = layout_;
+    const double* a = s + lay.a() * M;
+    for (int i = 0; i < lay.dim * M; ++i) neg_a_[i] = -a[i];
+    double *dz = ds + lay.z() * M, *da = ds + lay.a() * M;
+    double *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
+    if constexpr (M == L)
+      lanes_.vjp(t, s + lay.z() * M, neg_a_.data(), dz, da, da_theta, da_t);
+    else
+      lanes_.vjp_one(*t, s + lay.z() * M, neg_a_.data(), dz, da, da_theta, da_t);
+  }
+
+  typename R::template Lanes<L> lanes_;
+  AdjointLayout layout_;
+  std::vector<double> neg_a_;
+};
+
+// The jumps at output times and the gradients read off at t_0. The backward grid runs
+// t_N..t_0, so its index i is the forward index T-1-i. ys and dL_dys are (T, B, D).
+struct AdjointJumps {
+  AdjointLayout layout;
+  long times, samples;
+  const double* ys;
+  const double* dL_dys;
+  double* grad_y0;      // (B, D)
+  double* grad_theta;   // (B, P), one row per sample
+  double* a_t_end;      // (B,)
+  // (B, T) or null: dL/dz(t_k)·f(t_k, z_k) for k >= 1, from the f the backward pass evaluates
+  // at t_k anyway (with z in the state: stage block 0 of the first step after the jump).
+  double* f_dot = nullptr;
+  // Per lane: the forward index whose f is still to be dotted, or -1.
+  long pending[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+
+  void record_dot(long sample, int l, const double* f, int stride) {
+    const double* g = at(dL_dys, pending[l], sample);
+    double dot = 0;
+    for (int d = 0; d < layout.dim; ++d) dot += g[d] * f[d * stride];
+    f_dot[sample * times + pending[l]] = dot;
+    pending[l] = -1;
+  }
+
+  const double* at(const double* base, long forward_index, long sample) const {
+    return base + (forward_index * samples + sample) * layout.dim;
+  }
+
+  template <int L>
+  bool at_output(long sample, long i, double* s, int l) {
+    const long k = times - 1 - i;
+    const double* z = at(ys, k, sample);
+    const double* g = at(dL_dys, k, sample);
+    for (int d = 0; d < layout.dim; ++d) {
+      if (layout.with_z) s[(layout.z() + d) * L + l] = z[d];
+      s[(layout.a() + d) * L + l] += g[d];
+    }
+    if (k == 0) {
+      for (int d = 0; d < layout.dim; ++d)
+        grad_y0[sample * layout.dim + d] = s[(layout.a() + d) * L + l];
+      for (long p = 0; p < layout.params; ++p)
+        grad_theta[sample * layout.params + p] = s[(layout.theta() + p) * L + l];
+      a_t_end[sample] = s[layout.time() * L + l];
+    }
+    pending[l] = k >= 1 ? k : -1;
+    return true;
+  }
+
+  template <int L>
+  void accepted(long sample, double, double, const double*, const LaneBlocks<L>& k, int l) {
+    static_assert(L <= 8, "pending holds 8 lanes");
+    if (f_dot && layout.with_z && pending[l] >= 0)
+      record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
+  }
+  void started(long, int l) { pending[l] = times - 1; }
+  void finished(long, int) {}
+};
+
+}  // namespace neuralode

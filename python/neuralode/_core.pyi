@@ -1,0 +1,78 @@
+# Types of the C++ extension's boundary (cpp/bindings/). Every solve entry point takes
+# (rhs, y0, t, options) and returns plain arrays; the Python layer checks arguments first.
+from typing import Callable, Optional
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+__version__: str
+methods: list[str]
+
+def tableau(name: str) -> dict: ...
+def status_names() -> list[tuple[str, str]]: ...
+
+class Network:
+    def __init__(self, specs: list[tuple[int, int, int, int, float]], dim: int,
+                 num_params: int) -> None: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def num_params(self) -> int: ...
+    def forward(self, t: F64, y: F64, theta: F64, num_threads: int = ...) -> F64: ...
+    def vjp(self, t: F64, y: F64, theta: F64, a: F64,
+            num_threads: int = ...) -> tuple[F64, F64, F64]: ...
+
+class SolverOptions:
+    """How to solve: the method, its step control and the threads (0: the library decides)."""
+    method: str
+    rtol: float
+    atol: list[float]  # one value, or one per state component
+    step_size: float   # 0: step on the output grid
+    first_step: float  # 0: Hairer's initial step
+    max_step: float
+    max_steps: int
+    num_threads: int
+    def __init__(self) -> None: ...
+
+class AdjointOptions(SolverOptions):
+    """A backward solve's options; atol covers the backward state entry by entry."""
+    full_norm: bool
+
+class NetworkRhs:
+    """A network with its parameters (checked finite, of the network's size)."""
+    def __init__(self, net: Network, theta: F64) -> None: ...
+    @property
+    def theta(self) -> F64: ...
+
+class PythonRhs:
+    """Python dynamics: f(t, y) per sample, or batched (t (n,), y (n, D) -> (n, D)); for
+    gradients the neuralode.Dynamics whose vjp to call."""
+    def __init__(self, f: Callable, dynamics: Optional[object], params: Optional[F64], dim: int,
+                 num_params: int, name: str, batched: bool) -> None: ...
+
+Rhs = NetworkRhs | PythonRhs
+# (ys (T, B, D), status (B,), t_reached (B,), stats (B, 4), number of failed samples)
+SolveResult = tuple[F64, NDArray[np.int32], F64, I64, int]
+# (dL/dy0 (B, D), dL/dθ (B, P), a_t(t_0) (B,), status, t_reached, stats, failed,
+#  dL/dy(t_k)·f(t_k, y_k) (B, T) or None)
+BackwardResult = tuple[F64, F64, F64, NDArray[np.int32], F64, I64, int, Optional[F64]]
+
+def solve(rhs: Rhs, y0: F64, t: F64, options: SolverOptions) -> SolveResult: ...
+def adjoint(rhs: Rhs, s0: F64, t_back: F64, ys: F64, dL_dys: F64,
+            options: AdjointOptions) -> BackwardResult: ...
+
+class RecordedSolve:
+    """A forward solve that kept its accepted steps (NetworkRecordedSolve and
+    PythonRecordedSolve in the extension)."""
+    def result(self) -> SolveResult: ...
+    @property
+    def stored_floats(self) -> int: ...
+    def evaluate(self, t: F64) -> F64: ...
+    def pullback(self, dL_dys: F64, num_threads: int) -> tuple[F64, F64, I64]: ...
+    def interpolated_pullback(self, s0: F64, t_back: F64, dL_dys: F64,
+                              options: AdjointOptions) -> BackwardResult: ...
+
+def record(rhs: Rhs, y0: F64, t: F64, options: SolverOptions) -> RecordedSolve: ...
