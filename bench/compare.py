@@ -314,6 +314,14 @@ def forward_tables(args):
               [(PEER_LABELS.get(name, name), factory(), ours_net)
                for name, factory in peers.W1.items()])
 
+    y0b, ours_batched = w.w1b_y0(), "neuralode, batched callable"
+    add_group(f"W1 B={w.W1B_BATCH}",
+              [(ours_batched, lambda: w.neuralode_w1_batched(y0b), None),
+               ("neuralode, per-sample callable", lambda: w.neuralode_w1_per_sample(y0b),
+                ours_batched),
+               ("scipy solve_ivp RK45, one joint system", lambda: w.scipy_w1_batch(y0b),
+                ours_batched)])
+
     net2, theta2 = w.w2_net()
     for batch in w.W2_BATCHES:
         y0 = w.w2_y0(batch)
@@ -331,7 +339,7 @@ def forward_tables(args):
             print(f"| {workload} | {name} | not installed | |")
             continue
         ratio = f"{seconds / ours:.1f}×" if ours else ""
-        if name.startswith("scipy"):
+        if name.startswith("scipy") and workload == "W1":
             ratio += " (vs the callable)"
         print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} |")
 

@@ -57,6 +57,34 @@ def scipy_w1():
     return solve_ivp(spiral, (0.0, 25.0), W1_Y0, method="RK45", t_eval=W1_T, **W1_TOL).y.T
 
 
+# W1 batch: W1's spiral from 1024 random initial states (standard normal, seed 0), every
+# sample its own problem: as a batched numpy callable (one call per stage), as a per-sample
+# callable, and with scipy's solve_ivp on the whole batch as one system of 2048 components.
+W1B_BATCH = 1024
+
+
+def w1b_y0():
+    return np.random.default_rng(0).normal(size=(W1B_BATCH, 2))
+
+
+def neuralode_w1_batched(y0):
+    return nde.odeint(nde.batched(spiral), y0, W1_T, **W1_TOL)
+
+
+def neuralode_w1_per_sample(y0):
+    return nde.odeint(spiral, y0, W1_T, **W1_TOL)
+
+
+def scipy_w1_batch(y0):
+    from scipy.integrate import solve_ivp
+
+    def joint(t, z):  # the whole batch as one state (2B,)
+        return spiral(t, z.reshape(-1, 2)).ravel()
+
+    sol = solve_ivp(joint, (0.0, 25.0), y0.ravel(), method="RK45", t_eval=W1_T, **W1_TOL)
+    return sol.y.T.reshape(len(W1_T), -1, 2)
+
+
 W3_BATCH, W3_TIME = 20, 10
 
 

@@ -68,11 +68,14 @@ struct PythonVjpCall {
     if (a_y.size() != dim || a_params.size() != num_params)
       throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
                             ",) and a_params of shape (" + std::to_string(num_params) + ",)");
-    a_t = PyFloat_AsDouble(v[2].ptr());  // a float, an int or a one-element array
-    if (a_t == -1.0 && PyErr_Occurred()) {
+    a_t = PyFloat_AsDouble(v[2].ptr());  // a float or an int
+    if (a_t == -1.0 && PyErr_Occurred()) {  // or an array of one real number
       PyErr_Clear();
-      throw py::type_error("`vjp` must return a_t as a real number (0 for an autonomous "
-                           "system); got " + type_name(v[2]));
+      const Array one = real_array(v[2]);
+      if (!one || one.size() != 1)
+        throw py::type_error("`vjp` must return a_t as a real number (0 for an autonomous "
+                             "system); got " + type_name(v[2]));
+      a_t = one.data()[0];
     }
     check_signals();
   }

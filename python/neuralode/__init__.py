@@ -4,7 +4,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from . import _core, data, losses, nets, optim
 from ._warmup import warm_up as _warm_up
 from .classifiers import ODENetClassifier, ResNetClassifier
-from .dynamics import Dynamics
+from .dynamics import Batched, Dynamics, batched
 from .grad import GRADIENT_MODES, Gradients, GradientStats, odeint_vjp
 from .io import load
 from .models import NeuralODE
@@ -15,7 +15,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
     __version__ = _core.__version__
 
-__all__ = ["Dynamics", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
+__all__ = ["Dynamics", "batched", "Batched", "odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES", "odeint",
            "solve", "Solution", "SolveStats", "SolverError", "METHODS", "nets", "losses", "data",
            "optim", "NeuralODE", "ODENetClassifier", "ResNetClassifier", "load",
            "__version__"]

@@ -31,7 +31,7 @@ from ._checks import check_tolerances, check_y0, float_array, times_as_given
 from .dynamics import Dynamics
 from .nets import Sequential
 from .options import adjoint_options
-from .solve import SolverError, _raise_failures, checked_problem
+from .solve import SolverError, raise_failures, checked_problem
 
 __all__ = ["odeint_vjp", "Gradients", "GradientStats", "GRADIENT_MODES"]
 
@@ -120,7 +120,7 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     ys, status, t_reached, forward_stats, n_failed = _core.solve(rhs, y0_arr, t_rows, options)
     batched = y0_arr.ndim == 2
     if n_failed:
-        _raise_failures(status, t_reached, batched)
+        raise_failures(status, t_reached, batched)
     t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
@@ -167,7 +167,7 @@ def _backward_result(out, batched, mode):
     grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out[:7]
     if n_failed:
         try:
-            _raise_failures(status, t_reached, batched)
+            raise_failures(status, t_reached, batched)
         except SolverError as error:
             raise SolverError(f"the backward ({mode}) solve failed: {error}") from None
     return grad_y0, grad_theta, a_t, stats[:, [0, 2, 3]]
@@ -217,7 +217,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
     solve = _core.record(rhs, y0, t_rows, options)
     ys, status, t_reached, forward_stats, n_failed = solve.result()
     if n_failed:
-        _raise_failures(status, t_reached, batched)
+        raise_failures(status, t_reached, batched)
     t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 

@@ -89,7 +89,7 @@ class Solution:
         return ys if batch is not None else ys.reshape(ys.shape[0], -1)
 
 
-def _raise_failures(status_codes, t_reached, batched):
+def raise_failures(status_codes, t_reached, batched):
     failed = np.flatnonzero(status_codes != 0)
     lines = []
     for b in failed[:5]:
@@ -173,7 +173,7 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
         out = recorder.result() if dense else _core.solve(rhs, y0, t_rows, options)
     ys, status, t_reached, stats, n_failed = out
     if throw and n_failed:
-        _raise_failures(status, t_reached, y0.ndim == 2)
+        raise_failures(status, t_reached, y0.ndim == 2)
     return ys, status, t_reached, stats, y0, t_rows, recorder
 
 
