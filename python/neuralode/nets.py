@@ -20,6 +20,7 @@ __all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "SiLU
 
 _FLOAT64 = np.dtype(np.float64)  # `dtype is _FLOAT64`: the fast check of the common case
 
+
 def _real_array(value, name) -> np.ndarray:
     """`value` as a float64 array, or a TypeError naming `name` for anything but integers and
     floats (strings, booleans and complex numbers are refused, not parsed or cast)."""

@@ -33,9 +33,10 @@ struct ConcatSquashLinear {
   template <int L>
   static void forward(const Layer& layer, const double* t, const double* theta, const double* x,
                       double* y, double* scratch) {
-    detail::linear<L>(theta, layer.in_features, layer.out_features, x, y, scratch);
+    const int n_out = layer.out_features;
+    detail::linear<L>(theta, layer.in_features, n_out, x, y, scratch);
     const Hyper h(layer, theta);
-    for (int o = 0; o < layer.out_features; ++o)
+    for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) {
         const double gate = detail::sigmoid(h.a[o] * t[l] + h.c[o]);
         y[o * L + l] = y[o * L + l] * gate + h.d[o] * t[l];
@@ -77,9 +78,10 @@ struct ConcatSquashLinear {
   template <int L>
   static void jvp(const Layer& layer, const double* t, const double* theta, const double*,
                   const double*, const double* v, double* v_out, double* scratch) {
-    detail::linear<L, false>(theta, layer.in_features, layer.out_features, v, v_out, scratch);
+    const int n_out = layer.out_features;
+    detail::linear<L, false>(theta, layer.in_features, n_out, v, v_out, scratch);
     const Hyper h(layer, theta);
-    for (int o = 0; o < layer.out_features; ++o)
+    for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) v_out[o * L + l] *= detail::sigmoid(h.a[o] * t[l] + h.c[o]);
   }
 };

@@ -16,8 +16,11 @@ struct Elementwise {
   static bool fits(const Layer& layer) { return layer.out_features == layer.in_features; }
   static long num_params(const Layer&) { return 0; }
 
+  // The loops read a local copy of the layer: the compiler cannot know that the stores to
+  // y leave the caller's Layer (its setting, say) unchanged, and would reload it per element.
   static void values(const Layer& layer, const double* x, double* y, int n) {
-    for (int i = 0; i < n; ++i) y[i] = Kind::value(layer, x[i]);
+    const Layer own = layer;
+    for (int i = 0; i < n; ++i) y[i] = Kind::value(own, x[i]);
   }
 
   template <int L>
@@ -29,15 +32,17 @@ struct Elementwise {
   template <int L>
   static void vjp(const Layer& layer, const double*, const double*, const double* x,
                   const double* y, const double* g, double* g_in, double*, double*) {
-    const int n = layer.in_features * L;
-    for (int i = 0; i < n; ++i) g_in[i] = g[i] * Kind::derivative(layer, x[i], y[i]);
+    const Layer own = layer;
+    const int n = own.in_features * L;
+    for (int i = 0; i < n; ++i) g_in[i] = g[i] * Kind::derivative(own, x[i], y[i]);
   }
 
   template <int L>
   static void jvp(const Layer& layer, const double*, const double*, const double* x,
                   const double* y, const double* v, double* v_out, double*) {
-    const int n = layer.in_features * L;
-    for (int i = 0; i < n; ++i) v_out[i] = v[i] * Kind::derivative(layer, x[i], y[i]);
+    const Layer own = layer;
+    const int n = own.in_features * L;
+    for (int i = 0; i < n; ++i) v_out[i] = v[i] * Kind::derivative(own, x[i], y[i]);
   }
 };
 
