@@ -119,6 +119,23 @@ def test_jvp_of_a_sample_does_not_depend_on_its_batch(kind, net):
     assert np.array_equal(f, net(t, y, theta))
 
 
+@pytest.mark.parametrize("kind,net", KIND_NETWORKS, ids=[kind for kind, _ in KIND_NETWORKS])
+def test_every_kind_is_rebuilt_from_its_spec_and_pickle(kind, net):
+    theta = net.init(seed=0)
+    for again in (nets.network_from_spec(net.spec()), pickle.loads(pickle.dumps(net))):
+        assert again.spec() == net.spec() and repr(again) == repr(net)
+        assert np.array_equal(again(0.3, np.ones(3), theta), net(0.3, np.ones(3), theta))
+
+
+def test_the_core_refuses_unknown_kinds_and_widths_a_kind_cannot_have():
+    with pytest.raises(ValueError, match="unknown layer kind 'warp'"):
+        _core.Network([("warp", 2, 2, 0, 0.0)], 2, 0)
+    with pytest.raises(ValueError, match=r"layer 0 \(tanh\) cannot map 2 inputs to 3 outputs"):
+        _core.Network([("tanh", 2, 3, 0, 0.0), ("linear", 3, 2, 0, 0.0)], 2, 8)
+    with pytest.raises(ValueError, match="bad parameter offset"):
+        _core.Network([("concat_squash_linear", 2, 2, 1, 0.0)], 2, 12)
+
+
 def test_silu_matches_numpy_and_is_stable_at_extremes():
     x = np.array([[-800.0, -40.0, -1.5, 0.0, 0.3, 40.0, 800.0]])
     out = nets.Sequential(nets.SiLU())(0.0, x, np.zeros(0))
