@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include <neuralode/net_jvp.hpp>
 #include <neuralode/net_vjp.hpp>
 #include <neuralode/nets.hpp>
 
@@ -19,8 +20,8 @@ namespace {
 
 constexpr int kLanes = 8;
 
-// f and every VJP output on 8 lanes, appended to `out`; returns false if any lane evaluated
-// alone gives other bits than it does among 8.
+// f, every VJP output and a JVP on 8 lanes, appended to `out`; returns false if any lane
+// evaluated alone gives other bits than it does among 8.
 inline bool evaluate(const Network& net, const double* t, const double* theta, const double* y,
                      std::vector<double>& out) {
   const int dim = net.dim();
@@ -35,19 +36,27 @@ inline bool evaluate(const Network& net, const double* t, const double* theta, c
       a_theta(static_cast<size_t>(params) * kLanes), a_t(kLanes);
   forward_recorded<kLanes>(net, t, theta, y, f.data(), tape, wide);
   network_vjp<kLanes>(net, theta, tape, y, a_y.data(), a_theta.data(), a_t.data(), wide);
-  for (const std::vector<double>* v : {&f, &a_y, &a_theta, &a_t})
+  std::vector<double> f_jvp(f.size()), jv(f.size());  // the tangent: a_y, any vector
+  network_jvp<kLanes>(net, t, theta, y, a_y.data(), f_jvp.data(), jv.data(), wide);
+  if (std::memcmp(f.data(), f_jvp.data(), f.size() * sizeof(double)) != 0) return false;
+  for (const std::vector<double>* v : {&f, &a_y, &a_theta, &a_t, &jv})
     out.insert(out.end(), v->begin(), v->end());
-  std::vector<double> y_one(dim), f_one(dim), a_y_one(dim), a_theta_one(params);
+  std::vector<double> y_one(dim), f_one(dim), a_y_one(dim), a_theta_one(params), v_one(dim),
+      jv_one(dim);
   double a_t_one = 0;
   for (int l = 0; l < kLanes; ++l) {  // the same sample alone (its cotangent is its state)
     for (int d = 0; d < dim; ++d) y_one[d] = y[d * kLanes + l];
+    for (int d = 0; d < dim; ++d) v_one[d] = a_y[d * kLanes + l];
     forward_recorded<1>(net, t + l, theta, y_one.data(), f_one.data(), tape_one, one);
     network_vjp<1>(net, theta, tape_one, y_one.data(), a_y_one.data(), a_theta_one.data(),
                    &a_t_one, one);
+    network_jvp<1>(net, t + l, theta, y_one.data(), v_one.data(), f_one.data(), jv_one.data(),
+                   one);
     bool same = std::memcmp(&a_t_one, &a_t[l], sizeof(double)) == 0;
     for (int d = 0; d < dim; ++d)
       same = same && std::memcmp(&f_one[d], &f[d * kLanes + l], sizeof(double)) == 0 &&
-             std::memcmp(&a_y_one[d], &a_y[d * kLanes + l], sizeof(double)) == 0;
+             std::memcmp(&a_y_one[d], &a_y[d * kLanes + l], sizeof(double)) == 0 &&
+             std::memcmp(&jv_one[d], &jv[d * kLanes + l], sizeof(double)) == 0;
     for (long p = 0; p < params; ++p)
       same = same && std::memcmp(&a_theta_one[p], &a_theta[p * kLanes + l], sizeof(double)) == 0;
     if (!same) return false;
@@ -66,22 +75,29 @@ NEURALODE_CLONE(evaluate_v3, __attribute__((target("arch=x86-64-v3"), flatten, n
 NEURALODE_CLONE(evaluate_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
 #endif
 
-// Power(3), then Linear + Tanh for each hidden width, then Linear back to dim.
-Network make_network(int dim, const std::vector<int>& hidden, bool time_input) {
-  std::vector<Layer> layers{Layer{LayerKind::power, dim, dim, 0, 3.0}};
+// Power(3), then Linear + Tanh for each hidden width, then Linear back to dim; with
+// `squash`, ConcatSquashLinear + SiLU instead of Linear + Tanh.
+Network make_network(int dim, const std::vector<int>& hidden, bool time_input,
+                     bool squash = false) {
+  std::vector<Layer> layers{Layer{kind_index<layers::Power>, dim, dim, 0, 3.0}};
   int width = dim;
   long offset = 0;
   if (time_input) {
-    layers.push_back(Layer{LayerKind::concat_time, width, width + 1, 0, 0});
+    layers.push_back(Layer{kind_index<layers::ConcatTime>, width, width + 1, 0, 0});
     ++width;
   }
   for (int h : hidden) {
-    layers.push_back(Layer{LayerKind::linear, width, h, offset, 0});
-    offset += static_cast<long>(h) * (width + 1);
-    layers.push_back(Layer{LayerKind::tanh, h, h, 0, 0});
+    const Layer hidden_layer = squash
+        ? Layer{kind_index<layers::ConcatSquashLinear>, width, h, offset, 0}
+        : Layer{kind_index<layers::Linear>, width, h, offset, 0};
+    layers.push_back(hidden_layer);
+    offset += squash ? layers::ConcatSquashLinear::num_params(hidden_layer)
+                     : layers::Linear::num_params(hidden_layer);
+    layers.push_back(squash ? Layer{kind_index<layers::SiLU>, h, h, 0, 0}
+                            : Layer{kind_index<layers::Tanh>, h, h, 0, 0});
     width = h;
   }
-  layers.push_back(Layer{LayerKind::linear, width, dim, offset, 0});
+  layers.push_back(Layer{kind_index<layers::Linear>, width, dim, offset, 0});
   offset += static_cast<long>(dim) * (width + 1);
   return Network(layers, dim, offset);
 }
@@ -112,7 +128,7 @@ int main() {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0.0, 1.0);
   const Network networks[] = {make_network(2, {50}, false), make_network(3, {20, 33}, true),
-                              make_network(5, {17}, false)};
+                              make_network(5, {17}, false), make_network(3, {9, 21}, true, true)};
   long checked = 0;
   std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the bits
   for (const Network& net : networks) {

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import neuralode as nde
-from neuralode import nets
+from neuralode import _layers, nets
 
 NUMPY_ACTIVATIONS = {
     nets.Tanh: np.tanh,
@@ -14,6 +14,7 @@ NUMPY_ACTIVATIONS = {
     nets.ELU: lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
     nets.Sin: np.sin,
     nets.Identity: lambda x: x,
+    nets.SiLU: lambda x: x / (1 + np.exp(-x)),
 }
 
 
@@ -35,7 +36,8 @@ def numpy_forward(net, t, y, theta):
     return x
 
 
-@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "elu", "sin", "identity"])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "elu", "sin", "identity",
+                                        "silu"])
 @pytest.mark.parametrize("time_input", [False, True])
 def test_mlp_matches_numpy(activation, time_input):
     net = nets.MLP(3, hidden=[8, 5], activation=activation, time_input=time_input)
@@ -99,7 +101,7 @@ def test_mlp_time_input_puts_concat_time_before_every_linear():
 
 
 def test_relu_warns_once(monkeypatch):
-    monkeypatch.setattr(nets, "_relu_warned", False)
+    monkeypatch.setattr(_layers, "_relu_warned", False)
     with pytest.warns(RuntimeWarning, match="non-smooth"):
         nets.ReLU()
     with warnings.catch_warnings():

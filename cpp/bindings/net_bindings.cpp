@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <neuralode/batch.hpp>
+#include <neuralode/net_jvp.hpp>
 #include <neuralode/net_vjp.hpp>
 #include <neuralode/nets.hpp>
 #include <neuralode/simd.hpp>
@@ -60,15 +61,53 @@ NEURALODE_SIMD_CLONES void vjp_rows(const Network& net, Take& take, const double
   }
 }
 
+// f(t_b, y_b) and (∂f/∂y) v_b for the rows of block `block` (as forward_block groups them).
+NEURALODE_SIMD_CLONES void jvp_block(const Network& net, const double* t, const double* theta,
+                                     const double* y, const double* v, double* f, double* jv,
+                                     long rows, long block, NetWorkspace& wide, NetWorkspace& one,
+                                     std::vector<double>& lanes) {
+  const int dim = net.dim();
+  const long first = block * kRowLanes;
+  if (first + kRowLanes > rows) {
+    for (long b = first; b < rows; ++b)
+      network_jvp<1>(net, t + b, theta, y + b * dim, v + b * dim, f + b * dim, jv + b * dim, one);
+    return;
+  }
+  const size_t width = static_cast<size_t>(dim) * kRowLanes;
+  double *y_lanes = lanes.data(), *v_lanes = y_lanes + width, *f_lanes = v_lanes + width,
+         *jv_lanes = f_lanes + width;
+  for (int l = 0; l < kRowLanes; ++l)
+    for (int d = 0; d < dim; ++d) {
+      y_lanes[d * kRowLanes + l] = y[(first + l) * dim + d];
+      v_lanes[d * kRowLanes + l] = v[(first + l) * dim + d];
+    }
+  network_jvp<kRowLanes>(net, t + first, theta, y_lanes, v_lanes, f_lanes, jv_lanes, wide);
+  for (int l = 0; l < kRowLanes; ++l)
+    for (int d = 0; d < dim; ++d) {
+      f[(first + l) * dim + d] = f_lanes[d * kRowLanes + l];
+      jv[(first + l) * dim + d] = jv_lanes[d * kRowLanes + l];
+    }
+}
+
 }  // namespace
 
 void register_nets(py::module_& m) {
+  // The layer kinds' names, in the order of LayerKinds (layers/layer_kinds.hpp).
+  m.def("_layer_kinds", [] {
+    std::vector<std::string> names;
+    for (int kind = 0; kind < num_layer_kinds; ++kind) names.push_back(kind_name(kind));
+    return names;
+  });
   py::class_<Network>(m, "Network")
-      .def(py::init([](const std::vector<std::tuple<int, int, int, long, double>>& specs, int dim,
-                       long num_params) {
+      // One (kind name, in_features, out_features, parameter offset, setting) per layer.
+      .def(py::init([](const std::vector<std::tuple<std::string, int, int, long, double>>& specs,
+                       int dim, long num_params) {
              std::vector<Layer> layers;
-             for (const auto& [kind, in, out, offset, exponent] : specs)
-               layers.push_back(Layer{static_cast<LayerKind>(kind), in, out, offset, exponent});
+             for (const auto& [name, in, out, offset, setting] : specs) {
+               const int kind = kind_from_name(name);
+               if (kind < 0) throw std::invalid_argument("unknown layer kind '" + name + "'");
+               layers.push_back(Layer{kind, in, out, offset, setting});
+             }
              return Network(std::move(layers), dim, num_params);
            }),
            py::arg("layers"), py::arg("dim"), py::arg("num_params"))
@@ -118,7 +157,29 @@ void register_nets(py::module_& m) {
              }
              return py::make_tuple(a_y, a_theta, a_t);
            },
-           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("a"), py::arg("num_threads") = 0);
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("a"), py::arg("num_threads") = 0)
+      // For tests: per row b, (f(t_b, y_b), (∂f/∂y) v_b) by the forward-mode JVPs, rows
+      // grouped in lanes as forward groups them. No checks: t (B,), y and v (B, dim).
+      .def("_jvp",
+           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+              const Array& v) {
+             const long count = y.shape(0);
+             const int dim = net.dim();
+             Array f({count, static_cast<long>(dim)}), jv({count, static_cast<long>(dim)});
+             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data(), *vp = v.data();
+             double *fp = f.mutable_data(), *jvp = jv.mutable_data();
+             {
+               py::gil_scoped_release release;
+               NetWorkspace wide, one;
+               net.prepare<kRowLanes>(wide);
+               net.prepare<1>(one);
+               std::vector<double> lanes(static_cast<size_t>(dim) * kRowLanes * 4);
+               for (long block = 0; block * kRowLanes < count; ++block)
+                 jvp_block(net, tp, thetap, yp, vp, fp, jvp, count, block, wide, one, lanes);
+             }
+             return py::make_tuple(f, jv);
+           },
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("v"));
 }
 
 }  // namespace neuralode::bindings

@@ -271,3 +271,7 @@ class ResNetClassifier(_BlockClassifier):
 
     def _solver(self):
         return {"method": "euler", "gradient": "backprop", "num_threads": self.num_threads}
+
+
+io.register_model(ODENetClassifier)
+io.register_model(ResNetClassifier)

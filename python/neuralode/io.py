@@ -18,10 +18,23 @@ import numpy as np
 
 from . import nets
 
-__all__ = ["save", "load", "net_spec", "net_from_spec", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save", "load", "net_spec", "net_from_spec", "register_model", "FORMAT",
+           "FORMAT_VERSION"]
 
 FORMAT = "neuralode-model"
 FORMAT_VERSION = 1
+
+# The classes `load` rebuilds, by the name their files give under "model". Each model module
+# registers its classes when imported (the package imports them all), so this module imports
+# none of them.
+_MODELS: dict = {}
+
+
+def register_model(cls):
+    """Lets :func:`load` rebuild files whose metadata says ``"model": cls.__name__``, by
+    ``cls.from_saved(metadata, arrays)``. Returns `cls` (usable as a class decorator)."""
+    _MODELS[cls.__name__] = cls
+    return cls
 
 
 def net_spec(net: nets.Sequential) -> list:
@@ -242,7 +255,6 @@ def load(path):
     truncated, corrupted or foreign file, a format or library version it cannot read, or an
     architecture that does not match the parameters."""
     from . import __version__
-    from .models import _model_classes
     path = _path(path)
     meta, arrays = _read(path)
     if meta.get("format_version") != FORMAT_VERSION:
@@ -253,7 +265,7 @@ def load(path):
         raise ValueError(f"{path}: saved by neuralode {saved}, which this version "
                          f"({__version__}) cannot load; load it with neuralode {saved}")
     model = meta.get("model")
-    cls = _model_classes().get(model) if isinstance(model, str) else None
+    cls = _MODELS.get(model) if isinstance(model, str) else None
     if cls is None:
         raise ValueError(f"{path}: unknown model {model!r}")
     bad = _not_finite_numbers(arrays)  # all saved arrays are parameters

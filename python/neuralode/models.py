@@ -265,7 +265,4 @@ class NeuralODE:
         return _losses.LOSSES[loss]
 
 
-def _model_classes():
-    from .classifiers import ODENetClassifier, ResNetClassifier
-    return {"NeuralODE": NeuralODE, "ODENetClassifier": ODENetClassifier,
-            "ResNetClassifier": ResNetClassifier}
+_io.register_model(NeuralODE)

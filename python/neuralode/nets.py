@@ -3,35 +3,22 @@
 A network is a :class:`Sequential` list of layers over one flat float64 parameter vector θ.
 ``Linear(in, out)`` computes ``W @ x + b`` with ``W`` of shape ``(out, in)`` as
 ``torch.nn.Linear`` does; θ holds, layer by layer, ``W`` in row-major order then ``b``, so
-weights move to and from torch state dicts unchanged.
+weights move to and from torch state dicts unchanged. Each layer kind (its spec, parameter
+count, initialization and named views) is one class in ``_layers.py``.
 """
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 
 from . import _core
+from ._layers import (ELU, ConcatSquashLinear, ConcatTime, Identity, Layer, Linear, Power,
+                      ReLU, Sigmoid, SiLU, Sin, Softplus, Tanh, layer_from_spec, positive_int)
 
-__all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "Identity", "ReLU",
-           "Power", "ConcatTime", "Sequential", "MLP", "layer_from_spec", "network_from_spec"]
+__all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "SiLU", "Identity",
+           "ReLU", "Power", "ConcatTime", "ConcatSquashLinear", "Sequential", "MLP",
+           "layer_from_spec", "network_from_spec"]
 
 _FLOAT64 = np.dtype(np.float64)  # `dtype is _FLOAT64`: the fast check of the common case
-
-# Layer kinds as numbered in cpp/include/neuralode/nets.hpp.
-_KIND = {"linear": 0, "tanh": 1, "sigmoid": 2, "softplus": 3, "elu": 4, "sin": 5,
-         "identity": 6, "relu": 7, "power": 8, "concat_time": 9}
-
-
-_MAX_FEATURES = 2**31 - 1  # the core counts a layer's features in a C int
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be an int; got {type(value).__name__}")
-    if not 1 <= value <= _MAX_FEATURES:
-        raise ValueError(f"`{name}` must be between 1 and {_MAX_FEATURES}; got {value}")
-    return int(value)
 
 
 def _real_array(value, name) -> np.ndarray:
@@ -62,142 +49,8 @@ def param_vector(value, size, name, owner) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-class Layer:
-    """One step of a :class:`Sequential`. Subclasses set ``kind``."""
-
-    kind: str
-
-    def output_width(self, width: int) -> int:
-        return width
-
-    def num_params(self) -> int:
-        return 0
-
-    def spec(self) -> dict:
-        """The layer as a JSON-ready dict (saved files and pickles hold this)."""
-        return {"kind": self.kind}
-
-    def __reduce__(self):
-        return layer_from_spec, (self.spec(),)  # rebuilt, and so checked, by its constructor
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
-
-
-class Linear(Layer):
-    """``W @ x + b`` with ``W`` of shape ``(out_features, in_features)``."""
-
-    kind = "linear"
-
-    def __init__(self, in_features: int, out_features: int):
-        self.in_features = _positive_int(in_features, "in_features")
-        self.out_features = _positive_int(out_features, "out_features")
-
-    def output_width(self, width: int) -> int:
-        if width != self.in_features:
-            raise ValueError(f"{self!r} receives {width} inputs; it expects {self.in_features}")
-        return self.out_features
-
-    def num_params(self) -> int:
-        return self.out_features * (self.in_features + 1)
-
-    def spec(self) -> dict:
-        return {"kind": self.kind, "in_features": self.in_features,
-                "out_features": self.out_features}
-
-    def __repr__(self) -> str:
-        return f"Linear({self.in_features}, {self.out_features})"
-
-
-class Tanh(Layer):
-    kind = "tanh"
-
-
-class Sigmoid(Layer):
-    kind = "sigmoid"
-
-
-class Softplus(Layer):
-    """log(1 + eˣ)."""
-
-    kind = "softplus"
-
-
-class ELU(Layer):
-    """x for x > 0, eˣ - 1 otherwise (α = 1)."""
-
-    kind = "elu"
-
-
-class Sin(Layer):
-    kind = "sin"
-
-
-class Identity(Layer):
-    kind = "identity"
-
-
-_relu_warned = False
-
-
-class ReLU(Layer):
-    """max(x, 0). Allowed, but f is then not smooth: adaptive solvers lose order at the kinks
-    and Picard–Lindelöf gives no uniqueness guarantee. Warns once per process."""
-
-    kind = "relu"
-
-    def __init__(self):
-        global _relu_warned
-        if not _relu_warned:
-            _relu_warned = True
-            warnings.warn("ReLU makes the dynamics non-smooth: adaptive step control degrades at "
-                          "its kinks; prefer Tanh, Softplus or ELU for ODE dynamics",
-                          RuntimeWarning, stacklevel=2)
-
-
-class Power(Layer):
-    """Elementwise ``x ** p`` (``Power(3)`` gives the classic cubic-spiral model)."""
-
-    kind = "power"
-
-    def __init__(self, p: float):
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-            raise TypeError(f"`p` must be a number; got {type(p).__name__}")
-        if not np.isfinite(p):
-            raise ValueError(f"`p` must be finite; got {p}")
-        self.p = float(p)
-
-    def spec(self) -> dict:
-        return {"kind": self.kind, "p": self.p}
-
-    def __repr__(self) -> str:
-        return f"Power({self.p:g})"
-
-
-class ConcatTime(Layer):
-    """Appends t as one more input feature."""
-
-    kind = "concat_time"
-
-    def output_width(self, width: int) -> int:
-        return width + 1
-
-
-_LAYERS = {cls.kind: cls for cls in (Linear, Tanh, Sigmoid, Softplus, ELU, Sin, Identity, ReLU,
-                                     Power, ConcatTime)}
-
-
-def layer_from_spec(spec) -> Layer:
-    """The layer :meth:`Layer.spec` describes; ValueError/TypeError if it is malformed."""
-    kind = spec.get("kind") if isinstance(spec, dict) else None
-    if not isinstance(kind, str) or kind not in _LAYERS:
-        raise ValueError(f"a layer must be a dict with a kind among {', '.join(_LAYERS)}; got "
-                         f"kind {kind!r}")
-    return _LAYERS[kind](**{name: value for name, value in spec.items() if name != "kind"})
-
-
 _ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "softplus": Softplus, "elu": ELU, "sin": Sin,
-                "identity": Identity, "relu": ReLU}
+                "silu": SiLU, "identity": Identity, "relu": ReLU}
 
 
 class Sequential:
@@ -221,11 +74,12 @@ class Sequential:
             self.core(self.dim)
 
     def _infer_dim(self):
-        """The state dimension fixed by the first Linear (None if no layer fixes it)."""
+        """The state dimension fixed by the first layer that requires a number of inputs, a
+        Linear say (None if no layer does)."""
         extra = 0
         for layer in self.layers:
-            if isinstance(layer, Linear):
-                dim = layer.in_features - extra
+            if layer.input_width() is not None:
+                dim = layer.input_width() - extra
                 if dim < 1:
                     raise ValueError(f"{layer!r} receives the state plus {extra} time feature(s), "
                                      f"so it needs more than {extra} inputs")
@@ -252,38 +106,33 @@ class Sequential:
             specs, offset, width = [], 0, dim
             for layer in self.layers:
                 out = layer.output_width(width)
-                specs.append((_KIND[layer.kind], width, out, offset, getattr(layer, "p", 0.0)))
+                specs.append((layer.kind, width, out, offset, layer.setting()))
                 offset += layer.num_params()
                 width = out
             self._cores[dim] = _core.Network(specs, dim, self.num_params)
         return self._cores[dim]
 
     def init(self, seed=None) -> np.ndarray:
-        """Fresh parameters: every Linear's W and b uniform in ±1/√in_features (fan-in
-        scaling, as torch.nn.Linear), reproducible for a given seed."""
+        """Fresh parameters, layer by layer from one generator, reproducible for a given seed:
+        every Linear's W and b uniform in ±1/√in_features (fan-in scaling, as
+        torch.nn.Linear); other layers as their ``init`` says."""
         try:
             rng = np.random.default_rng(seed)
         except (TypeError, ValueError) as error:
             raise type(error)(f"`seed` must be None or an int >= 0; got {seed!r}") from None
-        parts = []
-        for layer in self.layers:
-            if isinstance(layer, Linear):
-                bound = 1.0 / np.sqrt(layer.in_features)
-                parts.append(rng.uniform(-bound, bound, layer.num_params()))
+        parts = [layer.init(rng) for layer in self.layers if layer.num_params()]
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def unflatten(self, theta) -> dict:
         """Named views into θ: ``"{i}.weight"`` (out, in) and ``"{i}.bias"`` for each Linear,
-        i its index in the Sequential. Writing to a view writes to θ."""
+        i its index in the Sequential, and each layer's own names (``ConcatSquashLinear``'s
+        ``"{i}.hyper_gate.weight"``, ...). Writing to a view writes to θ."""
         theta = self.check_params(theta)
         views, offset = {}, 0
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, Linear):
-                n_weight = layer.out_features * layer.in_features
-                views[f"{i}.weight"] = theta[offset:offset + n_weight].reshape(
-                    layer.out_features, layer.in_features)
-                views[f"{i}.bias"] = theta[offset + n_weight:offset + layer.num_params()]
-                offset += layer.num_params()
+            size = layer.num_params()
+            views.update(layer.views(theta[offset:offset + size], f"{i}."))
+            offset += size
         return views
 
     def check_params(self, theta, name="theta") -> np.ndarray:
@@ -374,11 +223,11 @@ def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = Fal
     With ``time_input=True`` a ConcatTime precedes every Linear, so each sees t as its last
     input feature (torchdiffeq's ConcatLinear).
     """
-    dim = _positive_int(dim, "dim")
+    dim = positive_int(dim, "dim")
     if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
         raise TypeError(f"`hidden` must be a list of layer widths, e.g. [64]; got "
                         f"{type(hidden).__name__}")
-    hidden = [_positive_int(h, "hidden") for h in hidden]
+    hidden = [positive_int(h, "hidden") for h in hidden]
     if activation not in _ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")
     widths = [dim, *hidden, dim]

@@ -1,4 +1,6 @@
-// Fast, deterministic elementwise tanh for double arrays.
+// The activations' kernels: scalar sigmoid, softplus, SiLU and powers over libm (the same
+// calls in every instruction-set clone, so the clones agree), and below them a fast,
+// deterministic elementwise tanh for double arrays.
 //
 // Why: std::tanh is an opaque libm call (~6-8 ns/element) that keeps the MLP
 // hidden-layer loop scalar. tanh_array is a branch-free loop body that GCC
@@ -23,6 +25,27 @@
 #include <cstring>
 
 namespace neuralode::detail {
+
+inline double softplus(double x) {
+  // log(1 + e^x) without overflow for large x or loss of digits for very negative x.
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+inline double sigmoid(double x) {
+  if (x >= 0) return 1 / (1 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1 + e);
+}
+
+// x * sigmoid(x): the SiLU of Elfwing et al. (2018), swish with beta = 1. -0 for very
+// negative x, where the sigmoid underflows; x itself for large x.
+inline double silu(double x) { return x * sigmoid(x); }
+
+inline double integer_or_real_power(double x, double p) {
+  if (p == 2) return x * x;
+  if (p == 3) return x * x * x;
+  return std::pow(x, p);
+}
 
 // Bit-pattern helpers for the exponent and sign tricks below.
 inline std::uint64_t tanh_bits_(double d) {

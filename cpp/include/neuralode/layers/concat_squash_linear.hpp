@@ -1,0 +1,89 @@
+#pragma once
+// ConcatSquashLinear(in, out) of FFJORD (Grathwohl et al. 2019):
+//   y = (W x + b) ⊙ σ(a t + c) + d t,
+// in torch `_layer(x) * sigmoid(_hyper_gate(t)) + _hyper_bias(t)`. θ holds, in the order of
+// FFJORD's state dict: W (out x in, row-major) and b (`_layer`), d (`_hyper_bias.weight`),
+// a (`_hyper_gate.weight`) and c (`_hyper_gate.bias`), each of the last three one per output.
+#include <algorithm>
+
+#include "../activations.hpp"
+#include "layer.hpp"
+#include "linear.hpp"
+
+namespace neuralode::layers {
+
+struct ConcatSquashLinear {
+  static constexpr const char* name = "concat_squash_linear";
+  static constexpr bool in_place = false;
+  static bool fits(const Layer&) { return true; }
+  static long num_params(const Layer& layer) {
+    return static_cast<long>(layer.out_features) * (static_cast<long>(layer.in_features) + 4);
+  }
+
+  // The parameters after W and b: d, a, c.
+  struct Hyper {
+    const double *d, *a, *c;
+    Hyper(const Layer& layer, const double* theta) {
+      d = theta + static_cast<long>(layer.out_features) * (layer.in_features + 1);
+      a = d + layer.out_features;
+      c = a + layer.out_features;
+    }
+  };
+
+  template <int L>
+  static void forward(const Layer& layer, const double* t, const double* theta, const double* x,
+                      double* y, double* scratch) {
+    const int n_out = layer.out_features;
+    detail::linear<L>(theta, layer.in_features, n_out, x, y, scratch);
+    const Hyper h(layer, theta);
+    for (int o = 0; o < n_out; ++o)
+      for (int l = 0; l < L; ++l) {
+        const double gate = detail::sigmoid(h.a[o] * t[l] + h.c[o]);
+        y[o * L + l] = y[o * L + l] * gate + h.d[o] * t[l];
+      }
+  }
+
+  // With s = σ(a t + c) and u = W x + b: g_in = Wᵀ(g s), dL/dW = (g s) xᵀ, dL/db = g s,
+  // dL/dd = g t, dL/dc = g u s (1 - s), dL/da = dL/dc t, and a_t += Σ_o g (d + a u s (1 - s)).
+  // u s is taken as y - d t, the forward's output less the hyper bias: no second W x.
+  template <int L>
+  static void vjp(const Layer& layer, const double* t, const double* theta, const double* x,
+                  const double* y, const double* g, double* g_in, double* a_theta,
+                  double* a_t) {
+    const int n_in = layer.in_features, n_out = layer.out_features;
+    const Hyper h(layer, theta);
+    double* grad_b = a_theta + static_cast<long>(n_out) * n_in * L;
+    double* grad_d = grad_b + static_cast<long>(n_out) * L;
+    double* grad_a = grad_d + static_cast<long>(n_out) * L;
+    double* grad_c = grad_a + static_cast<long>(n_out) * L;
+    for (int o = 0; o < n_out; ++o)
+      for (int l = 0; l < L; ++l) {
+        const int k = o * L + l;
+        const double gate = detail::sigmoid(h.a[o] * t[l] + h.c[o]);
+        const double u_gate = y[k] - h.d[o] * t[l];
+        grad_b[k] = g[k] * gate;
+        grad_d[k] = g[k] * t[l];
+        grad_c[k] = g[k] * u_gate * (1 - gate);
+        grad_a[k] = grad_c[k] * t[l];
+      }
+    for (int o = 0; o < n_out; ++o)
+      for (int l = 0; l < L; ++l) {
+        const int k = o * L + l;
+        a_t[l] += g[k] * h.d[o] + grad_c[k] * h.a[o];
+      }
+    detail::linear_vjp_without_bias<L>(theta, n_in, n_out, x, grad_b, g_in, a_theta);
+  }
+
+  // v_out = s ⊙ (W v).
+  template <int L>
+  static void jvp(const Layer& layer, const double* t, const double* theta, const double*,
+                  const double*, const double* v, double* v_out, double* scratch) {
+    const int n_out = layer.out_features;
+    detail::linear<L, false>(theta, layer.in_features, n_out, v, v_out, scratch);
+    const Hyper h(layer, theta);
+    for (int o = 0; o < n_out; ++o)
+      for (int l = 0; l < L; ++l) v_out[o * L + l] *= detail::sigmoid(h.a[o] * t[l] + h.c[o]);
+  }
+};
+
+}  // namespace neuralode::layers

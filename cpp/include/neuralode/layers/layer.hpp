@@ -1,0 +1,37 @@
+#pragma once
+// One layer of a Network, as the interpreter (nets.hpp) and the layer kinds see it.
+//
+// A layer kind is a struct of static members only (linear.hpp, elementwise.hpp, ...), listed
+// once in layer_kinds.hpp, from which the interpreter's dispatch is generated:
+//
+//   static constexpr const char* name;  // as Python's layer classes and saved files spell it
+//   static constexpr bool in_place;     // forward may write y over x; the VJP and JVP get
+//                                       // g_in == g and v_out == v
+//   static bool fits(const Layer&);     // whether the widths suit the kind
+//   static long num_params(const Layer&);
+//   template <int L> static void forward(const Layer&, const double* t, const double* theta,
+//                                        const double* x, double* y, double* scratch);
+//   template <int L> static void vjp(const Layer&, const double* t, const double* theta,
+//                                    const double* x, const double* y, const double* g,
+//                                    double* g_in, double* a_theta, double* a_t);
+//   template <int L> static void jvp(const Layer&, const double* t, const double* theta,
+//                                    const double* x, const double* y, const double* v,
+//                                    double* v_out, double* scratch);
+//
+// All arrays hold L lanes, component-major ([feature][lane]); t is one time per lane. theta
+// points at the layer's own parameters, a_theta at its own block of [num_params][L] (every
+// entry written). x is the layer's input and y its output (as forward computed it), g the
+// cotangent of y and g_in that of x; a_t[l] gets the lane's aᵀ∂y/∂t added. v is a tangent of
+// x and v_out the tangent of y it gives, at fixed t and θ. `scratch` holds 4 * max_width
+// doubles. Each lane's arithmetic must not depend on L, nor on the instruction set.
+namespace neuralode {
+
+struct Layer {
+  int kind;           // the kind's index in LayerKinds (layer_kinds.hpp): kind_index<K>
+  int in_features;    // width of the layer's input
+  int out_features;   // width of its output
+  long param_offset;  // where its parameters start in θ (kinds with parameters)
+  double setting;     // the kind's one real-valued setting (Power: the exponent)
+};
+
+}  // namespace neuralode

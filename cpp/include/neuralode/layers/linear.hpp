@@ -1,0 +1,210 @@
+#pragma once
+// Linear(in, out): y = W x + b, W (out x in, row-major) then b in θ, as torch.nn.Linear.
+// The kernels here also serve ConcatSquashLinear.
+#include <algorithm>
+#include <cmath>
+
+#include "layer.hpp"
+
+namespace neuralode {
+namespace detail {
+
+// out = W x + b for L lanes, W (n_out x n_in, row-major) then b at `params` (without b when
+// Bias is false: the JVP's W v). Wide inputs sum in four interleaved chains (input i feeds
+// chain i mod 4), combined as ((c0 + c1) + (c2 + c3)) + b; narrow ones in one chain. A chain
+// starts with a product and takes each further term by a fused multiply-add. The order
+// depends only on n_in: every lane and every L computes an output with the same operations.
+inline int linear_chains(int n_in) { return n_in >= 16 ? 4 : 1; }
+
+// Accumulators in registers, vectorized across lanes (or, for one lane, a plain dot product).
+// `omp simd` asks for the lane loops to be vectorized whole: without it GCC's cost model
+// picks narrow shuffles for them under some instruction sets (lanes are independent, so
+// nothing is reordered).
+template <int L, int Chains, bool Bias>
+inline void linear_lanes(const double* params, int n_in, int n_out, const double* x, double* out) {
+  const double* bias = params + static_cast<long>(n_out) * n_in;
+  const int n_blocked = n_in - n_in % Chains;
+  for (int o = 0; o < n_out; ++o) {
+    const double* w_row = params + static_cast<long>(o) * n_in;
+    double acc[Chains][L];
+    for (int c = 0; c < Chains; ++c)
+#pragma omp simd
+      for (int l = 0; l < L; ++l) acc[c][l] = w_row[c] * x[c * L + l];
+    for (int i = Chains; i < n_blocked; i += Chains)
+      for (int c = 0; c < Chains; ++c)
+#pragma omp simd
+        for (int l = 0; l < L; ++l)
+          acc[c][l] = std::fma(w_row[i + c], x[(i + c) * L + l], acc[c][l]);
+    for (int i = n_blocked; i < n_in; ++i)
+#pragma omp simd
+      for (int l = 0; l < L; ++l)
+        acc[i - n_blocked][l] = std::fma(w_row[i], x[i * L + l], acc[i - n_blocked][l]);
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      double sum;
+      if constexpr (Chains == 1)
+        sum = acc[0][l];
+      else
+        sum = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+      if constexpr (Bias)
+        out[o * L + l] = sum + bias[o];
+      else
+        out[o * L + l] = sum;
+    }
+  }
+}
+
+// One lane and a few inputs (one chain): the same sums across outputs, vectorized, with the
+// weight rows' stride known at compile time (loads and shuffles, not gathers).
+template <int NIn, bool Bias>
+inline void linear_single_narrow(const double* params, int n_out, const double* x, double* out) {
+  const double* bias = params + static_cast<long>(n_out) * NIn;
+  for (int o = 0; o < n_out; ++o) {
+    const double* w_row = params + static_cast<long>(o) * NIn;
+    double acc = w_row[0] * x[0];
+    for (int i = 1; i < NIn; ++i) acc = std::fma(w_row[i], x[i], acc);
+    if constexpr (Bias)
+      out[o] = acc + bias[o];
+    else
+      out[o] = acc;
+  }
+}
+
+// One lane: the same sums with the loops turned around, so that they run across outputs
+// (vectorized) with the chains in `scratch` (4 * n_out doubles).
+template <bool Bias>
+inline void linear_single(const double* params, int n_in, int n_out, const double* x, double* out,
+                          double* scratch) {
+  switch (n_in) {
+    case 1: return linear_single_narrow<1, Bias>(params, n_out, x, out);
+    case 2: return linear_single_narrow<2, Bias>(params, n_out, x, out);
+    case 3: return linear_single_narrow<3, Bias>(params, n_out, x, out);
+    case 4: return linear_single_narrow<4, Bias>(params, n_out, x, out);
+    default: break;
+  }
+  const int chains = linear_chains(n_in);
+  const double* bias = params + static_cast<long>(n_out) * n_in;
+  for (int i = 0; i < n_in; ++i) {
+    double* acc = scratch + static_cast<long>(i % chains) * n_out;
+    const double xi = x[i];
+    const double* w_col = params + i;
+    if (i < chains)
+      for (int o = 0; o < n_out; ++o) acc[o] = w_col[static_cast<long>(o) * n_in] * xi;
+    else
+      for (int o = 0; o < n_out; ++o)
+        acc[o] = std::fma(w_col[static_cast<long>(o) * n_in], xi, acc[o]);
+  }
+  const double *c0 = scratch, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;
+  if constexpr (Bias) {
+    if (chains == 1)
+      for (int o = 0; o < n_out; ++o) out[o] = c0[o] + bias[o];
+    else
+      for (int o = 0; o < n_out; ++o) out[o] = ((c0[o] + c1[o]) + (c2[o] + c3[o])) + bias[o];
+  } else {
+    if (chains == 1)
+      std::copy(c0, c0 + n_out, out);
+    else
+      for (int o = 0; o < n_out; ++o) out[o] = (c0[o] + c1[o]) + (c2[o] + c3[o]);
+  }
+}
+
+template <int L, bool Bias = true>
+inline void linear(const double* params, int n_in, int n_out, const double* x, double* out,
+                   double* scratch) {
+  // One lane and many outputs: vectorize across outputs instead of lanes.
+  if (L == 1 && n_out >= 8) return linear_single<Bias>(params, n_in, n_out, x, out, scratch);
+  if (linear_chains(n_in) == 4)
+    linear_lanes<L, 4, Bias>(params, n_in, n_out, x, out);
+  else
+    linear_lanes<L, 1, Bias>(params, n_in, n_out, x, out);
+}
+
+// g_in = Wᵀ g for L lanes: for each input, the sum over outputs runs in Chains interleaved
+// chains (output o feeds chain o mod Chains; a product, then fused multiply-adds) combined as
+// ((c0 + c1) + (c2 + c3)), the order depending only on n_out. `omp simd`: see linear_lanes.
+template <int L, int Chains>
+void linear_vjp_inputs(const double* params, int n_in, int n_out, const double* g,
+                       double* g_in) {
+  const int n_blocked = n_out - n_out % Chains;
+  for (int i = 0; i < n_in; ++i) {
+    double acc[Chains][L];
+    for (int c = 0; c < Chains; ++c) {
+      const double w = params[static_cast<long>(c) * n_in + i];
+#pragma omp simd
+      for (int l = 0; l < L; ++l) acc[c][l] = w * g[c * L + l];
+    }
+    for (int o = Chains; o < n_blocked; o += Chains)
+      for (int c = 0; c < Chains; ++c) {
+        const double w = params[static_cast<long>(o + c) * n_in + i];
+#pragma omp simd
+        for (int l = 0; l < L; ++l) acc[c][l] = std::fma(w, g[(o + c) * L + l], acc[c][l]);
+      }
+    for (int o = n_blocked; o < n_out; ++o) {
+      const double w = params[static_cast<long>(o) * n_in + i];
+#pragma omp simd
+      for (int l = 0; l < L; ++l)
+        acc[o - n_blocked][l] = std::fma(w, g[o * L + l], acc[o - n_blocked][l]);
+    }
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      if constexpr (Chains == 1)
+        g_in[i * L + l] = acc[0][l];
+      else
+        g_in[i * L + l] = (acc[0][l] + acc[1][l]) + (acc[2][l] + acc[3][l]);
+    }
+  }
+}
+
+// g_in = Wᵀ g and every lane's dL/dW = g xᵀ into grad_w ([n_out * n_in][L]).
+template <int L>
+void linear_vjp_without_bias(const double* params, int n_in, int n_out, const double* x,
+                             const double* g, double* g_in, double* grad_w) {
+  if (linear_chains(n_out) == 4)
+    linear_vjp_inputs<L, 4>(params, n_in, n_out, g, g_in);
+  else
+    linear_vjp_inputs<L, 1>(params, n_in, n_out, g, g_in);
+  for (int o = 0; o < n_out; ++o) {
+    double* grad_row = grad_w + static_cast<long>(o) * n_in * L;
+    for (int i = 0; i < n_in; ++i)
+#pragma omp simd
+      for (int l = 0; l < L; ++l) grad_row[i * L + l] = g[o * L + l] * x[i * L + l];
+  }
+}
+
+}  // namespace detail
+
+namespace layers {
+
+struct Linear {
+  static constexpr const char* name = "linear";
+  static constexpr bool in_place = false;
+  static bool fits(const Layer&) { return true; }
+  static long num_params(const Layer& layer) {
+    return static_cast<long>(layer.out_features) * (static_cast<long>(layer.in_features) + 1);
+  }
+
+  template <int L>
+  static void forward(const Layer& layer, const double*, const double* theta, const double* x,
+                      double* y, double* scratch) {
+    detail::linear<L>(theta, layer.in_features, layer.out_features, x, y, scratch);
+  }
+
+  // g_in = Wᵀ g; dL/dW = g xᵀ and dL/db = g, per lane.
+  template <int L>
+  static void vjp(const Layer& layer, const double*, const double* theta, const double* x,
+                  const double*, const double* g, double* g_in, double* a_theta, double*) {
+    const int n_in = layer.in_features, n_out = layer.out_features;
+    detail::linear_vjp_without_bias<L>(theta, n_in, n_out, x, g, g_in, a_theta);
+    std::copy(g, g + n_out * L, a_theta + static_cast<long>(n_out) * n_in * L);
+  }
+
+  // v_out = W v.
+  template <int L>
+  static void jvp(const Layer& layer, const double*, const double* theta, const double*,
+                  const double*, const double* v, double* v_out, double* scratch) {
+    detail::linear<L, false>(theta, layer.in_features, layer.out_features, v, v_out, scratch);
+  }
+};
+
+}  // namespace layers
+}  // namespace neuralode
