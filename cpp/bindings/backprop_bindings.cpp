@@ -174,7 +174,7 @@ class NetworkBackprop : public RecordedForward {
     run_interruptibly(nullptr, [&](InterruptWatch& watch) {
       parallel_over_samples(samples(), num_threads, [&](auto take) {
         backprop_thread_work(take, g, gy, gt, wd, watch);
-      });
+      }, 3.0 * params * stored_floats() / (samples() * dim_ + 1.0));  // VJPs: 3x f
     });
     return py::make_tuple(grad_y0, grad_theta, work_done);
   }

@@ -204,12 +204,12 @@ NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double*
 // the GIL.
 template <class Work>
 void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
-                    BatchResult& out, Work&& work) {
+                    BatchResult& out, Work&& work, double cost = 0) {  // 0: an adjoint's, by state
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
-  const long threads = thread_count(num_threads, samples);
+  const long threads = thread_count(num_threads, samples, cost > 0 ? cost : solve_cost(3.0 * state));
   const long per_thread = (samples + threads - 1) / threads;
-  parallel_over_samples(samples, num_threads, [&](auto take) {
+  parallel_over_samples(samples, static_cast<int>(threads), [&](auto take) {
     using Take = std::function<long()>;
     Take take_fn = take;
     ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
@@ -230,7 +230,7 @@ void solve_network_batch(const Network& net, const double* theta, const double* 
                          Hooks hooks = Hooks{}) {
   solve_on_lanes(y0, net.dim(), t, num_threads, out, [&](auto lanes, auto& queue) {
     network_thread_work<decltype(lanes)::value>(net, theta, tableau, options, queue, out, hooks);
-  });
+  }, solve_cost(net.num_params()));
 }
 
 }  // namespace neuralode::bindings
