@@ -3,6 +3,7 @@
 // each on their own workspace. A sample's result depends on nothing but the sample, so it is
 // the same for any number of threads and any schedule.
 #include <omp.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +17,7 @@ namespace neuralode {
 // Multiply-adds of work a thread must have to itself before starting it pays: a team's start
 // and join cost ~20 us on an idle machine, but on a busy one a helper that is not scheduled
 // in time, or is preempted holding samples, makes the caller wait a scheduler slice (ms) at
-// the join. One such wait costs a tenth of this work (~1 ms at ~0.5 ns per multiply-add).
+// the join. This is ~0.6 ms of work (W2 at B=1024: 2.4 ms for 7.9e6 estimated, one thread).
 constexpr double min_work_per_thread = 2e6;
 
 // A guess at one sample's right-hand-side evaluations, for estimates before a solve: W2's and
@@ -31,9 +32,52 @@ inline double solve_cost(double per_evaluation) { return guessed_evaluations * p
 // Where the caller gives no estimate: a sample is a few small network evaluations.
 constexpr double unknown_cost_per_sample = 2000;
 
+namespace detail {
+
+inline long clock_ns(clockid_t clock) {
+  timespec now{};
+  clock_gettime(clock, &now);
+  return now.tv_sec * 1000000000L + now.tv_nsec;
+}
+
+// Whether threads have paid lately on this machine, measured on every team: the default runs
+// on one thread until `until` (steady clock, ns) after a team that was slower than one thread
+// would have been (a busy machine), for 50 ms, then twice as long each time up to 2 s; one
+// team that pays resets it. A solve at most every 2 s gives up its speed-up to find out.
+struct ThreadsPaid {
+  static constexpr long first_pause = 50000000, longest_pause = 2000000000;
+  std::atomic<long> until{0}, pause{first_pause};
+
+  bool now() const { return clock_ns(CLOCK_MONOTONIC) >= until.load(std::memory_order_relaxed); }
+
+  // A team of threads took `wall` ns; its threads' CPU time on the work was `cpu` in all, and
+  // the caller's own share `caller_cpu` in the `caller_wall` it worked. One thread would have
+  // taken about cpu * caller_wall / caller_cpu (the caller's CPU share now; a lower share
+  // than it would have had alone, hence the margin).
+  void record(long wall, long cpu, long caller_wall, long caller_cpu) {
+    if (caller_cpu <= 0 || caller_wall <= 0) return;
+    const double alone = static_cast<double>(cpu) * caller_wall / caller_cpu;
+    if (wall <= 0.8 * alone) {
+      pause.store(first_pause, std::memory_order_relaxed);
+      return;
+    }
+    const long p = pause.load(std::memory_order_relaxed);
+    until.store(clock_ns(CLOCK_MONOTONIC) + p, std::memory_order_relaxed);
+    pause.store(std::min(2 * p, longest_pause), std::memory_order_relaxed);
+  }
+};
+
+inline ThreadsPaid& threads_paid() {
+  static ThreadsPaid record;
+  return record;
+}
+
+}  // namespace detail
+
 // The threads a solve of `count` samples runs on. num_threads > 0 is the caller's choice;
 // otherwise (the default) as many as the work pays for: one per min_work_per_thread of
-// count * cost_per_sample (multiply-adds), at most omp_get_max_threads() (OMP_NUM_THREADS).
+// count * cost_per_sample (multiply-adds), at most omp_get_max_threads() (OMP_NUM_THREADS),
+// and one while the last teams did not pay (detail::ThreadsPaid).
 // Never more than the cores this process may run on (affinity and cgroup quota, cores.hpp)
 // nor than there are samples: more threads than cores would only wait for each other, and
 // where the process limit is low, asking OpenMP for them ends the process ("libgomp: Thread
@@ -44,8 +88,10 @@ inline int thread_count(int num_threads, long count,
   if (num_threads <= 0) {
     const double work = static_cast<double>(count) * cost_per_sample;
     const double pays = std::floor(work / min_work_per_thread);
-    wanted = pays < 2 ? 1 : std::min(static_cast<long>(omp_get_max_threads()),
-                                     static_cast<long>(std::min(pays, 1e6)));
+    wanted = pays < 2 || !detail::threads_paid().now()
+                 ? 1
+                 : std::min(static_cast<long>(omp_get_max_threads()),
+                            static_cast<long>(std::min(pays, 1e6)));
   }
   wanted = std::min(wanted, count);
   if (wanted <= 1) return 1;  // the single-thread path asks the kernel nothing
@@ -53,8 +99,8 @@ inline int thread_count(int num_threads, long count,
 }
 
 // Runs thread_work(take) on each of thread_count(num_threads, count, cost_per_sample)
-// threads, where take() returns the next unclaimed sample index in [0, count), or -1 when none is left.
-// An exception thrown on a thread (only ever std::bad_alloc) is rethrown after the region.
+// threads, where take() returns the next unclaimed sample index in [0, count), or -1 when
+// none is left. A team's times go to detail::threads_paid(). An exception thrown on a thread (only ever std::bad_alloc) is rethrown after the region.
 template <class ThreadWork>
 void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work,
                            double cost_per_sample = unknown_cost_per_sample) {
@@ -69,8 +115,11 @@ void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work
     return;
   }
   std::exception_ptr error;
+  long cpu = 0, caller_wall = 0, caller_cpu = 0;
+  const long start = detail::clock_ns(CLOCK_MONOTONIC);
 #pragma omp parallel num_threads(threads)
   {
+    const long cpu_start = detail::clock_ns(CLOCK_THREAD_CPUTIME_ID);
     try {
       thread_work(take);
     } catch (...) {
@@ -78,7 +127,16 @@ void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work
       if (!error) error = std::current_exception();
       next.store(count);  // the other threads stop taking work
     }
+    const long used = detail::clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
+#pragma omp atomic
+    cpu += used;
+    if (omp_get_thread_num() == 0) {  // the caller
+      caller_wall = detail::clock_ns(CLOCK_MONOTONIC) - start;
+      caller_cpu = used;
+    }
   }
+  detail::threads_paid().record(detail::clock_ns(CLOCK_MONOTONIC) - start, cpu, caller_wall,
+                                caller_cpu);
   if (error) std::rethrow_exception(error);
 }
 
