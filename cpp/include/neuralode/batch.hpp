@@ -40,24 +40,23 @@ inline long clock_ns(clockid_t clock) {
   return now.tv_sec * 1000000000L + now.tv_nsec;
 }
 
-// Whether threads have paid lately on this machine, measured on every team: the default runs
-// on one thread until `until` (steady clock, ns) after a team that was slower than one thread
-// would have been (a busy machine), for 50 ms, then twice as long each time up to 2 s; one
-// team that pays resets it. A solve at most every 2 s gives up its speed-up to find out.
+// Whether threads have paid lately on this machine, measured on every team: after a team that
+// did not (a busy machine), the default runs on one thread until `until` (monotonic clock,
+// ns): for 50 ms, then twice as long each time up to 2 s; a team that pays resets the pause.
+// So under lasting load one solve every 2 s tries threads again and may lose to one thread.
 struct ThreadsPaid {
   static constexpr long first_pause = 50000000, longest_pause = 2000000000;
   std::atomic<long> until{0}, pause{first_pause};
 
   bool now() const { return clock_ns(CLOCK_MONOTONIC) >= until.load(std::memory_order_relaxed); }
 
-  // A team of threads took `wall` ns; its threads' CPU time on the work was `cpu` in all, and
-  // the caller's own share `caller_cpu` in the `caller_wall` it worked. One thread would have
-  // taken about cpu * caller_wall / caller_cpu (the caller's CPU share now; a lower share
-  // than it would have had alone, hence the margin).
-  void record(long wall, long cpu, long caller_wall, long caller_cpu) {
-    if (caller_cpu <= 0 || caller_wall <= 0) return;
-    const double alone = static_cast<double>(cpu) * caller_wall / caller_cpu;
-    if (wall <= 0.8 * alone) {
+  // A team of threads took `wall` ns for work that took its threads `cpu` ns of CPU time in
+  // all: the time one thread running undisturbed would have taken. A team pays when it is
+  // clearly faster. (On a busy 2-core machine the helper's wake-up often preempts the caller,
+  // which then waits a scheduler slice to run again: in a probe the helper did all 1.2 ms of
+  // the work while the caller was off the CPU, 5.5 ms in all; one thread took 1.2 ms mostly.)
+  void record(long wall, long cpu) {
+    if (wall <= 0.8 * static_cast<double>(cpu)) {
       pause.store(first_pause, std::memory_order_relaxed);
       return;
     }
@@ -115,7 +114,7 @@ void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work
     return;
   }
   std::exception_ptr error;
-  long cpu = 0, caller_wall = 0, caller_cpu = 0;
+  long cpu = 0;
   const long start = detail::clock_ns(CLOCK_MONOTONIC);
 #pragma omp parallel num_threads(threads)
   {
@@ -130,13 +129,8 @@ void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work
     const long used = detail::clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start;
 #pragma omp atomic
     cpu += used;
-    if (omp_get_thread_num() == 0) {  // the caller
-      caller_wall = detail::clock_ns(CLOCK_MONOTONIC) - start;
-      caller_cpu = used;
-    }
   }
-  detail::threads_paid().record(detail::clock_ns(CLOCK_MONOTONIC) - start, cpu, caller_wall,
-                                caller_cpu);
+  detail::threads_paid().record(detail::clock_ns(CLOCK_MONOTONIC) - start, cpu);
   if (error) std::rethrow_exception(error);
 }
 
