@@ -68,6 +68,21 @@ def test_the_default_gives_a_large_batch_the_cores():
     assert 2 <= threads <= cores
 
 
+@pytest.mark.skipif(not MANY_CORES, reason="needs two cores")
+def test_a_team_of_threads_that_does_not_pay_pauses_the_defaults_threads():
+    # Two threads on four tiny samples: starting and joining them costs more than the work.
+    out, _ = _run("import time, numpy as np, neuralode as nde\n"
+                  "big = lambda: nde._core._threads_for(0, 10**5, 1e6)\n"
+                  "before = big()\n"
+                  "net = nde.nets.MLP(2, hidden=[4]); theta = net.init(seed=0)\n"
+                  "nde.odeint(net, np.ones((4, 2)), [0.0, 0.1], params=theta, num_threads=2)\n"
+                  "paused = big()\n"
+                  "time.sleep(0.2)\n"  # the first pause is 50 ms
+                  "print(before, paused, big())")
+    before, paused, after = map(int, out.split())
+    assert before >= 2 and paused == 1 and after == before
+
+
 @pytest.fixture(scope="module")
 def wide_batch():
     """W2's network on a batch the default splits over threads (where there are two)."""
