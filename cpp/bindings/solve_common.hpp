@@ -204,10 +204,10 @@ NEURALODE_SIMD_CLONES void network_thread_work(const Network& net, const double*
 // the GIL.
 template <class Work>
 void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
-                    BatchResult& out, Work&& work, double cost = 0) {  // 0: an adjoint's, by state
+                    BatchResult& out, Work&& work, double cost = 0) {  // 0: guess from state
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
-  const long threads = thread_count(num_threads, samples, cost > 0 ? cost : solve_cost(3.0 * state));
+  const long threads = thread_count(num_threads, samples, cost > 0 ? cost : 3 * solve_cost(state));
   const long per_thread = (samples + threads - 1) / threads;
   parallel_over_samples(samples, static_cast<int>(threads), [&](auto take) {
     using Take = std::function<long()>;

@@ -99,7 +99,8 @@ inline int thread_count(int num_threads, long count,
 
 // Runs thread_work(take) on each of thread_count(num_threads, count, cost_per_sample)
 // threads, where take() returns the next unclaimed sample index in [0, count), or -1 when
-// none is left. A team's times go to detail::threads_paid(). An exception thrown on a thread (only ever std::bad_alloc) is rethrown after the region.
+// none is left. A team's times go to detail::threads_paid(). An exception thrown on a thread
+// (only ever std::bad_alloc) is rethrown after the region.
 template <class ThreadWork>
 void parallel_over_samples(long count, int num_threads, ThreadWork&& thread_work,
                            double cost_per_sample = unknown_cost_per_sample) {

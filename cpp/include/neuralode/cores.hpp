@@ -23,8 +23,10 @@ inline long affinity_cores() {
   return std::max(1, CPU_COUNT(&set));
 }
 
-// ceil(quota / period) from a cgroup directory, or 0 where it sets no limit. cgroup v2 writes
-// "max 100000" or "150000 100000" in cpu.max; v1 writes the two numbers in two files (-1: none).
+// floor(quota / period), at least 1, from a cgroup directory, or 0 where it sets no limit (a
+// thread beyond the quota gets the whole group throttled for the rest of each period). cgroup
+// v2 writes "max 100000" or "150000 100000" in cpu.max; v1 writes the two numbers in two
+// files (-1: none).
 inline long cgroup_dir_limit(const std::string& dir) {
   double quota = -1, period = 0;
   std::ifstream v2(dir + "/cpu.max");
@@ -37,7 +39,7 @@ inline long cgroup_dir_limit(const std::string& dir) {
     if (!(q >> quota) || !(p >> period)) return 0;
   }
   if (quota <= 0 || period <= 0) return 0;
-  return std::max(1L, static_cast<long>(std::ceil(quota / period)));
+  return std::max(1L, static_cast<long>(std::floor(quota / period)));
 }
 
 // The lowest CPU limit of this process's cgroup and its ancestors (as /proc/self/cgroup
