@@ -95,9 +95,12 @@ class RecordedSolve {
     const double* g = dL_dys.data();
     if constexpr (R::threads) {
       run_interruptibly(nullptr, [&](InterruptWatch& watch) {
-        parallel_over_samples(samples(), num_threads, [&](auto take) {
-          backprop_thread_work(take, g, gy, gt, wd, [&] { return watch.requested(); });
-        });
+        parallel_over_samples(
+            samples(), num_threads,
+            [&](auto take) {
+              backprop_thread_work(take, g, gy, gt, wd, [&] { return watch.requested(); });
+            },
+            3.0 * params * stored_floats() / (samples() * dim_ + 1.0));  // VJPs: 3x f
       });
     } else {
       long next = 0;

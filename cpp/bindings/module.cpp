@@ -1,6 +1,7 @@
 // The _core extension only composes the register_* functions.
 #include <pybind11/numpy.h>
 
+#include <neuralode/batch.hpp>
 #include <neuralode/fork_safety.hpp>
 
 #include "bindings.hpp"
@@ -14,6 +15,10 @@ PYBIND11_MODULE(_core, m) {
   neuralode::bindings::register_solve(m);
   neuralode::bindings::register_adjoint(m);
   neuralode::bindings::register_backprop(m);
+  // For tests/test_threads.py: the cores this process may use, and the threads a batch gets.
+  m.def("_usable_cores", &neuralode::usable_cores);
+  m.def("_threads_for", &neuralode::thread_count, pybind11::arg("num_threads"),
+        pybind11::arg("samples"), pybind11::arg("cost_per_sample"));
   // pybind11 looks numpy's C API up the first time an array is made (~0.1 ms): make one
   // here, at import, so that the first solve is as fast as the next.
   pybind11::array_t<double> first_array(0);

@@ -134,7 +134,7 @@ void register_nets(py::module_& m) {
                  for (long block = take(); block >= 0; block = take())
                    forward_block(net, tp, thetap, yp, outp, count, block, wide, one, in_lanes,
                                  out_lanes);
-               });
+               }, static_cast<double>(kRowLanes) * net.num_params());  // one evaluation a row
              }
              return out;
            },
@@ -153,7 +153,7 @@ void register_nets(py::module_& m) {
                py::gil_scoped_release release;
                parallel_over_samples(count, num_threads, [&](auto take) {
                  vjp_rows(net, take, tp, yp, thetap, ap, a_yp, a_thetap, a_tp);
-               });
+               }, 3.0 * static_cast<double>(params));  // a VJP: about 3 evaluations
              }
              return py::make_tuple(a_y, a_theta, a_t);
            },

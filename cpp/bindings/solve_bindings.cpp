@@ -42,7 +42,8 @@ py::tuple solve_with(const R& rhs, const Array& y0, const Array& t, const SolveO
                  constexpr int L = decltype(lanes)::value;
                  ForwardSystem<L, R> system(rhs);
                  integrate_queue<L>(system, opts.method(), options, queue, out, NoHooks{});
-               });
+               },
+               solve_cost(static_cast<double>(rhs.num_params())));
   return out.to_tuple();
 }
 

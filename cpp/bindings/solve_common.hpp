@@ -94,12 +94,12 @@ struct ProblemQueue {
 // the GIL.
 template <class Work>
 void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
-                    BatchResult& out, Work&& work) {
+                    BatchResult& out, Work&& work, double cost = 0) {  // 0: guess from state
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
-  const long threads = thread_count(num_threads, samples);
+  const long threads = thread_count(num_threads, samples, cost > 0 ? cost : 3 * solve_cost(state));
   const long per_thread = (samples + threads - 1) / threads;
-  parallel_over_samples(samples, num_threads, [&](auto take) {
+  parallel_over_samples(samples, static_cast<int>(threads), [&](auto take) {
     using Take = std::function<long()>;
     Take take_fn = take;
     ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
@@ -181,12 +181,13 @@ void integrate_queue(System& system, const ButcherTableau& tableau, const Solver
 // values; grids t): for a right-hand side R that allows it, on OpenMP threads without the
 // GIL, Ctrl-C watched (solve_on_lanes); otherwise on this thread, in a lane group as wide
 // as R takes and the batch needs (a batched Python f is called once per stage for it).
+// cost: one sample's estimated work (batch.hpp), 0 to guess it from the state size.
 template <class R, class Work>
 void run_on_lanes(const R&, const double* s0, long state, const Array& t, SolverOptions& options,
-                  int num_threads, BatchResult& out, Work&& work) {
+                  int num_threads, BatchResult& out, Work&& work, double cost = 0) {
   if constexpr (R::threads) {
     run_interruptibly(&options, [&](InterruptWatch&) {
-      solve_on_lanes(s0, state, t, num_threads, out, work);
+      solve_on_lanes(s0, state, t, num_threads, out, work, cost);
     });
   } else {
     const long samples = out.status.size();

@@ -1,7 +1,30 @@
 """neuralode: Neural ODEs whose solvers and networks run in C++ (Eigen + OpenMP)."""
+import os as _os
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _core, data, losses, nets, optim
+
+def _import_core():
+    """Imports _core with OpenMP's idle threads sleeping at once instead of spinning.
+
+    libgomp spins a few milliseconds by default before an idle thread sleeps, taking that
+    CPU from the caller's next solve and from other processes. It reads the setting once,
+    when _core loads it; a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT wins, and what is set
+    here is removed after, so that child processes and other OpenMP runtimes see the user's
+    environment.
+    """
+    ours = not {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"} & _os.environ.keys()
+    if ours:
+        _os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        from . import _core
+    finally:
+        if ours:
+            del _os.environ["OMP_WAIT_POLICY"]
+    return _core
+
+
+_core = _import_core()
+from . import data, losses, nets, optim  # noqa: E402 (after _core)
 from ._warmup import warm_up as _warm_up
 from .classifiers import ODENetClassifier, ResNetClassifier
 from .dynamics import Batched, Dynamics, batched
