@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <neuralode/batch.hpp>
+#include <neuralode/jacobian.hpp>
 #include <neuralode/net_jvp.hpp>
 #include <neuralode/net_vjp.hpp>
 #include <neuralode/nets.hpp>
@@ -179,7 +180,32 @@ void register_nets(py::module_& m) {
              }
              return py::make_tuple(f, jv);
            },
-           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("v"));
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("v"))
+      // ∂f/∂y at (t_b, y_b) for every row b of y (B, dim): (B, dim, dim), row-major, exact
+      // (forward mode, jacobian.hpp). Shapes checked in nets.py.
+      .def("jacobian",
+           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+              int num_threads) {
+             const long count = y.shape(0), dim = net.dim();
+             Array out({count, dim, dim});
+             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
+             double* outp = out.mutable_data();
+             {
+               py::gil_scoped_release release;
+               parallel_over_samples(count, num_threads, [&](auto take) {
+                 JacobianWorkspace ws;
+                 ws.prepare(net);
+                 using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic,
+                                                Eigen::RowMajor>;
+                 for (long b = take(); b >= 0; b = take()) {
+                   Eigen::Map<RowMajor> jacobian(outp + b * dim * dim, dim, dim);
+                   network_jacobian(net, tp[b], thetap, yp + b * dim, jacobian, ws);
+                 }
+               }, static_cast<double>(dim) * net.num_params());  // dim JVPs a row
+             }
+             return out;
+           },
+           py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0);
 }
 
 }  // namespace neuralode::bindings
