@@ -78,13 +78,18 @@ class LaneIntegrator {
   }
 
   void run() {
-    if (tableau_.adaptive()) {
-      EmbeddedPairSteps<L> policy(tableau_, options_);
-      run_with(policy);
-    } else {
-      FixedSteps<L> policy(options_);
-      run_with(policy);
+    StepPolicy<L> policy(tableau_, options_);
+    Mask fresh;
+    while (lanes_.refill(fresh)) {
+      for (int l = 0; l < L; ++l) {
+        t_[l] = lanes_[l].t;
+        h_[l] = 0;
+      }
+      start(policy, fresh);
+      if (lanes_.interrupted()) break;
+      attempt(policy);
     }
+    lanes_.abandon();  // only after an interruption: lanes left mid-sample
   }
 
  private:
@@ -101,21 +106,6 @@ class LaneIntegrator {
   std::array<double, L> t_{}, h_{}, t_new_{};
   std::array<bool, L> finite_{};  // the attempt's y_new is finite
   Mask accepted_{};
-
-  template <class Policy>
-  void run_with(Policy& policy) {
-    Mask fresh;
-    while (lanes_.refill(fresh)) {
-      for (int l = 0; l < L; ++l) {
-        t_[l] = lanes_[l].t;
-        h_[l] = 0;
-      }
-      start(policy, fresh);
-      if (lanes_.interrupted()) break;
-      attempt(policy);
-    }
-    lanes_.abandon();  // only after an interruption: lanes left mid-sample
-  }
 
   // Evaluates f for lane l alone (only the components f reads are gathered).
   void evaluate_lane(int l, double t, const double* y, double* dy) {
@@ -143,8 +133,7 @@ class LaneIntegrator {
 
   // The lanes that took a sample: f(t0, y0) into stage block 0 and their first step (for
   // which the policy may want f at one more point).
-  template <class Policy>
-  void start(Policy& policy, const Mask& fresh) {
+  void start(StepPolicy<L>& policy, const Mask& fresh) {
     bool any = false;
     for (int l = 0; l < L; ++l) {
       if (!fresh[l]) continue;
@@ -175,8 +164,7 @@ class LaneIntegrator {
   }
 
   // One attempted step of every active lane.
-  template <class Policy>
-  void attempt(Policy& policy) {
+  void attempt(StepPolicy<L>& policy) {
     for (int l = 0; l < L; ++l) {  // propose
       LaneState& lane = lanes_[l];
       if (!lane.active) continue;
