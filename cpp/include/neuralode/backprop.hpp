@@ -7,6 +7,7 @@
 #include <array>
 #include <vector>
 
+#include "dense_output.hpp"
 #include "lanes.hpp"
 #include "tableau.hpp"
 
@@ -50,29 +51,14 @@ class StepTape {
 
   // The forward solution at tau inside step n, by the method's own dense output.
   void interpolate(const ButcherTableau& tableau, long n, double tau, double* out) const {
-    const double theta = (tau - t(n)) / h(n);
-    if (tableau.dense_degree > 0) {
-      std::copy(y(n), y(n) + dim_, out);
-      for (int i = 0; i < stages_; ++i) {
-        double weight = 0, power = 1;
-        for (int p = 0; p < tableau.dense_degree; ++p) {
-          power *= theta;
-          weight += tableau.dense[i][p] * power;
-        }
-        if (weight == 0) continue;
-        const double coef = h(n) * weight;
-        for (int d = 0; d < dim_; ++d) out[d] += coef * k(n, i)[d];
-      }
-      return;
+    const DenseOutput dense(tableau);
+    StepPoints points{y(n), k(n, 0), dim_, nullptr, nullptr, 1};
+    if (dense.uses_end()) {
+      const bool last = n + 1 == steps();
+      points.y1 = last ? end_y.data() : y(n + 1);
+      points.f1 = tableau.fsal() ? k(n, stages_ - 1) : last ? end_slope.data() : k(n + 1, 0);
     }
-    const bool last = n + 1 == steps();
-    const double* y1 = last ? end_y.data() : y(n + 1);
-    const double* f1 = tableau.fsal() ? k(n, stages_ - 1) : last ? end_slope.data() : k(n + 1, 0);
-    const double t2 = theta * theta, t3 = t2 * theta;
-    const double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + theta) * h(n);
-    const double h01 = -2 * t3 + 3 * t2, h11 = (t3 - t2) * h(n);
-    for (int d = 0; d < dim_; ++d)
-      out[d] = h00 * y(n)[d] + h10 * k(n, 0)[d] + h01 * y1[d] + h11 * f1[d];
+    dense.evaluate((tau - t(n)) / h(n), h(n), points, dim_, out);
   }
   long stored_floats() const { return static_cast<long>(data_.size()); }
   double t(long n) const { return data_[n * stride()]; }
@@ -114,6 +100,7 @@ void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& ta
                      const OutputGrid& grid, const double* dL_dy, long dL_stride, int dim,
                      double* y_bar, std::vector<double>& work) {
   const int s = tableau.stages;
+  const DenseOutput dense(tableau);
   work.assign(static_cast<size_t>(dim) * (s + 4), 0.0);
   double* k_bar = work.data();                       // s x D
   double* y_bar_n = k_bar + static_cast<long>(s) * dim;
@@ -148,29 +135,8 @@ void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& ta
         for (int d = 0; d < dim; ++d) y_bar[d] += g[d];
         continue;
       }
-      const double theta = (grid.time(j) - t) / h;
-      if (tableau.dense_degree > 0) {
-        for (int i = 0; i < s; ++i) {
-          double weight = 0, power = 1;
-          for (int p = 0; p < tableau.dense_degree; ++p) {
-            power *= theta;
-            weight += tableau.dense[i][p] * power;
-          }
-          for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += (h * weight) * g[d];
-        }
-        for (int d = 0; d < dim; ++d) y_bar_n[d] += g[d];
-      } else {
-        const double t2 = theta * theta, t3 = t2 * theta;
-        const double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + theta) * h;
-        const double h01 = -2 * t3 + 3 * t2, h11 = (t3 - t2) * h;
-        for (int d = 0; d < dim; ++d) {
-          y_bar_n[d] += h00 * g[d];
-          k_bar[d] += h10 * g[d];
-          y_bar[d] += h01 * g[d];
-          f_end_bar[d] += h11 * g[d];
-        }
-        end_slope_used = true;
-      }
+      end_slope_used |= dense.transpose((grid.time(j) - t) / h, h, g, dim, y_bar_n, k_bar,
+                                        y_bar, f_end_bar);
     }
     if (end_slope_used) {  // the slope f(t_end, y_{n+1}) of Hermite output
       if (tableau.fsal())

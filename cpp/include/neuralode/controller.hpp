@@ -30,7 +30,9 @@ struct SolverOptions {
 namespace detail {
 
 // RMS over components of err_d / (atol_d + rtol * max(|y_d|, |y_new_d|)), for lane l of
-// component-major arrays with L lanes.
+// component-major arrays with L lanes. The norms stay loops, not Eigen reductions: Eigen's
+// vectorized sum adds in another order than this one (other bits), and which order it takes
+// depends on the stride and the Eigen version.
 template <int L>
 double error_norm(const double* err, const double* y, const double* y_new, int dim, int l,
                   const SolverOptions& options) {

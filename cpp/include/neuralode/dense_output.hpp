@@ -1,41 +1,99 @@
 #pragma once
-// Output between the ends of a step, from the step's own stages, for one lane: output times
-// never change the steps taken.
+// Output between the ends of a step, from the step's own values: output times never change
+// the steps taken. The one place the interpolation formulas are written: the solver loop and
+// the gradient tapes evaluate them, backprop runs them backwards through `transpose`.
 #include "tableau.hpp"
 
 namespace neuralode {
 
-// The tableau's continuous extension: y + h Σ_i k_i Σ_j dense[i][j] θ^(j+1), 0 ≤ θ ≤ 1.
-// k holds the stages block by block, component-major over L lanes.
-template <int L>
-void dense_polynomial(const ButcherTableau& tableau, double theta, double h, const double* y,
-                      const double* k, int dim, int l, double* out) {
-  for (int d = 0; d < dim; ++d) out[d] = y[d * L + l];
-  for (int i = 0; i < tableau.stages; ++i) {
-    double weight = 0, power = 1;
-    for (int j = 0; j < tableau.dense_degree; ++j) {
-      power *= theta;
-      weight += tableau.dense[i][j] * power;
-    }
-    if (weight == 0) continue;
-    const double coef = h * weight;
-    const double* k_i = k + static_cast<long>(i) * dim * L;
-    for (int d = 0; d < dim; ++d) out[d] += coef * k_i[d * L + l];
-  }
-}
+// What one step of one sample leaves for output inside it. Each vector has `dim` components
+// `stride` apart: stride L inside a block of L lanes, 1 on a tape.
+struct StepPoints {
+  const double* y0;  // y_n
+  const double* k;   // stage i (k_0 = f(t_n, y_n)) at k + i * k_step
+  long k_step;
+  const double* y1;  // y_{n+1} and f(t_{n+1}, y_{n+1}): read only where uses_end()
+  const double* f1;
+  long stride;
+};
 
-// Cubic Hermite interpolation on values and derivatives at both ends: third order, the
-// natural extension for methods without one of their own.
-template <int L>
-void dense_hermite(double theta, double h, const double* y0, const double* y1, const double* f0,
-                   const double* f1, int dim, int l, double* out) {
-  const double t2 = theta * theta, t3 = t2 * theta;
-  const double h00 = 2 * t3 - 3 * t2 + 1, h10 = (t3 - 2 * t2 + theta) * h;
-  const double h01 = -2 * t3 + 3 * t2, h11 = (t3 - t2) * h;
-  for (int d = 0; d < dim; ++d) {
-    const int i = d * L + l;
-    out[d] = h00 * y0[i] + h10 * f0[i] + h01 * y1[i] + h11 * f1[i];
+// The dense output of one tableau: its own continuous extension
+// y(t + θh) = y + h Σ_i k_i Σ_j dense[i][j] θ^(j+1), 0 ≤ θ ≤ 1, or, for a method without one
+// (dense_degree == 0), cubic Hermite interpolation on values and slopes at both ends (third
+// order, the natural extension).
+class DenseOutput {
+ public:
+  explicit DenseOutput(const ButcherTableau& tableau) : tableau_(tableau) {}
+
+  // Whether the output reads the step's end, y_{n+1} and the slope there (Hermite).
+  bool uses_end() const { return tableau_.dense_degree == 0; }
+
+  // The state at t_n + θh into out[dim] (contiguous).
+  void evaluate(double theta, double h, const StepPoints& p, int dim, double* out) const {
+    const long s = p.stride;
+    if (uses_end()) {
+      const Hermite w(theta, h);
+      for (int d = 0; d < dim; ++d)
+        out[d] = w.y0 * p.y0[d * s] + w.f0 * p.k[d * s] + w.y1 * p.y1[d * s] + w.f1 * p.f1[d * s];
+      return;
+    }
+    for (int d = 0; d < dim; ++d) out[d] = p.y0[d * s];
+    for (int i = 0; i < tableau_.stages; ++i) {
+      const double weight = stage_weight(i, theta);
+      if (weight == 0) continue;
+      const double coef = h * weight;
+      const double* k_i = p.k + i * p.k_step;
+      for (int d = 0; d < dim; ++d) out[d] += coef * k_i[d * s];
+    }
   }
-}
+
+  // The transpose of evaluate: adds an output's cotangent g[dim] to those of what it was
+  // formed from, y0_bar[dim], k_bar[stages][dim] (stage-major) and, where uses_end(),
+  // y1_bar[dim] and f1_bar[dim]; returns whether it touched f1_bar.
+  bool transpose(double theta, double h, const double* g, int dim, double* y0_bar, double* k_bar,
+                 double* y1_bar, double* f1_bar) const {
+    if (uses_end()) {
+      const Hermite w(theta, h);
+      for (int d = 0; d < dim; ++d) {
+        y0_bar[d] += w.y0 * g[d];
+        k_bar[d] += w.f0 * g[d];
+        y1_bar[d] += w.y1 * g[d];
+        f1_bar[d] += w.f1 * g[d];
+      }
+      return true;
+    }
+    for (int i = 0; i < tableau_.stages; ++i) {
+      const double coef = h * stage_weight(i, theta);
+      for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += coef * g[d];
+    }
+    for (int d = 0; d < dim; ++d) y0_bar[d] += g[d];
+    return false;
+  }
+
+ private:
+  // Σ_j dense[i][j] θ^(j+1), the weight of stage i at θ.
+  double stage_weight(int i, double theta) const {
+    double weight = 0, power = 1;
+    for (int j = 0; j < tableau_.dense_degree; ++j) {
+      power *= theta;
+      weight += tableau_.dense[i][j] * power;
+    }
+    return weight;
+  }
+
+  // The cubic Hermite basis at θ, the slopes' weights scaled by h.
+  struct Hermite {
+    double y0, f0, y1, f1;
+    Hermite(double theta, double h) {
+      const double t2 = theta * theta, t3 = t2 * theta;
+      y0 = 2 * t3 - 3 * t2 + 1;
+      f0 = (t3 - 2 * t2 + theta) * h;
+      y1 = -2 * t3 + 3 * t2;
+      f1 = (t3 - t2) * h;
+    }
+  };
+
+  const ButcherTableau& tableau_;
+};
 
 }  // namespace neuralode

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include <Eigen/Core>
+
 #include "aligned.hpp"
 #include "status.hpp"
 
@@ -62,11 +64,21 @@ class LaneBlocks {
 
 namespace lane {
 
+// A block of `dim` components for L lanes as an L x dim Eigen array: column d is component d
+// of every lane. Elementwise expressions over it are one IEEE operation per element, like the
+// loops they replace (same bits); measured as fast as those loops in every clone.
+template <int L>
+using LaneArray = Eigen::Map<Eigen::Array<double, L, Eigen::Dynamic>>;
+template <int L>
+using ConstLaneArray = Eigen::Map<const Eigen::Array<double, L, Eigen::Dynamic>>;
+template <int L>
+using LaneCoefficients = Eigen::Map<const Eigen::Array<double, L, 1>>;
+
 // dst[d][l] += coef[l] * src[d][l] for every lane.
 template <int L>
 inline void axpy(const std::array<double, L>& coef, const double* src, double* dst, int dim) {
-  for (int d = 0; d < dim; ++d)
-    for (int l = 0; l < L; ++l) dst[d * L + l] += coef[l] * src[d * L + l];
+  LaneArray<L>(dst, L, dim) += ConstLaneArray<L>(src, L, dim).colwise() *
+                               LaneCoefficients<L>(coef.data());
 }
 
 // dst[d][l] = base[d][l] + coef[l] * src[d][l]: the same operation as copying base into dst
@@ -74,8 +86,9 @@ inline void axpy(const std::array<double, L>& coef, const double* src, double* d
 template <int L>
 inline void axpy_into(const std::array<double, L>& coef, const double* src, const double* base,
                       double* dst, int dim) {
-  for (int d = 0; d < dim; ++d)
-    for (int l = 0; l < L; ++l) dst[d * L + l] = base[d * L + l] + coef[l] * src[d * L + l];
+  LaneArray<L>(dst, L, dim) = ConstLaneArray<L>(base, L, dim) +
+                              ConstLaneArray<L>(src, L, dim).colwise() *
+                                  LaneCoefficients<L>(coef.data());
 }
 
 // dst[d][l] = src[d][l] for the lanes whose mask is all ones (others: all zeros). A bit
