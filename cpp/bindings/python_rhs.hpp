@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -185,14 +186,26 @@ class BatchedPythonRhs {
 
     // dy = f(t, y) for the active lanes, in one call; idle lanes get 0.
     void f(const double* t, const double* y, double* dy) {
-      long n = 0;
-      for (int l = 0; l < L; ++l) n += active_[l];
       std::fill(dy, dy + static_cast<long>(dim_) * L, 0.0);
+      evaluate(active_.data(), t, y, dy);
+    }
+    // The same for the active lanes in `mask` (the integrator's masked evaluations: lanes
+    // that start, and ends of steps), other lanes' dy untouched.
+    void masked(const std::uint64_t* mask, const double* t, const double* y, double* dy) {
+      for (int l = 0; l < L; ++l) chosen_[l] = active_[l] && mask[l] != 0;
+      evaluate(chosen_.data(), t, y, dy);
+    }
+    void f_one(double t, const double* y, double* dy) { one_.f(t, y, dy); }
+
+   private:
+    void evaluate(const bool* lanes, const double* t, const double* y, double* dy) {
+      long n = 0;
+      for (int l = 0; l < L; ++l) n += lanes[l];
       if (n == 0) return;
       Array ts(n), ys({n, static_cast<long>(dim_)});
       double *tp = ts.mutable_data(), *yp = ys.mutable_data();
       for (int l = 0, i = 0; l < L; ++l) {
-        if (!active_[l]) continue;
+        if (!lanes[l]) continue;
         tp[i] = t[l];
         for (int d = 0; d < dim_; ++d) yp[i * dim_ + d] = y[d * L + l];
         ++i;
@@ -200,18 +213,16 @@ class BatchedPythonRhs {
       const Array out = checked_f_result(one_.call(ts, ys), one_.name(), {n, dim_});
       const double* op = out.data();
       for (int l = 0, i = 0; l < L; ++l) {
-        if (!active_[l]) continue;
+        if (!lanes[l]) continue;
         for (int d = 0; d < dim_; ++d) dy[d * L + l] = op[i * dim_ + d];
         ++i;
       }
       check_signals();
     }
-    void f_one(double t, const double* y, double* dy) { one_.f(t, y, dy); }
 
-   private:
     const PythonRhs& one_;
     int dim_;
-    std::array<bool, L> active_;
+    std::array<bool, L> active_, chosen_;
   };
 
   template <int L>

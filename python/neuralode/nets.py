@@ -191,6 +191,20 @@ class Sequential:
             return a_y[0], a_theta[0], float(a_t[0])
         return a_y, a_theta, a_t
 
+    def jacobian(self, t, y, theta) -> np.ndarray:
+        """∂f/∂y at (t, y), exact (forward mode through the layers, in C++): shape (D, D) for
+        y of shape (D,), (B, D, D) for rows (B, D); t a scalar or one per row."""
+        theta = self.check_params(theta)
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("`theta` contains NaN or inf")
+        y = _real_array(y, "y")
+        if y.ndim not in (1, 2):
+            raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
+        rows = np.ascontiguousarray(np.atleast_2d(y))
+        t_rows = np.ascontiguousarray(self._row_times(t, rows))
+        jacobians = self.core(rows.shape[1]).jacobian(t_rows, rows, theta)
+        return jacobians[0] if y.ndim == 1 else jacobians
+
     def spec(self) -> list:
         """The layers as JSON-ready dicts (saved files and pickles hold this)."""
         return [layer.spec() for layer in self.layers]

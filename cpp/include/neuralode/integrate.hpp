@@ -59,6 +59,17 @@ struct has_after_accept<Hooks, std::void_t<decltype(std::declval<Hooks&>().after
                                    0L, std::declval<const AcceptedStep&>(), 0))>>
     : std::true_type {};
 
+// A right-hand side whose call costs the same for one lane as for all (a batched Python f:
+// one call for the whole group) has rhs.masked(mask, t, y, dy), which evaluates the lanes in
+// `mask` in one call and leaves the other lanes' dy as they are.
+template <class Rhs, class = void>
+struct evaluates_masked : std::false_type {};
+template <class Rhs>
+struct evaluates_masked<Rhs, std::void_t<decltype(std::declval<Rhs&>().masked(
+                                 std::declval<const std::uint64_t*>(), std::declval<const double*>(),
+                                 std::declval<const double*>(), std::declval<double*>()))>>
+    : std::true_type {};
+
 // Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
 // evaluates f for all L lanes at once, and rhs.one(lane, t, y /*[dim]*/, dy /*[dim]*/) for
 // the sample in one lane with the same arithmetic (to start samples one lane at a time).
@@ -122,6 +133,10 @@ class LaneIntegrator {
                        double* dy) {
     int count = 0;
     for (int l = 0; l < L; ++l) count += mask[l] != 0;
+    if constexpr (evaluates_masked<Rhs>::value) {
+      if (count > 0) rhs_.masked(mask.data(), t.data(), y, dy);
+      return;
+    }
     if (count <= std::max(1, L / 2)) {
       for (int l = 0; l < L; ++l)
         if (mask[l]) evaluate_lane(l, t[l], y, dy);

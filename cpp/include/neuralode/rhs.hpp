@@ -19,6 +19,8 @@
 // One lane's arithmetic is the same whatever L, so no result depends on how samples are
 // grouped. Adapters: NetworkRhs below (C++ networks), and in the bindings the Python
 // callables and neuralode.Dynamics.
+#include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "net_vjp.hpp"
@@ -100,6 +102,12 @@ struct ForwardSystem {
   explicit ForwardSystem(const R& rhs) : lanes(rhs.template lanes<L>()) {}
   void operator()(const double* t, const double* y, double* dy) { lanes.f(t, y, dy); }
   void one(int, double t, const double* y, double* dy) { lanes.f_one(t, y, dy); }
+  // Only for lanes that evaluate a chosen subset in one call (see evaluates_masked).
+  template <class Lanes = typename R::template Lanes<L>>
+  auto masked(const std::uint64_t* mask, const double* t, const double* y, double* dy)
+      -> decltype(std::declval<Lanes&>().masked(mask, t, y, dy)) {
+    return lanes.masked(mask, t, y, dy);
+  }
 };
 
 }  // namespace neuralode
