@@ -14,11 +14,13 @@
 
 namespace neuralode {
 
-// Multiply-adds of work a thread must have to itself before starting it pays: a team's start
-// and join cost ~20 us on an idle machine, but on a busy one a helper that is not scheduled
-// in time, or is preempted holding samples, makes the caller wait a scheduler slice (ms) at
-// the join. This is ~0.6 ms of work (W2 at B=1024: 2.4 ms for 7.9e6 estimated, one thread).
-constexpr double min_work_per_thread = 2e6;
+// Multiply-adds of work a thread must have to itself before starting it pays, on an idle
+// machine: a team's start and join cost ~20 us when the helpers spin briefly (GOMP_SPINCOUNT,
+// set in __init__.py), and 1e5 is ~30-100 us of work. W3's adjoint (20 samples) gets two
+// threads: 0.33 ms against 0.41 ms on one. On a busy machine a helper that is not scheduled
+// in time makes the caller wait a scheduler slice (ms) at the join: the pause after a team
+// that did not pay (ThreadsPaid below) keeps that from repeating.
+constexpr double min_work_per_thread = 1e5;
 
 // A guess at one sample's right-hand-side evaluations, for estimates before a solve: W2's and
 // W3's forward solves take 20-24, W3's adjoint 70. Low rather than high: too few threads cost
