@@ -69,8 +69,8 @@ class _BlockClassifier:
                 isinstance(h, bool) or not isinstance(h, numbers.Integral) or h < 1
                 for h in hidden):
             raise ValueError(f"`hidden` must be a sequence of layer widths >= 1; got {hidden!r}")
-        if self.activation not in nets._ACTIVATIONS:
-            raise ValueError(f"`activation` must be one of {', '.join(nets._ACTIVATIONS)}; "
+        if self.activation not in nets.ACTIVATIONS:
+            raise ValueError(f"`activation` must be one of {', '.join(nets.ACTIVATIONS)}; "
                              f"got {self.activation!r}")
         for name in ("learning_rate",) + (("rtol", "atol") if "rtol" in self._param_names
                                           else ()):

@@ -49,8 +49,9 @@ def param_vector(value, size, name, owner) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float64)
 
 
-_ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "softplus": Softplus, "elu": ELU, "sin": Sin,
-                "silu": SiLU, "identity": Identity, "relu": ReLU}
+# MLP's `activation` names (and ODENetClassifier's).
+ACTIVATIONS = {"tanh": Tanh, "sigmoid": Sigmoid, "softplus": Softplus, "elu": ELU, "sin": Sin,
+               "silu": SiLU, "identity": Identity, "relu": ReLU}
 
 
 class Sequential:
@@ -242,8 +243,8 @@ def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = Fal
         raise TypeError(f"`hidden` must be a list of layer widths, e.g. [64]; got "
                         f"{type(hidden).__name__}")
     hidden = [positive_int(h, "hidden") for h in hidden]
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"`activation` must be one of {sorted(_ACTIVATIONS)}; got {activation!r}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"`activation` must be one of {sorted(ACTIVATIONS)}; got {activation!r}")
     widths = [dim, *hidden, dim]
     layers: list[Layer] = []
     for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
@@ -251,5 +252,5 @@ def MLP(dim: int, hidden=(64,), activation: str = "tanh", time_input: bool = Fal
             layers.append(ConcatTime())
         layers.append(Linear(w_in + int(time_input), w_out))
         if i < len(widths) - 2:
-            layers.append(_ACTIVATIONS[activation]())
+            layers.append(ACTIVATIONS[activation]())
     return Sequential(*layers)
