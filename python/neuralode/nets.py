@@ -150,6 +150,11 @@ class Sequential:
 
     def __call__(self, t, y, theta) -> np.ndarray:
         """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row."""
+        theta, y, rows, t_rows = self._point(t, y, theta)
+        return self.core(rows.shape[1]).forward(t_rows, rows, theta).reshape(y.shape)
+
+    def _point(self, t, y, theta):
+        """(θ, y, y as (B, D) rows, t per row), checked, for evaluations at given points."""
         theta = self.check_params(theta)
         if not np.all(np.isfinite(theta)):
             raise ValueError("`theta` contains NaN or inf")
@@ -157,9 +162,7 @@ class Sequential:
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
         rows = np.ascontiguousarray(np.atleast_2d(y))
-        t_rows = self._row_times(t, rows)
-        out = self.core(rows.shape[1]).forward(np.ascontiguousarray(t_rows), rows, theta)
-        return out.reshape(y.shape)
+        return theta, y, rows, np.ascontiguousarray(self._row_times(t, rows))
 
     def _row_times(self, t, rows):
         """t (a scalar or one per row) for each row of `rows`, once the rows are checked
@@ -195,14 +198,7 @@ class Sequential:
     def jacobian(self, t, y, theta) -> np.ndarray:
         """∂f/∂y at (t, y), exact (forward mode through the layers, in C++): shape (D, D) for
         y of shape (D,), (B, D, D) for rows (B, D); t a scalar or one per row."""
-        theta = self.check_params(theta)
-        if not np.all(np.isfinite(theta)):
-            raise ValueError("`theta` contains NaN or inf")
-        y = _real_array(y, "y")
-        if y.ndim not in (1, 2):
-            raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
-        rows = np.ascontiguousarray(np.atleast_2d(y))
-        t_rows = np.ascontiguousarray(self._row_times(t, rows))
+        theta, y, rows, t_rows = self._point(t, y, theta)
         jacobians = self.core(rows.shape[1]).jacobian(t_rows, rows, theta)
         return jacobians[0] if y.ndim == 1 else jacobians
 
