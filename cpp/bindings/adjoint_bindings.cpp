@@ -15,9 +15,9 @@ namespace neuralode::bindings {
 namespace {
 
 // s0 (B, 2D+P+1): the augmented state at t_N; t_back (1 or B, T): the grid from t_N to t_0;
-// ys, dL_dys (T, B, D) in forward order. Returns AdjointResult::to_tuple.
+// ys, dL_dys (T, B, D) in forward order.
 template <class R>
-py::tuple adjoint_with(const R& rhs, const Array& s0, const Array& t_back, const Array& ys,
+AdjointResult adjoint_with(const R& rhs, const Array& s0, const Array& t_back, const Array& ys,
                        const Array& dL_dys, const AdjointOptions& opts) {
   const AdjointLayout layout{rhs.dim(), rhs.num_params()};
   SolverOptions options = backward_options(opts, layout, s0, t_back);
@@ -32,15 +32,15 @@ py::tuple adjoint_with(const R& rhs, const Array& s0, const Array& t_back, const
                  integrate_queue<L>(system, opts.method(), options, queue, result.batch,
                                     lane_jumps);
                });
-  return result.to_tuple();
+  return result;
 }
 
-py::tuple adjoint_network(const BoundNetworkRhs& rhs, const Array& s0, const Array& t_back,
+AdjointResult adjoint_network(const BoundNetworkRhs& rhs, const Array& s0, const Array& t_back,
                           const Array& ys, const Array& dL_dys, const AdjointOptions& options) {
   return adjoint_with<NetworkRhs>(rhs, s0, t_back, ys, dL_dys, options);
 }
 
-py::tuple adjoint_python(const PythonRhs& rhs, const Array& s0, const Array& t_back,
+AdjointResult adjoint_python(const PythonRhs& rhs, const Array& s0, const Array& t_back,
                          const Array& ys, const Array& dL_dys, const AdjointOptions& options) {
   return adjoint_with(rhs, s0, t_back, ys, dL_dys, options);
 }

@@ -10,6 +10,7 @@
 namespace neuralode::bindings {
 
 // Per-sample gradients of a backward pass, plus its BatchResult (statuses and statistics).
+// Bound as _core.BackwardResult.
 struct AdjointResult {
   Array grad_y0, grad_theta, a_t_end, f_dot;
   BatchResult batch;
@@ -29,14 +30,16 @@ struct AdjointResult {
     has_dots = with_dots;
     return jumps;
   }
-  // (grad_y0, grad_theta per sample, a_t(t_0), status, t_reached, stats, failed,
-  // dL/dz(t_k)·f(t_k, z_k) (B, T) with its column 0 unused, or None when not computed)
-  py::tuple to_tuple() const {
-    py::tuple b = batch.to_tuple();
-    return py::make_tuple(grad_y0, grad_theta, a_t_end, b[1], b[2], b[3], b[4],
-                          has_dots ? py::object(f_dot) : py::object(py::none()));
-  }
+  // dL/dz(t_k)·f(t_k, z_k) (B, T) with its column 0 unused, or None when not computed.
+  py::object dots() const { return has_dots ? py::object(f_dot) : py::object(py::none()); }
   bool has_dots = false;
+};
+
+// What backprop's reverse sweep gives: dL/dy0 (B, D), dL/dθ (B, P) one row per sample, and
+// per sample (VJP evaluations, steps gone back through, 0). Bound as _core.BackpropResult.
+struct BackpropResult {
+  Array grad_y0, grad_theta;
+  py::array_t<long> work;
 };
 
 // The core's options of a backward solve of the state s0 (B, size) over t_back (1 or B, T).

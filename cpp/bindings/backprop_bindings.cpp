@@ -43,7 +43,7 @@ class RecordedSolve {
     record(this->rhs(), y0, options, opts.num_threads);
   }
 
-  py::tuple result() const { return out_.to_tuple(); }
+  BatchResult result() const { return out_; }
 
   long stored_floats() const {
     long total = 0;
@@ -84,9 +84,9 @@ class RecordedSolve {
     return result;
   }
 
-  // dL_dys (T, B, D) -> (dL/dy0 (B, D), dL/dθ (B, P) one row per sample, work (B, 3)):
-  // backpropagation through every sample's recorded steps.
-  py::tuple pullback(const Array& dL_dys, int num_threads) const {
+  // dL_dys (T, B, D) -> dL/dy0, dL/dθ and the work per sample: backpropagation through
+  // every sample's recorded steps.
+  BackpropResult pullback(const Array& dL_dys, int num_threads) const {
     const long params = rhs().num_params();
     Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
     py::array_t<long> work_done({samples(), 3L});
@@ -107,14 +107,14 @@ class RecordedSolve {
       auto take = [&]() -> long { return next < samples() ? next++ : -1; };
       backprop_samples(take, g, gy, gt, wd, [] { return false; });
     }
-    return py::make_tuple(grad_y0, grad_theta, work_done);
+    return BackpropResult{grad_y0, grad_theta, work_done};
   }
 
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
   // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint returns. The dot products
   // of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would be a call
   // of its own, and grad.py takes them afterwards instead.
-  py::tuple interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
+  AdjointResult interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
                                   const AdjointOptions& opts) const {
     const AdjointLayout layout{dim_, rhs().num_params(), false};
     SolverOptions options = backward_options(opts, layout, s0, t_back);
@@ -126,7 +126,7 @@ class RecordedSolve {
                    InterpolatedAdjointSystem<L, R> system(rhs(), tableau_, tapes_.data(), jumps);
                    integrate_queue<L>(system, tableau_, options, queue, result.batch, system);
                  });
-    return result.to_tuple();
+    return result;
   }
 
  private:

@@ -11,7 +11,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "neuralode's C++ core: Runge-Kutta solvers, networks and batch parallelism.";
   m.attr("__version__") = NEURALODE_VERSION;
   neuralode::bindings::register_nets(m);
-  neuralode::bindings::register_options(m);
+  neuralode::bindings::register_types(m);
   neuralode::bindings::register_solve(m);
   neuralode::bindings::register_adjoint(m);
   neuralode::bindings::register_backprop(m);

@@ -1,12 +1,15 @@
 // The objects every entry point takes: _core.SolverOptions / _core.AdjointOptions (built and
 // validated in python/neuralode/options.py) and the right-hand sides _core.NetworkRhs and
-// _core.PythonRhs (made in python/neuralode/solve.py).
+// _core.PythonRhs (made in python/neuralode/solve.py); and the results they return,
+// _core.SolveResult, BackwardResult and BackpropResult.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include "adjoint_common.hpp"
 #include "bindings.hpp"
 #include "bound_rhs.hpp"
 #include "options.hpp"
+#include "solve_common.hpp"
 
 namespace py = pybind11;
 
@@ -29,7 +32,7 @@ void def_solve_fields(Class& cls) {
 
 }  // namespace
 
-void register_options(py::module_& m) {
+void register_types(py::module_& m) {
   py::class_<SolveOptions> solve(m, "SolverOptions");
   solve.def(py::init<>());
   def_solve_fields<SolveOptions>(solve);
@@ -44,6 +47,27 @@ void register_options(py::module_& m) {
       .def(py::init<py::object, py::object, py::object, long, long, std::string, bool>(),
            py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("dim"),
            py::arg("num_params"), py::arg("name"), py::arg("batched"));
+
+  py::class_<BatchResult>(m, "SolveResult")
+      .def_readonly("ys", &BatchResult::ys)
+      .def_readonly("status", &BatchResult::status)
+      .def_readonly("t_reached", &BatchResult::t_reached)
+      .def_readonly("stats", &BatchResult::stats)
+      .def_property_readonly("failed", &BatchResult::failed);
+  py::class_<AdjointResult>(m, "BackwardResult")
+      .def_readonly("grad_y0", &AdjointResult::grad_y0)
+      .def_readonly("grad_theta", &AdjointResult::grad_theta)
+      .def_readonly("a_t", &AdjointResult::a_t_end)
+      .def_property_readonly("dots", &AdjointResult::dots)
+      .def_property_readonly("status", [](const AdjointResult& r) { return r.batch.status; })
+      .def_property_readonly("t_reached",
+                             [](const AdjointResult& r) { return r.batch.t_reached; })
+      .def_property_readonly("stats", [](const AdjointResult& r) { return r.batch.stats; })
+      .def_property_readonly("failed", [](const AdjointResult& r) { return r.batch.failed(); });
+  py::class_<BackpropResult>(m, "BackpropResult")
+      .def_readonly("grad_y0", &BackpropResult::grad_y0)
+      .def_readonly("grad_theta", &BackpropResult::grad_theta)
+      .def_readonly("work", &BackpropResult::work);
 }
 
 }  // namespace neuralode::bindings

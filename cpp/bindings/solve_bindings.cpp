@@ -30,9 +30,9 @@ const ButcherTableau& tableau_named(const std::string& name) {
 
 namespace {
 
-// The forward solve of any right-hand side: (ys, status, t_reached, stats, failed).
+// The forward solve of any right-hand side.
 template <class R>
-py::tuple solve_with(const R& rhs, const Array& y0, const Array& t, const SolveOptions& opts) {
+BatchResult solve_with(const R& rhs, const Array& y0, const Array& t, const SolveOptions& opts) {
   const ProblemSize size = check_problem_arrays(y0, t);
   check_rhs_dim(rhs, size.dim);
   SolverOptions options = opts.for_dim(size.dim);
@@ -44,15 +44,15 @@ py::tuple solve_with(const R& rhs, const Array& y0, const Array& t, const SolveO
                  integrate_queue<L>(system, opts.method(), options, queue, out, NoHooks{});
                },
                solve_cost(static_cast<double>(rhs.num_params())));
-  return out.to_tuple();
+  return out;
 }
 
-py::tuple solve_network(const BoundNetworkRhs& rhs, const Array& y0, const Array& t,
+BatchResult solve_network(const BoundNetworkRhs& rhs, const Array& y0, const Array& t,
                         const SolveOptions& options) {
   return solve_with<NetworkRhs>(rhs, y0, t, options);
 }
 
-py::tuple solve_python(const PythonRhs& rhs, const Array& y0, const Array& t,
+BatchResult solve_python(const PythonRhs& rhs, const Array& y0, const Array& t,
                        const SolveOptions& options) {
   if (rhs.batched()) return solve_with(BatchedPythonRhs(rhs), y0, t, options);
   return solve_with(rhs, y0, t, options);

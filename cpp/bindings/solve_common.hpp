@@ -26,7 +26,7 @@ using LongArray = py::array_t<long>;
 
 // Outputs of a batch solve, allocated before the GIL is released; threads write through the
 // raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
-// n_rejected.
+// n_rejected. Bound as _core.SolveResult (ys, status, t_reached, stats, failed).
 struct BatchResult {
   Array ys;
   py::array_t<int> status;
@@ -59,8 +59,6 @@ struct BatchResult {
     return count;
   }
 
-  // (ys, status, t_reached, stats, number of failed samples)
-  py::tuple to_tuple() const { return py::make_tuple(ys, status, t_reached, stats, failed()); }
 };
 
 // Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.
@@ -133,6 +131,10 @@ struct LaneTracking {
   template <int L>
   void accepted(long id, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
     hooks.template accepted<L>(id, t, h, y, k, l);
+  }
+  template <class H = Hooks, std::enable_if_t<has_after_accept<H>::value, int> = 0>
+  void after_accept(long id, const AcceptedStep& step, int l) {
+    hooks.after_accept(id, step, l);
   }
   void started(long id, int l) {
     system.lanes.set_active(l, true);

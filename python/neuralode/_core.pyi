@@ -54,11 +54,28 @@ class PythonRhs:
                  num_params: int, name: str, batched: bool) -> None: ...
 
 Rhs = NetworkRhs | PythonRhs
-# (ys (T, B, D), status (B,), t_reached (B,), stats (B, 4), number of failed samples)
-SolveResult = tuple[F64, NDArray[np.int32], F64, I64, int]
-# (dL/dy0 (B, D), dL/dθ (B, P), a_t(t_0) (B,), status, t_reached, stats, failed,
-#  dL/dy(t_k)·f(t_k, y_k) (B, T) or None)
-BackwardResult = tuple[F64, F64, F64, NDArray[np.int32], F64, I64, int, Optional[F64]]
+
+class SolveResult:
+    ys: F64                   # (T, B, D)
+    status: NDArray[np.int32]  # (B,), status_names() index
+    t_reached: F64            # (B,)
+    stats: I64                # (B, 4): nfe, n_steps, n_accepted, n_rejected
+    failed: int               # samples whose status is not success
+
+class BackwardResult:
+    grad_y0: F64              # (B, D)
+    grad_theta: F64           # (B, P), one row per sample
+    a_t: F64                  # (B,): a_t at t_0
+    dots: Optional[F64]       # (B, T): dL/dy(t_k)·f(t_k, y_k), column 0 unused; or None
+    status: NDArray[np.int32]
+    t_reached: F64
+    stats: I64
+    failed: int
+
+class BackpropResult:
+    grad_y0: F64              # (B, D)
+    grad_theta: F64           # (B, P), one row per sample
+    work: I64                 # (B, 3): VJP evaluations, steps gone back through, 0
 
 def solve(rhs: Rhs, y0: F64, t: F64, options: SolverOptions) -> SolveResult: ...
 def adjoint(rhs: Rhs, s0: F64, t_back: F64, ys: F64, dL_dys: F64,
@@ -71,7 +88,7 @@ class RecordedSolve:
     @property
     def stored_floats(self) -> int: ...
     def evaluate(self, t: F64) -> F64: ...
-    def pullback(self, dL_dys: F64, num_threads: int) -> tuple[F64, F64, I64]: ...
+    def pullback(self, dL_dys: F64, num_threads: int) -> BackpropResult: ...
     def interpolated_pullback(self, s0: F64, t_back: F64, dL_dys: F64,
                               options: AdjointOptions) -> BackwardResult: ...
 

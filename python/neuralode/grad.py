@@ -117,10 +117,10 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
                                theta.size, gradient == "adjoint", t_rows.shape[1])
     if gradient in ("backprop", "interpolated"):
         return _recorded(gradient, func, rhs, y0_arr, t, t_rows, options, theta, backward)
-    ys, status, t_reached, forward_stats, n_failed = _core.solve(rhs, y0_arr, t_rows, options)
-    batched = y0_arr.ndim == 2
-    if n_failed:
-        raise_failures(status, t_reached, batched)
+    forward = _core.solve(rhs, y0_arr, t_rows, options)
+    ys, forward_stats, batched = forward.ys, forward.stats, y0_arr.ndim == 2
+    if forward.failed:
+        raise_failures(forward.status, forward.t_reached, batched)
     t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
@@ -145,7 +145,7 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
     out = _core.adjoint(rhs, s0, t_back, ys, dL_dys, options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
-    dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out[-1])
+    dL_dt = _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t, out.dots)
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
 
 
@@ -164,13 +164,12 @@ def _check_backprop_finite(grad_y0, grad_theta, batched):
 
 def _backward_result(out, batched, mode):
     """(dL/dy0, per-sample dL/dθ, a_t(t_0), work (B, 3)) of a backward solve, or its failure."""
-    grad_y0, grad_theta, a_t, status, t_reached, stats, n_failed = out[:7]
-    if n_failed:
+    if out.failed:
         try:
-            raise_failures(status, t_reached, batched)
+            raise_failures(out.status, out.t_reached, batched)
         except SolverError as error:
             raise SolverError(f"the backward ({mode}) solve failed: {error}") from None
-    return grad_y0, grad_theta, a_t, stats[:, [0, 2, 3]]
+    return out.grad_y0, out.grad_theta, out.a_t, out.stats[:, [0, 2, 3]]
 
 
 def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched, nfe_forward) -> Gradients:
@@ -215,9 +214,10 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
     """backprop and interpolated: a forward solve that keeps its steps, then the pullback."""
     batched = y0.ndim == 2
     solve = _core.record(rhs, y0, t_rows, options)
-    ys, status, t_reached, forward_stats, n_failed = solve.result()
-    if n_failed:
-        raise_failures(status, t_reached, batched)
+    forward = solve.result()
+    ys, forward_stats = forward.ys, forward.stats
+    if forward.failed:
+        raise_failures(forward.status, forward.t_reached, batched)
     t_arr = times_as_given(t, t_rows)
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
@@ -225,7 +225,8 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
         g = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
         T, B, D = ys.shape
         if gradient == "backprop" or T == 1:
-            grad_y0, grad_theta, work = solve.pullback(g, options.num_threads)
+            swept = solve.pullback(g, options.num_threads)
+            grad_y0, grad_theta, work = swept.grad_y0, swept.grad_theta, swept.work
             _check_backprop_finite(grad_y0, grad_theta, batched)
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
@@ -235,7 +236,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
                                               backward)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")
-            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out[-1])
+            dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr, a_t, out.dots)
         return _gradients(grad_y0, grad_theta, dL_dt, t_arr, work, solve.stored_floats, batched,
                           forward_stats[:, 0])
 

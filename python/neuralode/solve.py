@@ -171,10 +171,9 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
                                                       max_step, num_threads)
         recorder = _core.record(rhs, y0, t_rows, options) if dense else None
         out = recorder.result() if dense else _core.solve(rhs, y0, t_rows, options)
-    ys, status, t_reached, stats, n_failed = out
-    if throw and n_failed:
-        raise_failures(status, t_reached, y0.ndim == 2)
-    return ys, status, t_reached, stats, y0, t_rows, recorder
+    if throw and out.failed:
+        raise_failures(out.status, out.t_reached, y0.ndim == 2)
+    return out.ys, out.status, out.t_reached, out.stats, y0, t_rows, recorder
 
 
 def _vectorized(func, vectorized):
