@@ -163,3 +163,19 @@ def test_an_exception_in_a_batched_callable_propagates_unchanged():
 
     with pytest.raises(Boom, match="from f"):
         nde.odeint(nde.batched(f), _y0(10), [0.0, 1.0])
+
+
+def test_a_wide_batch_solves_on_a_thread_with_a_small_stack():
+    """A lane group of 1024 samples keeps its lanes' state off the stack: a thread with a
+    256 KiB stack (some platforms' default) solves it."""
+    import threading
+    out = {}
+    previous = threading.stack_size(256 * 1024)
+    try:
+        thread = threading.Thread(target=lambda: out.setdefault(
+            "ys", nde.odeint(nde.batched(lambda t, y: -y), np.ones((1000, 2)), [0.0, 1.0])))
+        thread.start()
+        thread.join()
+    finally:
+        threading.stack_size(previous)
+    np.testing.assert_allclose(out["ys"][-1], np.exp(-1.0), rtol=1e-6)

@@ -10,6 +10,7 @@
 // (a Python callable) propagate.
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -289,9 +290,14 @@ template <int L, class Rhs, class NextProblem, class Record, class Hooks = NoHoo
 void integrate_lanes(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options,
                      int dim, StepWorkspace<L>& ws, NextProblem& next_problem, Record& record,
                      Hooks&& hooks = Hooks{}) {
-  LaneIntegrator<L, Rhs, NextProblem, Record, std::remove_reference_t<Hooks>>(
-      rhs, tableau, options, dim, ws, next_problem, record, hooks)
-      .run();
+  using Integrator = LaneIntegrator<L, Rhs, NextProblem, Record, std::remove_reference_t<Hooks>>;
+  if constexpr (L <= 64) {
+    Integrator(rhs, tableau, options, dim, ws, next_problem, record, hooks).run();
+  } else {  // wide lane groups (batched Python f) hold ~200 bytes a lane: not on the stack
+    const auto integrator =  // of a thread that may have a small one
+        std::make_unique<Integrator>(rhs, tableau, options, dim, ws, next_problem, record, hooks);
+    integrator->run();
+  }
 }
 
 }  // namespace neuralode
