@@ -150,6 +150,21 @@ def test_batched_errors_name_the_argument():
         nde.odeint(net, y0, t, params=net.init(seed=0), vectorized=True)
     with pytest.raises(TypeError, match="`func` must be callable"):
         nde.batched(3)
+    with pytest.raises(ValueError, match="`batched` applies to plain callables"):
+        nde.batched(net)
+    with pytest.raises(ValueError, match=r"`func` must return an array of shape \(1, 2\) for a "
+                                         r"batch of y of shape \(1, 2\); got shape \(2,\)"):
+        nde.odeint(nde.batched(lambda t, y: y[0]), [1.0, 2.0], t)  # 1-D y0: a batch of one
+
+
+def test_a_batched_callable_with_one_dimensional_y0_and_a_batched_dynamics_with_own_grids():
+    t = np.linspace(0.0, 1.0, 5)
+    np.testing.assert_array_equal(nde.odeint(nde.batched(spiral_batch), [0.5, -0.3], t),
+                                  nde.odeint(spiral_one, [0.5, -0.3], t))
+    y0 = _y0(6)
+    grids = np.linspace(0.0, 1.0, 4)[None, :] * np.linspace(0.5, 2.0, 6)[:, None]
+    np.testing.assert_array_equal(nde.odeint(BatchedLinearDecay(), y0, grids, params=PARAMS),
+                                  nde.odeint(LinearDecay(), y0, grids, params=PARAMS))
 
 
 def test_an_exception_in_a_batched_callable_propagates_unchanged():

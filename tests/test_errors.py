@@ -452,3 +452,11 @@ def test_a_failed_fit_names_the_callers_trajectories_not_mini_batch_rows():
                             batch_time=2, seed=1, validation_split=0.5, progress=False)
     assert "the validation solve failed" in history.stopped
     assert "\ntrajectory 4 stopped at" in history.stopped, history.stopped
+
+
+def test_the_options_object_keeps_its_method_after_a_bad_one():
+    from neuralode import _core
+    for options in (_core.SolverOptions(), _core.AdjointOptions()):
+        with pytest.raises(ValueError, match="unknown method 'nope'"):
+            options.method = "nope"
+        assert options.method == "dopri5"

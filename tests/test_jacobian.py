@@ -78,3 +78,14 @@ def test_jacobian_errors_name_the_argument():
         net.jacobian(0.0, np.zeros((1, 1, 3)), theta)
     with pytest.raises(ValueError, match="`t` must be a scalar or hold one time per row"):
         net.jacobian(np.zeros(4), np.zeros((2, 3)), theta)
+
+
+def test_the_core_jacobian_refuses_arrays_that_do_not_fit():
+    """The private binding is reached through the checks above; handed raw arrays of the
+    wrong shape, it raises rather than reading past them."""
+    net = NETWORKS["mlp-tanh-time"]
+    theta, core = net.init(seed=0), net.core(3)
+    for t, y, th in [(np.zeros(2), np.zeros(3), theta), (np.zeros(1), np.zeros((2, 3)), theta),
+                     (np.zeros(2), np.zeros((2, 3)), theta[:-1])]:
+        with pytest.raises(ValueError, match="jacobian takes t"):
+            core.jacobian(t, y, th)

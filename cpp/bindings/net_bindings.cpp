@@ -182,11 +182,16 @@ void register_nets(py::module_& m) {
            },
            py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("v"))
       // ∂f/∂y at (t_b, y_b) for every row b of y (B, dim): (B, dim, dim), row-major, exact
-      // (forward mode, jacobian.hpp). Shapes checked in nets.py.
+      // (forward mode, jacobian.hpp). nets.py checks for users; this guards the pointers.
       .def("jacobian",
            [](const Network& net, const Array& t, const Array& y, const Array& theta,
               int num_threads) {
-             const long count = y.shape(0), dim = net.dim();
+             const long dim = net.dim();
+             if (y.ndim() != 2 || y.shape(1) != dim || t.size() != y.shape(0) ||
+                 theta.size() != net.num_params())
+               throw py::value_error("jacobian takes t (B,), y (B, " + std::to_string(dim) +
+                                     ") and theta (" + std::to_string(net.num_params()) + ",)");
+             const long count = y.shape(0);
              Array out({count, dim, dim});
              const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
              double* outp = out.mutable_data();

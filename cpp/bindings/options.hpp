@@ -29,8 +29,9 @@ struct SolveOptions {
 
   const ButcherTableau& method() const { return *tableau; }
   void set_method(const std::string& name) {
-    tableau = find_tableau(name);
-    if (!tableau) throw py::value_error("unknown method '" + name + "'");
+    const ButcherTableau* found = find_tableau(name);
+    if (!found) throw py::value_error("unknown method '" + name + "'");
+    tableau = found;
   }
   std::string method_name() const { return std::string(tableau->name); }
 

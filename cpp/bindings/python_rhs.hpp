@@ -34,17 +34,19 @@ inline std::string shape_text(const std::vector<long>& shape) {
   return py::str(py::tuple(py::cast(shape)));
 }
 
-// What f returned, as float64 of the state's shape, or the error naming `name`.
+// What f returned, as float64 of the shape of its input y, or the error naming `name`.
 inline Array checked_f_result(const py::object& result, const std::string& name,
                               const std::vector<long>& shape) {
   Array out = real_array(result);
   if (!out)
     throw py::type_error("`" + name + "` must return an array of real numbers; got " +
                          type_name(result));
-  if (!std::equal(shape.begin(), shape.end(), out.shape(), out.shape() + out.ndim()))
+  if (!std::equal(shape.begin(), shape.end(), out.shape(), out.shape() + out.ndim())) {
+    const std::string given = shape.size() == 2 ? "for a batch of y of shape " : "for y of shape ";
     throw py::value_error("`" + name + "` must return an array of shape " + shape_text(shape) +
-                          " for a state of shape " + shape_text(shape) + "; got shape " +
+                          " " + given + shape_text(shape) + "; got shape " +
                           shape_text(std::vector<long>(out.shape(), out.shape() + out.ndim())));
+  }
   return out;
 }
 
@@ -67,8 +69,9 @@ struct PythonVjpCall {
       throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
                            type_name(v[0]) + " and " + type_name(v[1]));
     if (a_y.size() != dim || a_params.size() != num_params)
-      throw py::value_error("`vjp` must return a_y of shape (" + std::to_string(dim) +
-                            ",) and a_params of shape (" + std::to_string(num_params) + ",)");
+      throw py::value_error("`vjp` must return a_y of the shape of a (" +
+                            std::string(py::str(a.attr("shape"))) + ") and a_params of shape (" +
+                            std::to_string(num_params) + ",)");
     a_t = PyFloat_AsDouble(v[2].ptr());  // a float or an int
     if (a_t == -1.0 && PyErr_Occurred()) {  // or an array of one real number
       PyErr_Clear();

@@ -197,14 +197,15 @@ void run_on_lanes(const R&, const double* s0, long state, const Array& t, Solver
     std::function<long()> take = [&]() -> long { return next < samples ? next++ : -1; };
     ProblemQueue<std::function<long()>> queue{take,        s0,      t.data(), t.shape(0),
                                               t.shape(1), samples, state,    out};
-    if constexpr (R::max_lanes == 1)
+    constexpr int widest = R::max_lanes;
+    if constexpr (widest == 1)
       work(std::integral_constant<int, 1>{}, queue);
     else if (samples <= 16)
-      work(std::integral_constant<int, 16>{}, queue);
+      work(std::integral_constant<int, std::min(16, widest)>{}, queue);
     else if (samples <= 128)
-      work(std::integral_constant<int, 128>{}, queue);
+      work(std::integral_constant<int, std::min(128, widest)>{}, queue);
     else
-      work(std::integral_constant<int, R::max_lanes>{}, queue);
+      work(std::integral_constant<int, widest>{}, queue);
   }
 }
 

@@ -15,7 +15,7 @@ def tableau(name: str) -> dict: ...
 def status_names() -> list[tuple[str, str]]: ...
 
 class Network:
-    def __init__(self, specs: list[tuple[int, int, int, int, float]], dim: int,
+    def __init__(self, layers: list[tuple[str, int, int, int, float]], dim: int,
                  num_params: int) -> None: ...
     @property
     def dim(self) -> int: ...
@@ -24,6 +24,8 @@ class Network:
     def forward(self, t: F64, y: F64, theta: F64, num_threads: int = ...) -> F64: ...
     def vjp(self, t: F64, y: F64, theta: F64, a: F64,
             num_threads: int = ...) -> tuple[F64, F64, F64]: ...
+    def jacobian(self, t: F64, y: F64, theta: F64, num_threads: int = ...) -> F64: ...
+    def _jvp(self, t: F64, y: F64, theta: F64, v: F64) -> tuple[F64, F64]: ...
 
 class SolverOptions:
     """How to solve: the method, its step control and the threads (0: the library decides)."""
@@ -37,9 +39,19 @@ class SolverOptions:
     num_threads: int
     def __init__(self) -> None: ...
 
-class AdjointOptions(SolverOptions):
-    """A backward solve's options; atol covers the backward state entry by entry."""
+class AdjointOptions:
+    """A backward solve's options (SolverOptions' fields and full_norm); atol covers the
+    backward state entry by entry."""
+    method: str
+    rtol: float
+    atol: list[float]
+    step_size: float
+    first_step: float
+    max_step: float
+    max_steps: int
+    num_threads: int
     full_norm: bool
+    def __init__(self) -> None: ...
 
 class NetworkRhs:
     """A network with its parameters (checked finite, of the network's size)."""

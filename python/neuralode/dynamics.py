@@ -2,7 +2,8 @@
 (or a batch per call, with ``batched = True``), and :func:`batched` for plain callables.
 
 For models that are not a :mod:`neuralode.nets` network. Subclass :class:`Dynamics`, declare
-``num_params`` and write ``f`` and ``vjp``; the solvers call them one sample at a time::
+``num_params`` and write ``f`` and ``vjp``; the solvers call them one sample at a time
+(a batch at a time with ``batched = True``)::
 
     class LotkaVolterra(nde.Dynamics):
         num_params = 4                      # alpha, beta, delta, gamma
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nets import param_vector
+from .nets import Sequential, param_vector
 
 __all__ = ["Dynamics", "Batched", "batched"]
 
@@ -54,6 +55,9 @@ def batched(func) -> Batched:
         spiral = nde.batched(lambda t, y: (y ** 3) @ A.T)
         ys = nde.odeint(spiral, y0_batch, t)
     """
+    if isinstance(func, (Sequential, Dynamics)):
+        raise ValueError("`batched` applies to plain callables f(t, y); a network is always "
+                         "evaluated as a batch, and a Dynamics declares `batched = True`")
     return func if isinstance(func, Batched) else Batched(func)
 
 

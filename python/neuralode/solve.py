@@ -1,7 +1,8 @@
 """odeint and solve: argument checks, then dispatch to the C++ core.
 
 Networks from :mod:`neuralode.nets` are solved entirely in C++ with the GIL released and
-OpenMP over the batch; plain Python callables ``f(t, y)`` are called one sample at a time.
+OpenMP over the batch; plain Python callables ``f(t, y)`` are called one sample at a time,
+or once per stage for the whole batch when declared batched (:func:`neuralode.batched`).
 """
 from __future__ import annotations
 
@@ -211,7 +212,8 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
             interpolation); when None they step on the ``t`` grid.
         first_step, max_step, max_steps: adaptive step limits; ``max_steps`` counts the
             attempted steps of each sample.
-        num_threads: OpenMP threads for networks (default: all). Results do not depend on it.
+        num_threads: OpenMP threads for networks (default: as many as the batch's work pays
+            for, at most the usable cores). Results do not depend on it.
         throw: raise :class:`SolverError` on failure (default), or return the partial solution.
         dense: keep every accepted step, so that ``Solution.evaluate(t)`` gives the solution
             at other times by the solver's own interpolant (memory: ``stages + 1`` states

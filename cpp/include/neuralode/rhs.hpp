@@ -16,6 +16,9 @@
 //   void vjp_one(double t, const double* y, const double* c, double* f, double* c_y,
 //                double* c_theta, double* c_t);
 // vjp overwrites its outputs; f there may be null when the caller does not need f(t, y).
+// Optional, for lane groups whose call costs the same for any number of lanes (a batched
+// Python f): set_active(lane, bool), told by the integrator which lanes hold a sample, and
+// masked(mask, t, y, dy), which evaluates the lanes in `mask` in one call.
 // One lane's arithmetic is the same whatever L, so no result depends on how samples are
 // grouped. Adapters: NetworkRhs below (C++ networks), and in the bindings the Python
 // callables and neuralode.Dynamics.

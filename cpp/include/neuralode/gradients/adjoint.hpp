@@ -30,6 +30,8 @@ struct AdjointLayout {
 // negated parts directly.
 template <int L, class R>
 class AdjointSystem {
+  static_assert(L <= 8, "AdjointJumps tracks 8 lanes");
+
  public:
   static constexpr bool simd = R::simd;
   explicit AdjointSystem(const R& rhs)

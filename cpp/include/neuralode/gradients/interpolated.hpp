@@ -15,6 +15,8 @@ namespace neuralode {
 // is at that output time t_k: its f(t_k, z_k) gives the lane's pending dL/dt_k term.
 template <int L, class R>
 class InterpolatedAdjointSystem {
+  static_assert(L <= 8, "AdjointJumps tracks 8 lanes");
+
  public:
   static constexpr bool simd = R::simd;
   InterpolatedAdjointSystem(const R& rhs, const ButcherTableau& tableau, const StepTape* tapes,
@@ -43,7 +45,10 @@ class InterpolatedAdjointSystem {
     hint_[l] = tapes_[sample].steps() - 1;
     jumps_.started(sample, l);
   }
-  void finished(long, int) {}
+  void finished(long, int l) {  // the lane is idle until it takes a sample again
+    sample_[l] = -1;
+    jumps_.pending[l] = -1;
+  }
   template <int M>
   bool at_output(long sample, long i, double* s, int l) {
     jumps_.template at_output<M>(sample, i, s, l);
