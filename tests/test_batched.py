@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import neuralode as nde
+from test_properties import DECAY_PARAMS, Decay
 
 A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
 
@@ -85,20 +86,8 @@ def test_dense_output_of_a_batched_callable():
     np.testing.assert_array_equal(batched, one)
 
 
-class LinearDecay(nde.Dynamics):
-    """dy/dt = -k y + c sin(t), one sample per call."""
-    num_params = 2
-
-    def f(self, t, y, params):
-        return -params[0] * y + params[1] * np.sin(t)
-
-    def vjp(self, t, y, params, a):
-        return -params[0] * a, np.array([-(a @ y), np.sin(t) * a.sum()]), \
-            params[1] * np.cos(t) * a.sum()
-
-
-class BatchedLinearDecay(nde.Dynamics):
-    """The same dynamics, a batch per call: t (n,), y and a (n, D); a_params summed."""
+class BatchedDecay(nde.Dynamics):
+    """test_properties.Decay, a batch per call: t (n,), y and a (n, D); a_params summed."""
     num_params = 2
     batched = True
 
@@ -112,13 +101,11 @@ class BatchedLinearDecay(nde.Dynamics):
         return -params[0] * a, a_params, params[1] * np.cos(t) * a.sum(axis=1)
 
 
-PARAMS = np.array([0.7, 0.3])
-
 
 def test_a_batched_dynamics_solves_like_the_per_sample_one():
     y0, t = _y0(30), np.linspace(0.0, 2.0, 6)
-    one = nde.odeint(LinearDecay(), y0, t, params=PARAMS)
-    batched = nde.odeint(BatchedLinearDecay(), y0, t, params=PARAMS)
+    one = nde.odeint(Decay(), y0, t, params=DECAY_PARAMS)
+    batched = nde.odeint(BatchedDecay(), y0, t, params=DECAY_PARAMS)
     np.testing.assert_array_equal(batched, one)
 
 
@@ -127,8 +114,8 @@ def test_a_batched_dynamics_has_the_per_sample_gradients(gradient):
     y0, t = _y0(4), np.linspace(0.0, 1.5, 4)
     g = np.random.default_rng(3).normal(size=(4, 4, 2))
     results = []
-    for dynamics in (LinearDecay(), BatchedLinearDecay()):
-        ys, pullback = nde.odeint_vjp(dynamics, y0, t, params=PARAMS, gradient=gradient)
+    for dynamics in (Decay(), BatchedDecay()):
+        ys, pullback = nde.odeint_vjp(dynamics, y0, t, params=DECAY_PARAMS, gradient=gradient)
         results.append((ys, pullback(g)))
     (ys_one, g_one), (ys_batch, g_batch) = results
     np.testing.assert_array_equal(ys_batch, ys_one)
@@ -163,8 +150,8 @@ def test_a_batched_callable_with_one_dimensional_y0_and_a_batched_dynamics_with_
                                   nde.odeint(spiral_one, [0.5, -0.3], t))
     y0 = _y0(6)
     grids = np.linspace(0.0, 1.0, 4)[None, :] * np.linspace(0.5, 2.0, 6)[:, None]
-    np.testing.assert_array_equal(nde.odeint(BatchedLinearDecay(), y0, grids, params=PARAMS),
-                                  nde.odeint(LinearDecay(), y0, grids, params=PARAMS))
+    np.testing.assert_array_equal(nde.odeint(BatchedDecay(), y0, grids, params=DECAY_PARAMS),
+                                  nde.odeint(Decay(), y0, grids, params=DECAY_PARAMS))
 
 
 def test_an_exception_in_a_batched_callable_propagates_unchanged():

@@ -11,7 +11,6 @@
 #include <neuralode/gradients/adjoint.hpp>
 #include <neuralode/gradients/backprop_vjp.hpp>
 #include <neuralode/gradients/interpolated.hpp>
-#include <type_traits>
 
 #include "adjoint_common.hpp"
 #include "bindings.hpp"
@@ -34,13 +33,9 @@ class RecordedSolve {
     check_rhs_dim(this->rhs(), size_.dim);
     for (StepTape& tape : tapes_) tape.reset(dim_, tableau_.stages);
     SolverOptions options = opts.for_dim(size_.dim);
-    if constexpr (std::is_same_v<R, PythonRhs>) {
-      if (rhs_.batched()) {
-        record(BatchedPythonRhs(rhs_), y0, options, opts.num_threads);
-        return;
-      }
-    }
-    record(this->rhs(), y0, options, opts.num_threads);
+    with_forward_rhs(this->rhs(), [&](const auto& forward) {
+      record(forward, y0, options, opts.num_threads);
+    });
   }
 
   BatchResult result() const { return out_; }

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "array_checks.hpp"
@@ -236,5 +237,14 @@ class BatchedPythonRhs {
  private:
   const PythonRhs& one_;
 };
+
+// forward(r) with the right-hand side a forward solve of `rhs` runs on: a batched Python f as
+// a BatchedPythonRhs (one call per stage for a lane group), anything else as it is.
+template <class R, class Forward>
+decltype(auto) with_forward_rhs(const R& rhs, Forward&& forward) {
+  if constexpr (std::is_same_v<R, PythonRhs>)
+    if (rhs.batched()) return forward(BatchedPythonRhs(rhs));
+  return forward(rhs);
+}
 
 }  // namespace neuralode::bindings

@@ -53,9 +53,10 @@ BatchResult solve_network(const BoundNetworkRhs& rhs, const Array& y0, const Arr
 }
 
 BatchResult solve_python(const PythonRhs& rhs, const Array& y0, const Array& t,
-                       const SolveOptions& options) {
-  if (rhs.batched()) return solve_with(BatchedPythonRhs(rhs), y0, t, options);
-  return solve_with(rhs, y0, t, options);
+                         const SolveOptions& options) {
+  return with_forward_rhs(rhs, [&](const auto& forward) {
+    return solve_with(forward, y0, t, options);
+  });
 }
 
 py::dict tableau_as_dict(const ButcherTableau& tab) {

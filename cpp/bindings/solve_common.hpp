@@ -22,8 +22,6 @@ namespace neuralode::bindings {
 
 namespace py = pybind11;
 
-using LongArray = py::array_t<long>;
-
 // Outputs of a batch solve, allocated before the GIL is released; threads write through the
 // raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
 // n_rejected. Bound as _core.SolveResult (ys, status, t_reached, stats, failed).

@@ -55,10 +55,17 @@ def batched(func) -> Batched:
         spiral = nde.batched(lambda t, y: (y ** 3) @ A.T)
         ys = nde.odeint(spiral, y0_batch, t)
     """
+    return as_batched(func, "`batched`")
+
+
+def as_batched(func, how) -> Batched:
+    """func as a Batched callable, or the error naming `how` it was declared batched."""
+    if isinstance(func, Batched):
+        return func
     if isinstance(func, (Sequential, Dynamics)):
-        raise ValueError("`batched` applies to plain callables f(t, y); a network is always "
+        raise ValueError(f"{how} applies to plain callables f(t, y); a network is always "
                          "evaluated as a batch, and a Dynamics declares `batched = True`")
-    return func if isinstance(func, Batched) else Batched(func)
+    return Batched(func)
 
 
 class Dynamics:

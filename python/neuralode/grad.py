@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from ._checks import check_tolerances, check_y0, float_array, times_as_given
+from ._checks import check_tolerances, float_array, times_as_given
 from .dynamics import Dynamics
 from .nets import Sequential
 from .options import adjoint_options
@@ -102,17 +102,17 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     check_gradient(gradient)
     if adjoint_norm not in _NORMS:
         raise ValueError(f"`adjoint_norm` must be 'seminorm' or 'full'; got {adjoint_norm!r}")
-    adjoint_rtol, adjoint_atol = check_tolerances(
-        rtol if adjoint_rtol is None else adjoint_rtol,
-        atol if adjoint_atol is None else adjoint_atol, check_y0(y0).shape[-1],
-        names=("rtol" if adjoint_rtol is None else "adjoint_rtol",
-               "atol" if adjoint_atol is None else "adjoint_atol"))
     # Private copies of theta and t: the pullback must not see later changes to the
     # caller's arrays.
     rhs, y0_arr, t_rows, options, theta = checked_problem(
         func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
         num_threads, private=True)
     D = y0_arr.shape[-1]
+    adjoint_rtol, adjoint_atol = check_tolerances(
+        rtol if adjoint_rtol is None else adjoint_rtol,
+        atol if adjoint_atol is None else adjoint_atol, D,
+        names=("rtol" if adjoint_rtol is None else "adjoint_rtol",
+               "atol" if adjoint_atol is None else "adjoint_atol"))
     backward = adjoint_options(options, adjoint_rtol, adjoint_atol, adjoint_norm, D,
                                theta.size, gradient == "adjoint", t_rows.shape[1])
     if gradient in ("backprop", "interpolated"):

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 from ._checks import (FLOAT64, METHODS, check_t, check_y0, float_array, times_as_given)
-from .dynamics import Batched, Dynamics
+from .dynamics import Batched, Dynamics, as_batched
 from .nets import Sequential
 from .options import solver_options
 
@@ -181,12 +181,7 @@ def _vectorized(func, vectorized):
     """func, wrapped as a batched callable when `vectorized` says so."""
     if not isinstance(vectorized, (bool, np.bool_)):
         raise TypeError(f"`vectorized` must be True or False; got {type(vectorized).__name__}")
-    if not vectorized or isinstance(func, Batched):
-        return func
-    if isinstance(func, (Sequential, Dynamics)) or not callable(func):
-        raise ValueError("`vectorized=True` applies to plain callables f(t, y); a network is "
-                         "always evaluated as a batch, and a Dynamics declares `batched = True`")
-    return Batched(func)
+    return as_batched(func, "`vectorized=True`") if vectorized else func
 
 
 def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
