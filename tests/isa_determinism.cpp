@@ -3,13 +3,17 @@
 // x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built
 // and run by test_isa_determinism.py; prints the clones it compared, the values checked and
 // a hash of them, or the first difference (exit status 1). Also checks that lane buffers
-// start on cache lines.
+// start on cache lines, and that the activation kernels of activations.hpp alone (tanh_array
+// for double and float, and the float sigmoid, softplus, SiLU and power) give the same bits
+// in every clone, whole arrays (vector body and remainder) and one element at a time alike.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
+#include <neuralode/activations.hpp>
 #include <neuralode/net_jvp.hpp>
 #include <neuralode/net_vjp.hpp>
 #include <neuralode/nets.hpp>
@@ -74,6 +78,70 @@ NEURALODE_CLONE(evaluate_baseline, __attribute__((flatten, noinline)))
 NEURALODE_CLONE(evaluate_v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
 NEURALODE_CLONE(evaluate_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
 #endif
+
+// The activation kernels over `x` (one scalar type), appended to `out`; false if tanh_array on
+// one element gives other bits than the same element within the whole array.
+template <class T>
+inline bool evaluate_kernels(const std::vector<T>& x, std::vector<T>& out) {
+  const int n = static_cast<int>(x.size());
+  std::vector<T> whole(x.size()), in_place(x);
+  detail::tanh_array(x.data(), whole.data(), n);
+  detail::tanh_array(in_place.data(), in_place.data(), n);  // in == out
+  if (std::memcmp(whole.data(), in_place.data(), whole.size() * sizeof(T)) != 0) return false;
+  for (int i = 0; i < n; ++i) {
+    T one;
+    detail::tanh_array(&x[i], &one, 1);
+    if (std::memcmp(&one, &whole[i], sizeof(T)) != 0) return false;
+  }
+  out.insert(out.end(), whole.begin(), whole.end());
+  for (const T v : x) {
+    out.push_back(detail::sigmoid(v));
+    out.push_back(detail::softplus(v));
+    out.push_back(detail::silu(v));
+    out.push_back(detail::integer_or_real_power(v, 3.0));
+    out.push_back(detail::integer_or_real_power(v, 2.5));
+  }
+  return true;
+}
+
+#define NEURALODE_KERNEL_CLONE(name, attributes)                                            \
+  attributes bool name(const std::vector<double>& xd, const std::vector<float>& xf,          \
+                       std::vector<double>& outd, std::vector<float>& outf) {               \
+    return evaluate_kernels(xd, outd) && evaluate_kernels(xf, outf);                         \
+  }
+NEURALODE_KERNEL_CLONE(kernels_baseline, __attribute__((flatten, noinline)))
+#if defined(__x86_64__)
+NEURALODE_KERNEL_CLONE(kernels_v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
+NEURALODE_KERNEL_CLONE(kernels_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
+#endif
+
+// Kernel inputs: special values, both sides of the branch and clamp points, a dense grid over
+// [-12, 12] and random values of every scale from 2^-40 to 64; an odd count leaves a
+// remainder after the vector body.
+template <class T>
+std::vector<T> kernel_inputs(std::mt19937_64& rng) {
+  using limits = std::numeric_limits<T>;
+  std::vector<T> x{T(0),           -T(0),          limits::infinity(), -limits::infinity(),
+                   limits::quiet_NaN(), limits::denorm_min(), -limits::denorm_min(),
+                   limits::min(),  limits::max(),  -limits::max(), T(0.625), T(9.01),
+                   T(10),          T(19.0615),     T(20),          T(1e-4), T(-1e-8)};
+  for (const T edge : {T(0.625), T(9.01), T(10), T(19.0615), T(20)}) {
+    T up = edge, down = edge;
+    for (int i = 0; i < 8; ++i) {  // neighbours on both sides, of either sign
+      up = std::nextafter(up, limits::infinity());
+      down = std::nextafter(down, T(0));
+      x.insert(x.end(), {up, down, -up, -down});
+    }
+  }
+  for (int i = -24000; i <= 24000; ++i) x.push_back(static_cast<T>(i * 0.0005));
+  std::uniform_real_distribution<double> exponent(-40.0, 6.0);
+  std::bernoulli_distribution negative(0.5);
+  for (int i = 0; i < 20001; ++i) {
+    const double v = std::exp2(exponent(rng));
+    x.push_back(static_cast<T>(negative(rng) ? -v : v));
+  }
+  return x;
+}
 
 // Power(3), then Linear + Tanh for each hidden width, then Linear back to dim; with
 // `squash`, ConcatSquashLinear + SiLU instead of Linear + Tanh.
@@ -164,5 +232,46 @@ int main() {
   }
   for (const auto& clone : clones) std::printf("%s ", clone.first);
   std::printf("\nchecked %ld values, hash %016llx\n", checked, static_cast<unsigned long long>(hash));
+
+  // The kernels alone, for both scalar types.
+  using Kernels = bool (*)(const std::vector<double>&, const std::vector<float>&,
+                           std::vector<double>&, std::vector<float>&);
+  std::vector<std::pair<const char*, Kernels>> kernel_clones{{"baseline", kernels_baseline}};
+#if defined(__x86_64__)
+  if (clones.size() > 1) kernel_clones.emplace_back("x86-64-v3", kernels_v3);
+  if (clones.size() > 2) kernel_clones.emplace_back("x86-64-v4", kernels_v4);
+#endif
+  const std::vector<double> xd = kernel_inputs<double>(rng);
+  const std::vector<float> xf = kernel_inputs<float>(rng);
+  std::vector<double> ref_d;
+  std::vector<float> ref_f;
+  for (size_t c = 0; c < kernel_clones.size(); ++c) {
+    std::vector<double> od;
+    std::vector<float> of;
+    if (!kernel_clones[c].second(xd, xf, c ? od : ref_d, c ? of : ref_f)) {
+      std::printf("%s: tanh_array on one element differs from the whole array\n",
+                  kernel_clones[c].first);
+      return 1;
+    }
+    if (c == 0) continue;
+    if (std::memcmp(od.data(), ref_d.data(), od.size() * sizeof(double)) != 0 ||
+        std::memcmp(of.data(), ref_f.data(), of.size() * sizeof(float)) != 0) {
+      std::printf("%s: the activation kernels differ from baseline\n", kernel_clones[c].first);
+      return 1;
+    }
+  }
+  std::uint64_t kernel_hash = 1469598103934665603ULL;
+  for (double v : ref_d) {
+    std::uint64_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    kernel_hash = (kernel_hash ^ bits) * 1099511628211ULL;
+  }
+  for (float v : ref_f) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    kernel_hash = (kernel_hash ^ bits) * 1099511628211ULL;
+  }
+  std::printf("kernels: checked %zu double and %zu float values, hash %016llx\n", ref_d.size(),
+              ref_f.size(), static_cast<unsigned long long>(kernel_hash));
   return 0;
 }

@@ -1,6 +1,7 @@
 // The activations' kernels: scalar sigmoid, softplus, SiLU and powers over libm (the same
 // calls in every instruction-set clone, so the clones agree), and below them a fast,
-// deterministic elementwise tanh for double arrays.
+// deterministic elementwise tanh for double arrays; then the same kernels for float (at the
+// end of the file, with their own accuracy notes).
 //
 // Why: std::tanh is an opaque libm call (~6-8 ns/element) that keeps the MLP
 // hidden-layer loop scalar. tanh_array is a branch-free loop body that GCC
@@ -126,6 +127,112 @@ inline void tanh_array(const double* in, double* out, int n) {
     const double B = small ? ax * zp : -2.0 * den;
     const double C = small ? q : std::fma(p2k, num, den);
     out[i] = tanh_double_(tanh_bits_(A + B / C) | (ux & kSign));
+  }
+}
+
+// ---- float (single precision) ----------------------------------------------------------
+// The same kernels for Real = float, all arithmetic in float (a conversion to double would
+// halve the vector width). sigmoid, softplus, SiLU and powers call libm's float functions
+// (expf, log1pf, powf): the same calls in every clone, so the clones agree.
+
+inline float softplus(float x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
+
+inline float sigmoid(float x) {
+  if (x >= 0) return 1 / (1 + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1 + e);
+}
+
+inline float silu(float x) { return x * sigmoid(x); }
+
+// The exponent stays a double (Layer::setting); a non-integer one is rounded to float.
+inline float integer_or_real_power(float x, double p) {
+  if (p == 2) return x * x;
+  if (p == 3) return x * x * x;
+  return std::pow(x, static_cast<float>(p));
+}
+
+inline std::uint32_t tanh_bits_(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float tanh_float_(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// out[i] = tanh(in[i]) in single precision; in and out may be the same array. The loop body
+// is branch-free and uses 32-bit lanes only, so an AVX-512 vector holds 16 elements (8 for
+// the double kernel), and it has no division on the small branch.
+//
+// Method. |x| < 0.625: tanh(a) = a + a*z*P(z), z = a^2, P of degree 4: the minimax
+// coefficients of Cephes tanhf.c (S. L. Moshier), which a weighted minimax fit reproduces;
+// the term a*z*P is at most 11% of a, so its rounding errors barely reach the result.
+// |x| >= 0.625: tanh(a) = 1 - 2/(e^y + 1), y = 2a. e^y = 2^k e^r with k = round(y/ln2)
+// (float magic-number rounding), r = y - k*ln2 (Cody-Waite split of Cephes expf.c: k*kLn2Hi
+// is exact), |r| <= ln2/2. e^r - 1 = r + r^2*E(r), E of degree 4, a weighted minimax fit
+// (relative error 3e-9 on |r| <= 0.3466). e^y + 1 = 2^k (e^r - 1) + (2^k + 1) in one fma
+// (2^k + 1 is exact for k <= 23; beyond, its rounding is far below the result's ulp), which
+// spares the rounding of e^r itself; then one correctly rounded division and the
+// subtraction from 1.
+//
+// Accuracy (exhaustive over all 2^32 floats, against the double tanh): max error 1.198 ulp,
+// just above |x| = 0.625 (0.721 ulp below it); every result is within 1 ulp of the correctly
+// rounded float, and 99.8% of them are that float. tests/test_tanh_float.py checks the bound
+// on ~2.8e7 of them. Special values as in the double kernel: +-0 keep their sign,
+// +-inf -> +-1, NaN -> NaN, subnormals and every |x| < 3.52e-4 map to themselves,
+// |x| >= 9.0109... gives exactly +-1 (as does the correctly rounded tanh).
+inline void tanh_array(const float* in, float* out, int n) {
+  // Cephes tanhf: tanh(a) = a + a*z*P(z) on |a| < 0.625.
+  constexpr float kP0 = -3.33332819422e-1f;
+  constexpr float kP1 = 1.33314422036e-1f;
+  constexpr float kP2 = -5.37397155531e-2f;
+  constexpr float kP3 = 2.06390887954e-2f;
+  constexpr float kP4 = -5.70498872745e-3f;
+  // e^r - 1 = r + r^2*(kE0 + kE1 r + kE2 r^2 + kE3 r^3 + kE4 r^4) on |r| <= ln2/2.
+  constexpr float kE0 = 0x1.fffffcp-2f;
+  constexpr float kE1 = 0x1.555492p-3f;
+  constexpr float kE2 = 0x1.5558f2p-5f;
+  constexpr float kE3 = 0x1.1239e0p-7f;
+  constexpr float kE4 = 0x1.6a2432p-10f;
+  constexpr float kLog2e = 1.44269504088896341f;
+  constexpr float kLn2Hi = 0.693359375f;  // 355/512: k*kLn2Hi is exact
+  constexpr float kLn2Lo = -2.12194440e-4f;
+  // Adding 1.5*2^23 rounds y*log2e to an integer and leaves it in the low mantissa bits.
+  constexpr float kMagic = 12582912.0f;
+  // 1 - tanh(a) < 2^-25 for a > 9.01, so the result already rounds to 1; clamping keeps
+  // k <= 29 (2^k finite) and maps inf to 1.
+  constexpr float kClamp = 10.0f;
+  constexpr std::uint32_t kSign = std::uint32_t{1} << 31;
+
+  for (int i = 0; i < n; ++i) {
+    const std::uint32_t ux = tanh_bits_(in[i]);
+    const float ax = tanh_float_(ux & ~kSign);  // |x|; tanh is odd, sign reapplied
+
+    // Small branch. For subnormal a, z underflows to 0 and the result is a itself.
+    const float z = ax * ax;
+    const float p = std::fma(std::fma(std::fma(std::fma(kP4, z, kP3), z, kP2), z, kP1), z, kP0);
+    const float small_value = std::fma(ax * z, p, ax);
+
+    // Large branch; NaN is clamped here too and takes the small branch, which propagates it.
+    const float a = ax < kClamp ? ax : kClamp;
+    const float y = a + a;
+    const float t = std::fma(y, kLog2e, kMagic);
+    const float kf = t - kMagic;
+    const float r = std::fma(-kf, kLn2Lo, std::fma(-kf, kLn2Hi, y));
+    const float e =
+        std::fma(std::fma(std::fma(std::fma(kE4, r, kE3), r, kE2), r, kE1), r, kE0);
+    const float em1 = std::fma(r * r, e, r);  // e^r - 1
+    // 2^k from k in the low bits of t, as in the double kernel.
+    const float p2k = tanh_float_((tanh_bits_(t) << 23) + (std::uint32_t{127} << 23));
+    const float large_value = 1.0f - 2.0f / std::fma(p2k, em1, p2k + 1.0f);
+
+    const bool small = !(ax >= 0.625f);  // or NaN
+    out[i] = tanh_float_(tanh_bits_(small ? small_value : large_value) | (ux & kSign));
   }
 }
 
