@@ -1,6 +1,6 @@
 // Every instruction-set clone computes the same bits (cpp/include/neuralode/simd.hpp): the
-// forward pass and the VJPs of small networks, compiled for x86-64-v4, x86-64-v3 and baseline
-// x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built
+// forward pass and the VJPs of small networks, in double and in float, compiled for x86-64-v4,
+// x86-64-v3 and baseline x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built
 // and run by test_isa_determinism.py; prints the clones it compared, the values checked and
 // a hash of them, or the first difference (exit status 1). Also checks that lane buffers
 // start on cache lines, and that the activation kernels of activations.hpp alone (tanh_array
@@ -24,30 +24,31 @@ namespace {
 
 constexpr int kLanes = 8;
 
-// f, every VJP output and a JVP on 8 lanes, appended to `out`; returns false if any lane
-// evaluated alone gives other bits than it does among 8.
-inline bool evaluate(const Network& net, const double* t, const double* theta, const double* y,
-                     std::vector<double>& out) {
+// f, every VJP output and a JVP on 8 lanes, appended to `out` (floats exactly as doubles);
+// returns false if any lane evaluated alone gives other bits than it does among 8.
+template <class Real>
+bool evaluate(const Network& net, const double* t, const Real* theta, const Real* y,
+              std::vector<double>& out) {
   const int dim = net.dim();
   const long params = net.num_params();
-  NetWorkspace wide, one;
+  NetWorkspace<Real> wide, one;
   net.prepare<kLanes>(wide);
   net.prepare<1>(one);
-  NetTape tape, tape_one;
+  NetTape<Real> tape, tape_one;
   prepare_tape<kLanes>(net, tape);
   prepare_tape<1>(net, tape_one);
-  std::vector<double> f(static_cast<size_t>(dim) * kLanes), a_y(f.size()),
+  std::vector<Real> f(static_cast<size_t>(dim) * kLanes), a_y(f.size()),
       a_theta(static_cast<size_t>(params) * kLanes), a_t(kLanes);
   forward_recorded<kLanes>(net, t, theta, y, f.data(), tape, wide);
   network_vjp<kLanes>(net, theta, tape, y, a_y.data(), a_theta.data(), a_t.data(), wide);
-  std::vector<double> f_jvp(f.size()), jv(f.size());  // the tangent: a_y, any vector
+  std::vector<Real> f_jvp(f.size()), jv(f.size());  // the tangent: a_y, any vector
   network_jvp<kLanes>(net, t, theta, y, a_y.data(), f_jvp.data(), jv.data(), wide);
-  if (std::memcmp(f.data(), f_jvp.data(), f.size() * sizeof(double)) != 0) return false;
-  for (const std::vector<double>* v : {&f, &a_y, &a_theta, &a_t, &jv})
+  if (std::memcmp(f.data(), f_jvp.data(), f.size() * sizeof(Real)) != 0) return false;
+  for (const std::vector<Real>* v : {&f, &a_y, &a_theta, &a_t, &jv})
     out.insert(out.end(), v->begin(), v->end());
-  std::vector<double> y_one(dim), f_one(dim), a_y_one(dim), a_theta_one(params), v_one(dim),
+  std::vector<Real> y_one(dim), f_one(dim), a_y_one(dim), a_theta_one(params), v_one(dim),
       jv_one(dim);
-  double a_t_one = 0;
+  Real a_t_one = 0;
   for (int l = 0; l < kLanes; ++l) {  // the same sample alone (its cotangent is its state)
     for (int d = 0; d < dim; ++d) y_one[d] = y[d * kLanes + l];
     for (int d = 0; d < dim; ++d) v_one[d] = a_y[d * kLanes + l];
@@ -56,22 +57,26 @@ inline bool evaluate(const Network& net, const double* t, const double* theta, c
                    &a_t_one, one);
     network_jvp<1>(net, t + l, theta, y_one.data(), v_one.data(), f_one.data(), jv_one.data(),
                    one);
-    bool same = std::memcmp(&a_t_one, &a_t[l], sizeof(double)) == 0;
+    bool same = std::memcmp(&a_t_one, &a_t[l], sizeof(Real)) == 0;
     for (int d = 0; d < dim; ++d)
-      same = same && std::memcmp(&f_one[d], &f[d * kLanes + l], sizeof(double)) == 0 &&
-             std::memcmp(&a_y_one[d], &a_y[d * kLanes + l], sizeof(double)) == 0 &&
-             std::memcmp(&jv_one[d], &jv[d * kLanes + l], sizeof(double)) == 0;
+      same = same && std::memcmp(&f_one[d], &f[d * kLanes + l], sizeof(Real)) == 0 &&
+             std::memcmp(&a_y_one[d], &a_y[d * kLanes + l], sizeof(Real)) == 0 &&
+             std::memcmp(&jv_one[d], &jv[d * kLanes + l], sizeof(Real)) == 0;
     for (long p = 0; p < params; ++p)
-      same = same && std::memcmp(&a_theta_one[p], &a_theta[p * kLanes + l], sizeof(double)) == 0;
+      same = same && std::memcmp(&a_theta_one[p], &a_theta[p * kLanes + l], sizeof(Real)) == 0;
     if (!same) return false;
   }
   return true;
 }
 
+// The network in double, then in float (its parameters and states rounded to float).
 #define NEURALODE_CLONE(name, attributes)                                                 \
   attributes bool name(const Network& net, const double* t, const double* theta,          \
                        const double* y, std::vector<double>& out) {                       \
-    return evaluate(net, t, theta, y, out);                                               \
+    const std::vector<float> theta_f(theta, theta + net.num_params()),                    \
+        y_f(y, y + static_cast<long>(net.dim()) * kLanes);                               \
+    return evaluate(net, t, theta, y, out) &&                                            \
+           evaluate(net, t, theta_f.data(), y_f.data(), out);                            \
   }
 NEURALODE_CLONE(evaluate_baseline, __attribute__((flatten, noinline)))
 #if defined(__x86_64__)

@@ -11,18 +11,19 @@ namespace neuralode::bindings {
 
 // Per-sample gradients of a backward pass, plus its BatchResult (statuses and statistics).
 // Bound as _core.BackwardResult.
+template <class Real>
 struct AdjointResult {
-  Array grad_y0, grad_theta, a_t_end, f_dot;
-  BatchResult batch;
+  ArrayOf<Real> grad_y0, grad_theta, a_t_end, f_dot;
+  BatchResult<Real> batch;
   AdjointResult(long samples, long dim, long params, long state_size, long times)
       : grad_y0({samples, dim}), grad_theta({samples, params}), a_t_end(samples),
         f_dot({samples, times}), batch(samples, 0, state_size) {
-    std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), 0.0);
+    std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), Real(0));
   }
   // with_dots: the backward pass fills f_dot (see AdjointJumps).
-  AdjointJumps jumps(const AdjointLayout& layout, long times, const Array& ys,
-                     const Array& dL_dys, bool with_dots) {
-    AdjointJumps jumps{layout,           times,
+  AdjointJumps<Real> jumps(const AdjointLayout& layout, long times, const ArrayOf<Real>& ys,
+                           const ArrayOf<Real>& dL_dys, bool with_dots) {
+    AdjointJumps<Real> jumps{layout,           times,
                        ys.shape(1),      ys.data(),
                        dL_dys.data(),    grad_y0.mutable_data(),
                        grad_theta.mutable_data(), a_t_end.mutable_data()};
@@ -37,14 +38,16 @@ struct AdjointResult {
 
 // What backprop's reverse sweep gives: dL/dy0 (B, D), dL/dθ (B, P) one row per sample, and
 // per sample (VJP evaluations, steps gone back through, 0). Bound as _core.BackpropResult.
+template <class Real>
 struct BackpropResult {
-  Array grad_y0, grad_theta;
+  ArrayOf<Real> grad_y0, grad_theta;
   py::array_t<long> work;
 };
 
 // The core's options of a backward solve of the state s0 (B, size) over t_back (1 or B, T).
-inline SolverOptions backward_options(const AdjointOptions& opts, const AdjointLayout& layout,
-                                      const Array& s0, const Array& t_back) {
+template <class Real>
+SolverOptions backward_options(const AdjointOptions& opts, const AdjointLayout& layout,
+                               const ArrayOf<Real>& s0, const Array& t_back) {
   const ProblemSize size = check_problem_arrays(s0, t_back);
   if (s0.ndim() != 2 || size.dim != layout.size())
     throw py::value_error("the backward state must have shape (B, " +

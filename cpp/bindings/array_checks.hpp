@@ -9,7 +9,10 @@
 
 namespace neuralode::bindings {
 
-using Array = pybind11::array_t<double, pybind11::array::c_style | pybind11::array::forcecast>;
+// Arrays of the states' scalar type (double or float; times are always double).
+template <class Real>
+using ArrayOf = pybind11::array_t<Real, pybind11::array::c_style | pybind11::array::forcecast>;
+using Array = ArrayOf<double>;
 
 inline std::string format_number(double x) {
   char buf[32];
@@ -17,17 +20,19 @@ inline std::string format_number(double x) {
   return buf;
 }
 
-// What a Python function returned, as float64, if it holds real numbers (integers or
-// floats); an empty handle otherwise. A forced cast alone would drop imaginary parts, turn
-// booleans into 0 and 1 and parse strings of digits.
-inline Array real_array(const pybind11::handle& returned) {
-  if (pybind11::isinstance<Array>(returned))  // float64, C-contiguous: the common case
-    return pybind11::reinterpret_borrow<Array>(returned);
+// What a Python function returned, as Real, if it holds real numbers (integers or floats);
+// an empty handle otherwise. A forced cast alone would drop imaginary parts, turn booleans
+// into 0 and 1 and parse strings of digits.
+template <class Real = double>
+ArrayOf<Real> real_array(const pybind11::handle& returned) {
+  using A = ArrayOf<Real>;
+  if (pybind11::isinstance<A>(returned))  // the right dtype, C-contiguous: the common case
+    return pybind11::reinterpret_borrow<A>(returned);
   const pybind11::array any = pybind11::array::ensure(returned);
   const char kind = any ? any.dtype().kind() : 'O';
   if (kind != 'f' && kind != 'i' && kind != 'u')
-    return pybind11::reinterpret_steal<Array>(pybind11::handle());  // empty: not an Array()
-  return Array::ensure(any);
+    return pybind11::reinterpret_steal<A>(pybind11::handle());  // empty: not an A()
+  return A::ensure(any);
 }
 
 // "name[i]" for a one-dimensional argument, "name[row, i]" for a two-dimensional one.
@@ -37,13 +42,14 @@ inline std::string element_name(const char* name, bool two_dimensional, long row
 }
 
 // values is (rows, n); raises ValueError naming the first NaN or inf.
-inline void check_finite(const Array& values, const char* name, bool two_dimensional) {
+template <class Real>
+void check_finite(const ArrayOf<Real>& values, const char* name, bool two_dimensional) {
   const long rows = values.ndim() == 2 ? values.shape(0) : 1;
   const long n = values.ndim() == 2 ? values.shape(1) : values.size();
-  const double* v = values.data();
+  const Real* v = values.data();
   // x - x is 0 for finite x and NaN otherwise, and a sum of zeros stays 0: one pass that
   // vectorizes (params can be long), then the slow search only when something is wrong.
-  double sum = 0;
+  Real sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (long i = 0; i < rows * n; ++i) sum += v[i] - v[i];
   if (sum == 0) return;

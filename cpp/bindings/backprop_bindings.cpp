@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <limits>
+#include <string>
 #include <neuralode/backprop.hpp>
 #include <neuralode/batch.hpp>
 #include <neuralode/gradients/adjoint.hpp>
@@ -25,45 +26,48 @@ namespace {
 // right-hand side the numerics run on.
 template <class Bound, class R>
 class RecordedSolve {
+  using Real = typename R::Real;
+  using RealArray = ArrayOf<Real>;
+
  public:
-  RecordedSolve(const Bound& rhs, const Array& y0, const Array& t, const SolveOptions& opts)
+  RecordedSolve(const Bound& rhs, const RealArray& y0, const Array& t, const SolveOptions& opts)
       : rhs_(rhs), t_(t), tableau_(opts.method()),
         size_(check_problem_arrays(y0, t)), dim_(static_cast<int>(size_.dim)),
         out_(size_.samples, t.shape(1), size_.dim), tapes_(static_cast<size_t>(size_.samples)) {
     check_rhs_dim(this->rhs(), size_.dim);
-    for (StepTape& tape : tapes_) tape.reset(dim_, tableau_.stages);
+    for (StepTape<Real>& tape : tapes_) tape.reset(dim_, tableau_.stages);
     SolverOptions options = opts.for_dim(size_.dim);
     with_forward_rhs(this->rhs(), [&](const auto& forward) {
       record(forward, y0, options, opts.num_threads);
     });
   }
 
-  BatchResult result() const { return out_; }
+  BatchResult<Real> result() const { return out_; }
 
   long stored_floats() const {
     long total = 0;
-    for (const StepTape& tape : tapes_) total += tape.stored_floats();
+    for (const StepTape<Real>& tape : tapes_) total += tape.stored_floats();
     return total;
   }
 
   // The solution at the times tq (1 or B rows of M) by the method's own dense output, as
   // (M, B, D): what the forward solve would have output there. NaN past where a sample
   // stopped. solve.py has checked that every time lies in its sample's interval.
-  Array evaluate(const Array& tq) const {
+  RealArray evaluate(const Array& tq) const {
     const long times = tq.shape(1), count = samples(), last_output = t_.shape(1) - 1;
-    Array result({times, count, static_cast<long>(dim_)});
-    double* out = result.mutable_data();
+    RealArray result({times, count, static_cast<long>(dim_)});
+    Real* out = result.mutable_data();
     for (long b = 0; b < count; ++b) {
-      const StepTape& tape = tapes_[static_cast<size_t>(b)];
+      const StepTape<Real>& tape = tapes_[static_cast<size_t>(b)];
       const double* row = tq.data() + (tq.shape(0) == 1 ? 0 : b) * times;
       const double t0 = t_row(b)[0], direction = t_row(b)[last_output] >= t0 ? 1 : -1;
       const bool success = out_.status_data[b] == 0;
       long hint = 0;
       for (long i = 0; i < times; ++i) {
-        double* dst = out + (i * count + b) * dim_;
+        Real* dst = out + (i * count + b) * dim_;
         const double tau = row[i];
         if (tau == t0 || tape.steps() == 0) {  // y0 itself (a solve of one time has no steps)
-          const double* y0 = out_.ys_data + b * dim_;
+          const Real* y0 = out_.ys_data + b * dim_;
           std::copy(y0, y0 + dim_, dst);
           continue;
         }
@@ -71,7 +75,7 @@ class RecordedSolve {
         // A failed sample's tape is not closed: the Hermite output of its last step has no end.
         const bool open_end = !success && hint + 1 == tape.steps() && tableau_.dense_degree == 0;
         if (direction * (tau - out_.t_reached_data[b]) > 0 || open_end)
-          std::fill(dst, dst + dim_, std::numeric_limits<double>::quiet_NaN());
+          std::fill(dst, dst + dim_, std::numeric_limits<Real>::quiet_NaN());
         else
           tape.interpolate(tableau_, hint, tau, dst);
       }
@@ -81,13 +85,13 @@ class RecordedSolve {
 
   // dL_dys (T, B, D) -> dL/dy0, dL/dθ and the work per sample: backpropagation through
   // every sample's recorded steps.
-  BackpropResult pullback(const Array& dL_dys, int num_threads) const {
+  BackpropResult<Real> pullback(const RealArray& dL_dys, int num_threads) const {
     const long params = rhs().num_params();
-    Array grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
+    RealArray grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
     py::array_t<long> work_done({samples(), 3L});
     long* wd = work_done.mutable_data();
-    double *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
-    const double* g = dL_dys.data();
+    Real *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
+    const Real* g = dL_dys.data();
     if constexpr (R::threads) {
       run_interruptibly(nullptr, [&](InterruptWatch& watch) {
         parallel_over_samples(
@@ -102,19 +106,21 @@ class RecordedSolve {
       auto take = [&]() -> long { return next < samples() ? next++ : -1; };
       backprop_samples(take, g, gy, gt, wd, [] { return false; });
     }
-    return BackpropResult{grad_y0, grad_theta, work_done};
+    return BackpropResult<Real>{grad_y0, grad_theta, work_done};
   }
 
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
   // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint returns. The dot products
   // of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would be a call
   // of its own, and grad.py takes them afterwards instead.
-  AdjointResult interpolated_pullback(const Array& s0, const Array& t_back, const Array& dL_dys,
-                                  const AdjointOptions& opts) const {
+  AdjointResult<Real> interpolated_pullback(const RealArray& s0, const Array& t_back,
+                                            const RealArray& dL_dys,
+                                            const AdjointOptions& opts) const {
     const AdjointLayout layout{dim_, rhs().num_params(), false};
     SolverOptions options = backward_options(opts, layout, s0, t_back);
-    AdjointResult result(samples(), layout.dim, layout.params, layout.size(), t_back.shape(1));
-    const AdjointJumps jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, R::threads);
+    AdjointResult<Real> result(samples(), layout.dim, layout.params, layout.size(),
+                               t_back.shape(1));
+    const AdjointJumps<Real> jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, R::threads);
     run_on_lanes(rhs(), s0.data(), layout.size(), t_back, options, opts.num_threads,
                  result.batch, [&](auto lanes, auto& queue) {
                    constexpr int L = decltype(lanes)::value;
@@ -133,17 +139,18 @@ class RecordedSolve {
 
   // The forward solve with a tape recorder per thread, then the tapes' ends.
   template <class Forward>
-  void record(const Forward& forward, const Array& y0, SolverOptions& options, int num_threads) {
+  void record(const Forward& forward, const RealArray& y0, SolverOptions& options,
+              int num_threads) {
     run_on_lanes(forward, y0.data(), dim_, t_, options, num_threads, out_,
                  [&](auto lanes, auto& queue) {
                    constexpr int L = decltype(lanes)::value;
                    ForwardSystem<L, Forward> system(forward);
-                   TapeRecorder recorder;  // per thread: it buffers its lanes' steps
+                   TapeRecorder<Real> recorder;  // per thread: it buffers its lanes' steps
                    recorder.tapes = tapes_.data();
                    integrate_queue<L>(system, tableau_, options, queue, out_, recorder);
                  });
     auto lanes = rhs().template lanes<1>();
-    close_tapes([&](double t_end, const double* y, double* out) { lanes.f_one(t_end, y, out); });
+    close_tapes([&](double t_end, const Real* y, Real* out) { lanes.f_one(t_end, y, out); });
   }
 
   // Each successful sample's end state and, for methods without an FSAL stage, f there (for
@@ -153,35 +160,35 @@ class RecordedSolve {
     const long times = t_.shape(1);
     for (long b = 0; b < samples(); ++b) {
       if (out_.status_data[b] != 0) continue;
-      StepTape& tape = tapes_[static_cast<size_t>(b)];
-      const double* y_end = out_.ys_data + ((times - 1) * samples() + b) * dim_;
+      StepTape<Real>& tape = tapes_[static_cast<size_t>(b)];
+      const Real* y_end = out_.ys_data + ((times - 1) * samples() + b) * dim_;
       tape.end_y.assign(y_end, y_end + dim_);
-      tape.end_slope.assign(static_cast<size_t>(dim_), 0.0);
+      tape.end_slope.assign(static_cast<size_t>(dim_), Real(0));
       if (!tableau_.fsal()) slope(t_row(b)[times - 1], y_end, tape.end_slope.data());
     }
   }
 
   // One thread's share of the pullback (compiled per instruction set where R allows).
   template <class Take, class Stop>
-  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const double* dL_dys,
-                                                  double* grad_y0, double* grad_theta,
-                                                  long* work_done, Stop&& stop) const {
+  NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const Real* dL_dys, Real* grad_y0,
+                                                  Real* grad_theta, long* work_done,
+                                                  Stop&& stop) const {
     backprop_samples(take, dL_dys, grad_y0, grad_theta, work_done, stop);
   }
 
   // Backpropagation through the steps of the samples `take` hands out. work_done row: VJP
   // evaluations, steps gone back through, 0.
   template <class Take, class Stop>
-  void backprop_samples(Take& take, const double* dL_dys, double* grad_y0, double* grad_theta,
+  void backprop_samples(Take& take, const Real* dL_dys, Real* grad_y0, Real* grad_theta,
                         long* work_done, Stop&& stop) const {
     const long params = rhs().num_params();
     BackpropVjp<R> vjp(rhs());
-    std::vector<double> work;
+    std::vector<Real> work;
     for (long b = take(); b >= 0 && !stop(); b = take()) {
-      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, 0.0);
+      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, Real(0));
       vjp.theta_bar = grad_theta + b * params;
       const long calls_before = vjp.calls;
-      const OutputGrid grid{t_row(b), 1, t_.shape(1), nullptr, 0};
+      const OutputGrid<Real> grid{t_row(b), 1, t_.shape(1), nullptr, 0};
       backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
                       samples() * dim_, dim_, grad_y0 + b * dim_, work);
       work_done[3 * b] = vjp.calls - calls_before;
@@ -195,16 +202,17 @@ class RecordedSolve {
   const ButcherTableau& tableau_;
   ProblemSize size_;
   int dim_;
-  BatchResult out_;
-  std::vector<StepTape> tapes_;
+  BatchResult<Real> out_;
+  std::vector<StepTape<Real>> tapes_;
 };
 
-using NetworkRecordedSolve = RecordedSolve<BoundNetworkRhs, NetworkRhs>;
-using PythonRecordedSolve = RecordedSolve<PythonRhs, PythonRhs>;
-
-template <class Recorded, class Bound>
-void def_recorded(py::module_& m, const char* name) {
-  py::class_<Recorded>(m, name)
+// The recorded solve of a bound right-hand side, bound as _core.<name>: NetworkRecordedSolve,
+// PythonRecordedSolve, and with the suffix 32 for float32 states.
+template <class Bound>
+void def_recorded(py::module_& m, const std::string& name) {
+  using Recorded = RecordedSolve<Bound, core_rhs_t<Bound>>;
+  using RealArray = ArrayOf<typename Bound::Real>;
+  py::class_<Recorded>(m, name.c_str())
       .def("result", &Recorded::result)
       .def_property_readonly("stored_floats", &Recorded::stored_floats)
       .def("evaluate", &Recorded::evaluate, py::arg("t"))
@@ -213,7 +221,7 @@ void def_recorded(py::module_& m, const char* name) {
            py::arg("t_back"), py::arg("dL_dys"), py::arg("options"));
   m.def(
       "record",
-      [](const Bound& rhs, const Array& y0, const Array& t, const SolveOptions& options) {
+      [](const Bound& rhs, const RealArray& y0, const Array& t, const SolveOptions& options) {
         return std::make_unique<Recorded>(rhs, y0, t, options);
       },
       py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
@@ -222,8 +230,11 @@ void def_recorded(py::module_& m, const char* name) {
 }  // namespace
 
 void register_backprop(py::module_& m) {
-  def_recorded<NetworkRecordedSolve, BoundNetworkRhs>(m, "NetworkRecordedSolve");
-  def_recorded<PythonRecordedSolve, PythonRhs>(m, "PythonRecordedSolve");
+  for_each_real([&](auto real, const std::string& suffix) {
+    using Real = decltype(real);
+    def_recorded<BoundNetworkRhs<Real>>(m, "NetworkRecordedSolve" + suffix);
+    def_recorded<PythonRhs<Real>>(m, "PythonRecordedSolve" + suffix);
+  });
 }
 
 }  // namespace neuralode::bindings

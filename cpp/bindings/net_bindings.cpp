@@ -9,13 +9,12 @@
 #include <neuralode/nets.hpp>
 #include <neuralode/simd.hpp>
 
+#include "array_checks.hpp"
 #include "bindings.hpp"
 
 namespace py = pybind11;
 
 namespace neuralode::bindings {
-
-using Array = py::array_t<double, py::array::c_style | py::array::forcecast>;
 
 namespace {
 
@@ -24,11 +23,12 @@ constexpr int kRowLanes = 8;
 // out = f(t, y) for the rows of block `block` of y (rows, dim): kRowLanes rows side by side
 // (component-major), or one at a time for a last, partial block. Each row's arithmetic is the
 // same either way.
-NEURALODE_SIMD_CLONES void forward_block(const Network& net, const double* t, const double* theta,
-                                         const double* y, double* out, long rows, long block,
-                                         NetWorkspace& wide, NetWorkspace& one,
-                                         std::vector<double>& in_lanes,
-                                         std::vector<double>& out_lanes) {
+template <class Real>
+NEURALODE_SIMD_CLONES void forward_block(const Network& net, const double* t, const Real* theta,
+                                         const Real* y, Real* out, long rows, long block,
+                                         NetWorkspace<Real>& wide, NetWorkspace<Real>& one,
+                                         std::vector<Real>& in_lanes,
+                                         std::vector<Real>& out_lanes) {
   const int dim = net.dim();
   const long first = block * kRowLanes;
   if (first + kRowLanes > rows) {
@@ -44,17 +44,17 @@ NEURALODE_SIMD_CLONES void forward_block(const Network& net, const double* t, co
 
 // The VJPs of the rows `take` hands out: (a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t) at (t_b, y_b) into
 // a_y (rows, dim), a_theta (rows, P) and a_t (rows).
-template <class Take>
+template <class Take, class Real>
 NEURALODE_SIMD_CLONES void vjp_rows(const Network& net, Take& take, const double* t,
-                                    const double* y, const double* theta, const double* a,
-                                    double* a_y, double* a_theta, double* a_t) {
+                                    const Real* y, const Real* theta, const Real* a, Real* a_y,
+                                    Real* a_theta, Real* a_t) {
   const int dim = net.dim();
   const long params = net.num_params();
-  NetWorkspace ws;
+  NetWorkspace<Real> ws;
   net.prepare<1>(ws);
-  NetTape tape;
+  NetTape<Real> tape;
   prepare_tape<1>(net, tape);
-  std::vector<double> f(static_cast<size_t>(dim));
+  std::vector<Real> f(static_cast<size_t>(dim));
   for (long b = take(); b >= 0; b = take()) {
     forward_recorded<1>(net, t + b, theta, y + b * dim, f.data(), tape, ws);
     network_vjp<1>(net, theta, tape, a + b * dim, a_y + b * dim, a_theta + b * params, a_t + b,
@@ -63,10 +63,11 @@ NEURALODE_SIMD_CLONES void vjp_rows(const Network& net, Take& take, const double
 }
 
 // f(t_b, y_b) and (∂f/∂y) v_b for the rows of block `block` (as forward_block groups them).
-NEURALODE_SIMD_CLONES void jvp_block(const Network& net, const double* t, const double* theta,
-                                     const double* y, const double* v, double* f, double* jv,
-                                     long rows, long block, NetWorkspace& wide, NetWorkspace& one,
-                                     std::vector<double>& lanes) {
+template <class Real>
+NEURALODE_SIMD_CLONES void jvp_block(const Network& net, const double* t, const Real* theta,
+                                     const Real* y, const Real* v, Real* f, Real* jv, long rows,
+                                     long block, NetWorkspace<Real>& wide,
+                                     NetWorkspace<Real>& one, std::vector<Real>& lanes) {
   const int dim = net.dim();
   const long first = block * kRowLanes;
   if (first + kRowLanes > rows) {
@@ -75,7 +76,7 @@ NEURALODE_SIMD_CLONES void jvp_block(const Network& net, const double* t, const 
     return;
   }
   const size_t width = static_cast<size_t>(dim) * kRowLanes;
-  double *y_lanes = lanes.data(), *v_lanes = y_lanes + width, *f_lanes = v_lanes + width,
+  Real *y_lanes = lanes.data(), *v_lanes = y_lanes + width, *f_lanes = v_lanes + width,
          *jv_lanes = f_lanes + width;
   for (int l = 0; l < kRowLanes; ++l)
     for (int d = 0; d < dim; ++d) {
@@ -90,47 +91,29 @@ NEURALODE_SIMD_CLONES void jvp_block(const Network& net, const double* t, const 
     }
 }
 
-}  // namespace
-
-void register_nets(py::module_& m) {
-  // The layer kinds' names, in the order of LayerKinds (layers/layer_kinds.hpp).
-  m.def("_layer_kinds", [] {
-    std::vector<std::string> names;
-    for (int kind = 0; kind < num_layer_kinds; ++kind) names.push_back(kind_name(kind));
-    return names;
-  });
-  py::class_<Network>(m, "Network")
-      // One (kind name, in_features, out_features, parameter offset, setting) per layer.
-      .def(py::init([](const std::vector<std::tuple<std::string, int, int, long, double>>& specs,
-                       int dim, long num_params) {
-             std::vector<Layer> layers;
-             for (const auto& [name, in, out, offset, setting] : specs) {
-               const int kind = kind_from_name(name);
-               if (kind < 0) throw std::invalid_argument("unknown layer kind '" + name + "'");
-               layers.push_back(Layer{kind, in, out, offset, setting});
-             }
-             return Network(std::move(layers), dim, num_params);
-           }),
-           py::arg("layers"), py::arg("dim"), py::arg("num_params"))
-      .def_property_readonly("dim", &Network::dim)
-      .def_property_readonly("num_params", &Network::num_params)
+// Network.forward, vjp, _jvp and jacobian on states and parameters of type Real (overloads:
+// float32 arrays take the float path, others are converted to float64).
+template <class Real>
+void def_network_methods(py::class_<Network>& cls) {
+  using RealArray = ArrayOf<Real>;
       // f(t_b, y_b) for every row b of y (B, dim); t has one entry per row.
-      .def("forward",
-           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+  cls.def("forward",
+           [](const Network& net, const Array& t, const RealArray& y, const RealArray& theta,
               int num_threads) {
              const long count = y.shape(0);
              const int dim = net.dim();
-             Array out({count, static_cast<long>(dim)});
-             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
-             double* outp = out.mutable_data();
+             RealArray out({count, static_cast<long>(dim)});
+             const double* tp = t.data();
+             const Real *yp = y.data(), *thetap = theta.data();
+             Real* outp = out.mutable_data();
              {
                py::gil_scoped_release release;
                const long blocks = (count + kRowLanes - 1) / kRowLanes;
                parallel_over_samples(blocks, num_threads, [&](auto take) {
-                 NetWorkspace wide, one;
+                 NetWorkspace<Real> wide, one;
                  net.prepare<kRowLanes>(wide);
                  net.prepare<1>(one);
-                 std::vector<double> in_lanes(static_cast<size_t>(dim) * kRowLanes),
+                 std::vector<Real> in_lanes(static_cast<size_t>(dim) * kRowLanes),
                      out_lanes(in_lanes.size());
                  for (long block = take(); block >= 0; block = take())
                    forward_block(net, tp, thetap, yp, outp, count, block, wide, one, in_lanes,
@@ -142,13 +125,14 @@ void register_nets(py::module_& m) {
            py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0)
       // Per row b: (a_b·∂f/∂y, a_b·∂f/∂θ, a_b·∂f/∂t) at (t_b, y_b), by the hand-written VJPs.
       .def("vjp",
-           [](const Network& net, const Array& t, const Array& y, const Array& theta,
-              const Array& a, int num_threads) {
+           [](const Network& net, const Array& t, const RealArray& y, const RealArray& theta,
+              const RealArray& a, int num_threads) {
              const long count = y.shape(0), params = net.num_params();
-             Array a_y({count, static_cast<long>(net.dim())}), a_theta({count, params}),
+             RealArray a_y({count, static_cast<long>(net.dim())}), a_theta({count, params}),
                  a_t(count);
-             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data(), *ap = a.data();
-             double *a_yp = a_y.mutable_data(), *a_thetap = a_theta.mutable_data(),
+             const double* tp = t.data();
+             const Real *yp = y.data(), *thetap = theta.data(), *ap = a.data();
+             Real *a_yp = a_y.mutable_data(), *a_thetap = a_theta.mutable_data(),
                     *a_tp = a_t.mutable_data();
              {
                py::gil_scoped_release release;
@@ -162,19 +146,20 @@ void register_nets(py::module_& m) {
       // For tests: per row b, (f(t_b, y_b), (∂f/∂y) v_b) by the forward-mode JVPs, rows
       // grouped in lanes as forward groups them. No checks: t (B,), y and v (B, dim).
       .def("_jvp",
-           [](const Network& net, const Array& t, const Array& y, const Array& theta,
-              const Array& v) {
+           [](const Network& net, const Array& t, const RealArray& y, const RealArray& theta,
+              const RealArray& v) {
              const long count = y.shape(0);
              const int dim = net.dim();
-             Array f({count, static_cast<long>(dim)}), jv({count, static_cast<long>(dim)});
-             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data(), *vp = v.data();
-             double *fp = f.mutable_data(), *jvp = jv.mutable_data();
+             RealArray f({count, static_cast<long>(dim)}), jv({count, static_cast<long>(dim)});
+             const double* tp = t.data();
+             const Real *yp = y.data(), *thetap = theta.data(), *vp = v.data();
+             Real *fp = f.mutable_data(), *jvp = jv.mutable_data();
              {
                py::gil_scoped_release release;
-               NetWorkspace wide, one;
+               NetWorkspace<Real> wide, one;
                net.prepare<kRowLanes>(wide);
                net.prepare<1>(one);
-               std::vector<double> lanes(static_cast<size_t>(dim) * kRowLanes * 4);
+               std::vector<Real> lanes(static_cast<size_t>(dim) * kRowLanes * 4);
                for (long block = 0; block * kRowLanes < count; ++block)
                  jvp_block(net, tp, thetap, yp, vp, fp, jvp, count, block, wide, one, lanes);
              }
@@ -184,7 +169,7 @@ void register_nets(py::module_& m) {
       // ∂f/∂y at (t_b, y_b) for every row b of y (B, dim): (B, dim, dim), row-major, exact
       // (forward mode, jacobian.hpp). nets.py checks for users; this guards the pointers.
       .def("jacobian",
-           [](const Network& net, const Array& t, const Array& y, const Array& theta,
+           [](const Network& net, const Array& t, const RealArray& y, const RealArray& theta,
               int num_threads) {
              const long dim = net.dim();
              if (y.ndim() != 2 || y.shape(1) != dim || t.size() != y.shape(0) ||
@@ -192,15 +177,16 @@ void register_nets(py::module_& m) {
                throw py::value_error("jacobian takes t (B,), y (B, " + std::to_string(dim) +
                                      ") and theta (" + std::to_string(net.num_params()) + ",)");
              const long count = y.shape(0);
-             Array out({count, dim, dim});
-             const double *tp = t.data(), *yp = y.data(), *thetap = theta.data();
-             double* outp = out.mutable_data();
+             RealArray out({count, dim, dim});
+             const double* tp = t.data();
+             const Real *yp = y.data(), *thetap = theta.data();
+             Real* outp = out.mutable_data();
              {
                py::gil_scoped_release release;
                parallel_over_samples(count, num_threads, [&](auto take) {
-                 JacobianWorkspace ws;
+                 JacobianWorkspace<Real> ws;
                  ws.prepare(net);
-                 using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic,
+                 using RowMajor = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic,
                                                 Eigen::RowMajor>;
                  for (long b = take(); b >= 0; b = take()) {
                    Eigen::Map<RowMajor> jacobian(outp + b * dim * dim, dim, dim);
@@ -211,6 +197,34 @@ void register_nets(py::module_& m) {
              return out;
            },
            py::arg("t"), py::arg("y"), py::arg("theta"), py::arg("num_threads") = 0);
+}
+
+}  // namespace
+
+void register_nets(py::module_& m) {
+  // The layer kinds' names, in the order of LayerKinds (layers/layer_kinds.hpp).
+  m.def("_layer_kinds", [] {
+    std::vector<std::string> names;
+    for (int kind = 0; kind < num_layer_kinds; ++kind) names.push_back(kind_name(kind));
+    return names;
+  });
+  py::class_<Network> network(m, "Network");
+  network
+      // One (kind name, in_features, out_features, parameter offset, setting) per layer.
+      .def(py::init([](const std::vector<std::tuple<std::string, int, int, long, double>>& specs,
+                       int dim, long num_params) {
+             std::vector<Layer> layers;
+             for (const auto& [name, in, out, offset, setting] : specs) {
+               const int kind = kind_from_name(name);
+               if (kind < 0) throw std::invalid_argument("unknown layer kind '" + name + "'");
+               layers.push_back(Layer{kind, in, out, offset, setting});
+             }
+             return Network(std::move(layers), dim, num_params);
+           }),
+           py::arg("layers"), py::arg("dim"), py::arg("num_params"))
+      .def_property_readonly("dim", &Network::dim)
+      .def_property_readonly("num_params", &Network::num_params);
+  for_each_real([&](auto real, const std::string&) { def_network_methods<decltype(real)>(network); });
 }
 
 }  // namespace neuralode::bindings

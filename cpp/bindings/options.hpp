@@ -65,7 +65,8 @@ struct AdjointOptions : SolveOptions {
 struct ProblemSize {
   long samples, dim;
 };
-inline ProblemSize check_problem_arrays(const Array& y0, const Array& t) {
+template <class Real>
+ProblemSize check_problem_arrays(const ArrayOf<Real>& y0, const Array& t) {
   const bool batched = y0.ndim() == 2;
   const long samples = batched ? y0.shape(0) : 1;
   if ((y0.ndim() != 1 && !batched) || y0.size() == 0 || t.ndim() != 2 || t.shape(1) < 1 ||

@@ -5,6 +5,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <string>
+
 #include "adjoint_common.hpp"
 #include "bindings.hpp"
 #include "bound_rhs.hpp"
@@ -30,6 +32,42 @@ void def_solve_fields(Class& cls) {
       .def_readwrite("num_threads", &Options::num_threads);
 }
 
+// The right-hand sides and results of states of type Real, named with `suffix`.
+template <class Real>
+void register_real_types(py::module_& m, const std::string& suffix) {
+  using Network = BoundNetworkRhs<Real>;
+  py::class_<Network>(m, ("NetworkRhs" + suffix).c_str())
+      .def(py::init<py::object, ArrayOf<Real>>(), py::arg("net"), py::arg("theta"))
+      .def_property_readonly("theta", &Network::parameters);
+  py::class_<PythonRhs<Real>>(m, ("PythonRhs" + suffix).c_str())
+      .def(py::init<py::object, py::object, py::object, long, long, std::string, bool>(),
+           py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("dim"),
+           py::arg("num_params"), py::arg("name"), py::arg("batched"));
+
+  using Solve = BatchResult<Real>;
+  py::class_<Solve>(m, ("SolveResult" + suffix).c_str())
+      .def_readonly("ys", &Solve::ys)
+      .def_readonly("status", &Solve::status)
+      .def_readonly("t_reached", &Solve::t_reached)
+      .def_readonly("stats", &Solve::stats)
+      .def_property_readonly("failed", &Solve::failed);
+  using Backward = AdjointResult<Real>;
+  py::class_<Backward>(m, ("BackwardResult" + suffix).c_str())
+      .def_readonly("grad_y0", &Backward::grad_y0)
+      .def_readonly("grad_theta", &Backward::grad_theta)
+      .def_readonly("a_t", &Backward::a_t_end)
+      .def_property_readonly("dots", &Backward::dots)
+      .def_property_readonly("status", [](const Backward& r) { return r.batch.status; })
+      .def_property_readonly("t_reached", [](const Backward& r) { return r.batch.t_reached; })
+      .def_property_readonly("stats", [](const Backward& r) { return r.batch.stats; })
+      .def_property_readonly("failed", [](const Backward& r) { return r.batch.failed(); });
+  using Backprop = BackpropResult<Real>;
+  py::class_<Backprop>(m, ("BackpropResult" + suffix).c_str())
+      .def_readonly("grad_y0", &Backprop::grad_y0)
+      .def_readonly("grad_theta", &Backprop::grad_theta)
+      .def_readonly("work", &Backprop::work);
+}
+
 }  // namespace
 
 void register_types(py::module_& m) {
@@ -40,34 +78,9 @@ void register_types(py::module_& m) {
   adjoint.def(py::init<>()).def_readwrite("full_norm", &AdjointOptions::full_norm);
   def_solve_fields<AdjointOptions>(adjoint);
 
-  py::class_<BoundNetworkRhs>(m, "NetworkRhs")
-      .def(py::init<py::object, Array>(), py::arg("net"), py::arg("theta"))
-      .def_property_readonly("theta", &BoundNetworkRhs::parameters);
-  py::class_<PythonRhs>(m, "PythonRhs")
-      .def(py::init<py::object, py::object, py::object, long, long, std::string, bool>(),
-           py::arg("f"), py::arg("dynamics"), py::arg("params"), py::arg("dim"),
-           py::arg("num_params"), py::arg("name"), py::arg("batched"));
-
-  py::class_<BatchResult>(m, "SolveResult")
-      .def_readonly("ys", &BatchResult::ys)
-      .def_readonly("status", &BatchResult::status)
-      .def_readonly("t_reached", &BatchResult::t_reached)
-      .def_readonly("stats", &BatchResult::stats)
-      .def_property_readonly("failed", &BatchResult::failed);
-  py::class_<AdjointResult>(m, "BackwardResult")
-      .def_readonly("grad_y0", &AdjointResult::grad_y0)
-      .def_readonly("grad_theta", &AdjointResult::grad_theta)
-      .def_readonly("a_t", &AdjointResult::a_t_end)
-      .def_property_readonly("dots", &AdjointResult::dots)
-      .def_property_readonly("status", [](const AdjointResult& r) { return r.batch.status; })
-      .def_property_readonly("t_reached",
-                             [](const AdjointResult& r) { return r.batch.t_reached; })
-      .def_property_readonly("stats", [](const AdjointResult& r) { return r.batch.stats; })
-      .def_property_readonly("failed", [](const AdjointResult& r) { return r.batch.failed(); });
-  py::class_<BackpropResult>(m, "BackpropResult")
-      .def_readonly("grad_y0", &BackpropResult::grad_y0)
-      .def_readonly("grad_theta", &BackpropResult::grad_theta)
-      .def_readonly("work", &BackpropResult::work);
+  for_each_real([&](auto real, const std::string& suffix) {
+    register_real_types<decltype(real)>(m, suffix);
+  });
 }
 
 }  // namespace neuralode::bindings

@@ -35,10 +35,11 @@ inline std::string shape_text(const std::vector<long>& shape) {
   return py::str(py::tuple(py::cast(shape)));
 }
 
-// What f returned, as float64 of the shape of its input y, or the error naming `name`.
-inline Array checked_f_result(const py::object& result, const std::string& name,
-                              const std::vector<long>& shape) {
-  Array out = real_array(result);
+// What f returned, as Real of the shape of its input y, or the error naming `name`.
+template <class Real>
+ArrayOf<Real> checked_f_result(const py::object& result, const std::string& name,
+                               const std::vector<long>& shape) {
+  ArrayOf<Real> out = real_array<Real>(result);
   if (!out)
     throw py::type_error("`" + name + "` must return an array of real numbers; got " +
                          type_name(result));
@@ -53,8 +54,9 @@ inline Array checked_f_result(const py::object& result, const std::string& name,
 
 // One call of a neuralode.Dynamics' vjp(t, y, params, a), its results checked: a_y (D),
 // a_params (P) and a_t. t, y and a are what the dynamics takes (one sample or a batch of one).
+template <class Real>
 struct PythonVjpCall {
-  Array a_y, a_params;
+  ArrayOf<Real> a_y, a_params;
   double a_t;
   PythonVjpCall(const py::object& dynamics, const py::object& params, long dim, long num_params,
                 const py::object& t, const py::object& y, const py::object& a) {
@@ -64,8 +66,8 @@ struct PythonVjpCall {
       throw py::type_error("`vjp` must return a tuple (a_y, a_params, a_t); got " +
                            type_name(returned));
     const py::tuple v(returned);
-    a_y = real_array(v[0]);
-    a_params = real_array(v[1]);
+    a_y = real_array<Real>(v[0]);
+    a_params = real_array<Real>(v[1]);
     if (!a_y || !a_params)
       throw py::type_error("`vjp` must return a_y and a_params as arrays of real numbers; got " +
                            type_name(v[0]) + " and " + type_name(v[1]));
@@ -86,9 +88,12 @@ struct PythonVjpCall {
   }
 };
 
-// Python f (and vjp) one sample per call.
+// Python f (and vjp) one sample per call, given and returning arrays of Real.
+template <class Scalar>
 class PythonRhs {
  public:
+  using Real = Scalar;
+  using RealArray = ArrayOf<Real>;
   static constexpr bool threads = false, simd = false;
   static constexpr int max_lanes = 1;
 
@@ -105,27 +110,27 @@ class PythonRhs {
   py::object call(const py::object& t, const py::object& y) const { return f_(t, y); }
 
   // y (dim) -> f(t, y) (dim). A batched f gets a batch of one.
-  void f(double t, const double* y, double* dy) const {
+  void f(double t, const Real* y, Real* dy) const {
     const long dim = dim_;
-    Array y_arr = batched_ ? Array({1L, dim}) : Array(dim);
+    RealArray y_arr = batched_ ? RealArray({1L, dim}) : RealArray(dim);
     std::copy(y, y + dim, y_arr.mutable_data());
-    const Array out = checked_f_result(f_(time_arg(t), y_arr), name_,
-                                       batched_ ? std::vector<long>{1, dim} : std::vector<long>{dim});
+    const RealArray out = checked_f_result<Real>(
+        f_(time_arg(t), y_arr), name_, batched_ ? std::vector<long>{1, dim} : std::vector<long>{dim});
     std::copy(out.data(), out.data() + dim, dy);
     check_signals();
   }
 
-  void vjp(double t, const double* y, const double* c, double* f_out, double* c_y,
-           double* c_theta, double* c_t) const {
+  void vjp(double t, const Real* y, const Real* c, Real* f_out, Real* c_y, Real* c_theta,
+           Real* c_t) const {
     if (f_out) f(t, y, f_out);
-    Array y_arr = batched_ ? Array({1L, dim_}) : Array(dim_);
-    Array c_arr = batched_ ? Array({1L, dim_}) : Array(dim_);
+    RealArray y_arr = batched_ ? RealArray({1L, dim_}) : RealArray(dim_);
+    RealArray c_arr = batched_ ? RealArray({1L, dim_}) : RealArray(dim_);
     std::copy(y, y + dim_, y_arr.mutable_data());
     std::copy(c, c + dim_, c_arr.mutable_data());
-    const PythonVjpCall v(dynamics_, params_, dim_, num_params_, time_arg(t), y_arr, c_arr);
+    const PythonVjpCall<Real> v(dynamics_, params_, dim_, num_params_, time_arg(t), y_arr, c_arr);
     std::copy(v.a_y.data(), v.a_y.data() + dim_, c_y);
     std::copy(v.a_params.data(), v.a_params.data() + num_params_, c_theta);
-    *c_t = v.a_t;
+    *c_t = static_cast<Real>(v.a_t);
   }
 
   template <int L>
@@ -134,14 +139,14 @@ class PythonRhs {
 
    public:
     explicit Lanes(const PythonRhs& rhs) : rhs_(rhs) {}
-    void f(const double* t, const double* y, double* dy) { rhs_.f(*t, y, dy); }
-    void f_one(double t, const double* y, double* dy) { rhs_.f(t, y, dy); }
-    void vjp(const double* t, const double* y, const double* c, double* f, double* c_y,
-             double* c_theta, double* c_t) {
+    void f(const double* t, const Real* y, Real* dy) { rhs_.f(*t, y, dy); }
+    void f_one(double t, const Real* y, Real* dy) { rhs_.f(t, y, dy); }
+    void vjp(const double* t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
+             Real* c_t) {
       rhs_.vjp(*t, y, c, f, c_y, c_theta, c_t);
     }
-    void vjp_one(double t, const double* y, const double* c, double* f, double* c_y,
-                 double* c_theta, double* c_t) {
+    void vjp_one(double t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
+                 Real* c_t) {
       rhs_.vjp(t, y, c, f, c_y, c_theta, c_t);
     }
 
@@ -171,12 +176,14 @@ class PythonRhs {
 // A batched Python f(t (n,), y (n, D)) -> (n, D), given the samples active in a lane group
 // all at once. Lanes learn which lanes hold a sample from the integrator's started and
 // finished hooks (set_active).
+template <class Scalar>
 class BatchedPythonRhs {
  public:
+  using Real = Scalar;
   static constexpr bool threads = false, simd = false;
   static constexpr int max_lanes = 1024;
 
-  explicit BatchedPythonRhs(const PythonRhs& one) : one_(one) {}
+  explicit BatchedPythonRhs(const PythonRhs<Real>& one) : one_(one) {}
   int dim() const { return one_.dim(); }
   long num_params() const { return one_.num_params(); }
 
@@ -189,33 +196,35 @@ class BatchedPythonRhs {
     void set_active(int l, bool active) { active_[l] = active; }
 
     // dy = f(t, y) for the active lanes, in one call; idle lanes get 0.
-    void f(const double* t, const double* y, double* dy) {
-      std::fill(dy, dy + static_cast<long>(dim_) * L, 0.0);
+    void f(const double* t, const Real* y, Real* dy) {
+      std::fill(dy, dy + static_cast<long>(dim_) * L, Real(0));
       evaluate(active_.data(), t, y, dy);
     }
     // The same for the active lanes in `mask` (the integrator's masked evaluations: lanes
     // that start, and ends of steps), other lanes' dy untouched.
-    void masked(const std::uint64_t* mask, const double* t, const double* y, double* dy) {
+    void masked(const std::uint64_t* mask, const double* t, const Real* y, Real* dy) {
       for (int l = 0; l < L; ++l) chosen_[l] = active_[l] && mask[l] != 0;
       evaluate(chosen_.data(), t, y, dy);
     }
-    void f_one(double t, const double* y, double* dy) { one_.f(t, y, dy); }
+    void f_one(double t, const Real* y, Real* dy) { one_.f(t, y, dy); }
 
    private:
-    void evaluate(const bool* lanes, const double* t, const double* y, double* dy) {
+    void evaluate(const bool* lanes, const double* t, const Real* y, Real* dy) {
       long n = 0;
       for (int l = 0; l < L; ++l) n += lanes[l];
       if (n == 0) return;
-      Array ts(n), ys({n, static_cast<long>(dim_)});
-      double *tp = ts.mutable_data(), *yp = ys.mutable_data();
+      Array ts(n);
+      ArrayOf<Real> ys({n, static_cast<long>(dim_)});
+      double* tp = ts.mutable_data();
+      Real* yp = ys.mutable_data();
       for (int l = 0, i = 0; l < L; ++l) {
         if (!lanes[l]) continue;
         tp[i] = t[l];
         for (int d = 0; d < dim_; ++d) yp[i * dim_ + d] = y[d * L + l];
         ++i;
       }
-      const Array out = checked_f_result(one_.call(ts, ys), one_.name(), {n, dim_});
-      const double* op = out.data();
+      const ArrayOf<Real> out = checked_f_result<Real>(one_.call(ts, ys), one_.name(), {n, dim_});
+      const Real* op = out.data();
       for (int l = 0, i = 0; l < L; ++l) {
         if (!lanes[l]) continue;
         for (int d = 0; d < dim_; ++d) dy[d * L + l] = op[i * dim_ + d];
@@ -224,7 +233,7 @@ class BatchedPythonRhs {
       check_signals();
     }
 
-    const PythonRhs& one_;
+    const PythonRhs<Real>& one_;
     int dim_;
     std::array<bool, L> active_, chosen_;
   };
@@ -235,15 +244,16 @@ class BatchedPythonRhs {
   }
 
  private:
-  const PythonRhs& one_;
+  const PythonRhs<Real>& one_;
 };
 
 // forward(r) with the right-hand side a forward solve of `rhs` runs on: a batched Python f as
 // a BatchedPythonRhs (one call per stage for a lane group), anything else as it is.
 template <class R, class Forward>
 decltype(auto) with_forward_rhs(const R& rhs, Forward&& forward) {
-  if constexpr (std::is_same_v<R, PythonRhs>)
-    if (rhs.batched()) return forward(BatchedPythonRhs(rhs));
+  using Real = typename R::Real;
+  if constexpr (std::is_same_v<R, PythonRhs<Real>>)
+    if (rhs.batched()) return forward(BatchedPythonRhs<Real>(rhs));
   return forward(rhs);
 }
 

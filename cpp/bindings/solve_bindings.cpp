@@ -32,11 +32,12 @@ namespace {
 
 // The forward solve of any right-hand side.
 template <class R>
-BatchResult solve_with(const R& rhs, const Array& y0, const Array& t, const SolveOptions& opts) {
+BatchResult<typename R::Real> solve_with(const R& rhs, const ArrayOf<typename R::Real>& y0,
+                                         const Array& t, const SolveOptions& opts) {
   const ProblemSize size = check_problem_arrays(y0, t);
   check_rhs_dim(rhs, size.dim);
   SolverOptions options = opts.for_dim(size.dim);
-  BatchResult out(size.samples, t.shape(1), size.dim);
+  BatchResult<typename R::Real> out(size.samples, t.shape(1), size.dim);
   run_on_lanes(rhs, y0.data(), size.dim, t, options, opts.num_threads, out,
                [&](auto lanes, auto& queue) {
                  constexpr int L = decltype(lanes)::value;
@@ -47,16 +48,19 @@ BatchResult solve_with(const R& rhs, const Array& y0, const Array& t, const Solv
   return out;
 }
 
-BatchResult solve_network(const BoundNetworkRhs& rhs, const Array& y0, const Array& t,
-                        const SolveOptions& options) {
-  return solve_with<NetworkRhs>(rhs, y0, t, options);
-}
-
-BatchResult solve_python(const PythonRhs& rhs, const Array& y0, const Array& t,
-                         const SolveOptions& options) {
-  return with_forward_rhs(rhs, [&](const auto& forward) {
-    return solve_with(forward, y0, t, options);
-  });
+// _core.solve for a bound right-hand side (its y0 of its Real).
+template <class Bound>
+void def_solve(py::module_& m) {
+  m.def(
+      "solve",
+      [](const Bound& rhs, const ArrayOf<typename Bound::Real>& y0, const Array& t,
+         const SolveOptions& options) {
+        const core_rhs_t<Bound>& core = rhs;
+        return with_forward_rhs(core, [&](const auto& forward) {
+          return solve_with(forward, y0, t, options);
+        });
+      },
+      py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
 }
 
 py::dict tableau_as_dict(const ButcherTableau& tab) {
@@ -94,8 +98,11 @@ void register_solve(py::module_& m) {
       out.emplace_back(status_name(s), status_hint(s));
     return out;
   });
-  m.def("solve", &solve_network, py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
-  m.def("solve", &solve_python, py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
+  for_each_real([&](auto real, const std::string&) {
+    using Real = decltype(real);
+    def_solve<BoundNetworkRhs<Real>>(m);
+    def_solve<PythonRhs<Real>>(m);
+  });
 }
 
 }  // namespace neuralode::bindings

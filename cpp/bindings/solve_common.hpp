@@ -24,13 +24,15 @@ namespace py = pybind11;
 
 // Outputs of a batch solve, allocated before the GIL is released; threads write through the
 // raw pointers, each to its own sample's entries. stats columns: nfe, n_steps, n_accepted,
-// n_rejected. Bound as _core.SolveResult (ys, status, t_reached, stats, failed).
+// n_rejected. Bound as _core.SolveResult (ys, status, t_reached, stats, failed), and for
+// float32 states as _core.SolveResult32.
+template <class Real>
 struct BatchResult {
-  Array ys;
+  ArrayOf<Real> ys;
   py::array_t<int> status;
   Array t_reached;
   py::array_t<long> stats;
-  double* ys_data;
+  Real* ys_data;
   int* status_data;
   double* t_reached_data;
   long* stats_data;
@@ -60,37 +62,38 @@ struct BatchResult {
 };
 
 // Where sample b's times and states live: t is (1, T) shared or (B, T) per sample.
-inline OutputGrid grid_of(const double* t, long t_rows, long times, const BatchResult& out, long b,
-                   long samples, long dim) {
+template <class Real>
+OutputGrid<Real> grid_of(const double* t, long t_rows, long times, const BatchResult<Real>& out,
+                         long b, long samples, long dim) {
   const long t_row = t_rows == 1 ? 0 : b;
-  return OutputGrid{t + t_row * times, 1, times, out.ys_data ? out.ys_data + b * dim : nullptr,
-                    samples * dim};
+  return OutputGrid<Real>{t + t_row * times, 1, times,
+                          out.ys_data ? out.ys_data + b * dim : nullptr, samples * dim};
 }
 
 // Hands out samples [0, count) through `take`, with their initial values and output rows.
-template <class Take>
+template <class Take, class Real>
 struct ProblemQueue {
   Take& take;
-  const double* y0;
+  const Real* y0;
   const double* t;
   long t_rows, times, samples, dim;
-  const BatchResult& out;
-  bool operator()(SampleProblem& problem) {
+  const BatchResult<Real>& out;
+  bool operator()(SampleProblem<Real>& problem) {
     const long b = take();
     if (b < 0) return false;
-    problem = SampleProblem{b, y0 + b * dim, grid_of(t, t_rows, times, out, b, samples, dim)};
+    problem = SampleProblem<Real>{b, y0 + b * dim, grid_of(t, t_rows, times, out, b, samples, dim)};
     return true;
   }
 };
 
 // Hands the rows of y0 (B, state) with their grids t (1 or B, T) to OpenMP threads; each
-// thread calls work(lanes, queue), lanes a std::integral_constant: 8 lanes when every thread
-// gets two rounds of them or more, 4 when it gets a few samples, else 1, so that lanes are
-// seldom idle and threads finish together. Results do not depend on the choice. Call without
-// the GIL.
-template <class Work>
-void solve_on_lanes(const double* y0, long state, const Array& t, int num_threads,
-                    BatchResult& out, Work&& work, double cost = 0) {  // 0: guess from state
+// thread calls work(lanes, queue), lanes a std::integral_constant: Widest lanes (a vector of
+// them: 8 doubles, 16 floats) when every thread gets two rounds of them or more, 4 when it
+// gets a few samples, else 1, so that lanes are seldom idle and threads finish together.
+// Results do not depend on the choice. Call without the GIL.
+template <int Widest, class Real, class Work>
+void solve_on_lanes(const Real* y0, long state, const Array& t, int num_threads,
+                    BatchResult<Real>& out, Work&& work, double cost = 0) {  // 0: from state
   const long samples = out.status.size(), t_rows = t.shape(0), times = t.shape(1);
   const double* t_p = t.data();
   const long threads = thread_count(num_threads, samples, cost > 0 ? cost : 3 * solve_cost(state));
@@ -98,9 +101,9 @@ void solve_on_lanes(const double* y0, long state, const Array& t, int num_thread
   parallel_over_samples(samples, static_cast<int>(threads), [&](auto take) {
     using Take = std::function<long()>;
     Take take_fn = take;
-    ProblemQueue<Take> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
-    if (per_thread >= 2 * NetworkRhs::max_lanes)
-      work(std::integral_constant<int, NetworkRhs::max_lanes>{}, queue);
+    ProblemQueue<Take, Real> queue{take_fn, y0, t_p, t_rows, times, samples, state, out};
+    if (per_thread >= 2 * Widest)
+      work(std::integral_constant<int, Widest>{}, queue);
     else if (per_thread >= 4)
       work(std::integral_constant<int, 4>{}, queue);
     else
@@ -120,18 +123,19 @@ struct tracks_lanes<System,
 
 template <class Hooks, class System>
 struct LaneTracking {
+  using Real = typename System::Real;
   Hooks& hooks;
   System& system;
-  template <int L>
-  bool at_output(long id, long i, double* s, int l) {
-    return hooks.template at_output<L>(id, i, s, l);
+  template <int L, class R>
+  bool at_output(long id, long i, R* s, int l) {
+    return hooks.template at_output<L, R>(id, i, s, l);
   }
-  template <int L>
-  void accepted(long id, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
-    hooks.template accepted<L>(id, t, h, y, k, l);
+  template <int L, class R>
+  void accepted(long id, double t, double h, const R* y, const LaneBlocks<L, R>& k, int l) {
+    hooks.template accepted<L, R>(id, t, h, y, k, l);
   }
-  template <class H = Hooks, std::enable_if_t<has_after_accept<H>::value, int> = 0>
-  void after_accept(long id, const AcceptedStep& step, int l) {
+  template <class H = Hooks, std::enable_if_t<has_after_accept<H, Real>::value, int> = 0>
+  void after_accept(long id, const AcceptedStep<Real>& step, int l) {
     hooks.after_accept(id, step, l);
   }
   void started(long id, int l) {
@@ -144,11 +148,10 @@ struct LaneTracking {
   }
 };
 
-template <int L, class System, class Queue, class Hooks>
+template <int L, class System, class Queue, class Out, class Hooks>
 void integrate_queue_here(System& system, const ButcherTableau& tableau,
-                          const SolverOptions& options, Queue& queue, BatchResult& out,
-                          Hooks& hooks) {
-  StepWorkspace<L> ws;
+                          const SolverOptions& options, Queue& queue, Out& out, Hooks& hooks) {
+  StepWorkspace<L, typename System::Real> ws;
   auto record = [&](long id, const SampleResult& r) { out.record(id, r); };
   const int dim = static_cast<int>(queue.dim);
   if constexpr (tracks_lanes<System>::value) {
@@ -159,18 +162,18 @@ void integrate_queue_here(System& system, const ButcherTableau& tableau,
   }
 }
 
-template <int L, class System, class Queue, class Hooks>
+template <int L, class System, class Queue, class Out, class Hooks>
 NEURALODE_SIMD_CLONES void integrate_queue_simd(System& system, const ButcherTableau& tableau,
                                                 const SolverOptions& options, Queue& queue,
-                                                BatchResult& out, Hooks& hooks) {
+                                                Out& out, Hooks& hooks) {
   integrate_queue_here<L>(system, tableau, options, queue, out, hooks);
 }
 
 // Integrates `system` over the samples `queue` hands out, on L lanes, with `hooks`; compiled
 // per instruction set for systems that ask for it (stepper.hpp, is_simd_rhs).
-template <int L, class System, class Queue, class Hooks>
+template <int L, class System, class Queue, class Out, class Hooks>
 void integrate_queue(System& system, const ButcherTableau& tableau, const SolverOptions& options,
-                     Queue& queue, BatchResult& out, Hooks&& hooks) {
+                     Queue& queue, Out& out, Hooks&& hooks) {
   if constexpr (is_simd_rhs<System>::value)
     integrate_queue_simd<L>(system, tableau, options, queue, out, hooks);
   else
@@ -183,18 +186,20 @@ void integrate_queue(System& system, const ButcherTableau& tableau, const Solver
 // as R takes and the batch needs (a batched Python f is called once per stage for it).
 // cost: one sample's estimated work (batch.hpp), 0 to guess it from the state size.
 template <class R, class Work>
-void run_on_lanes(const R&, const double* s0, long state, const Array& t, SolverOptions& options,
-                  int num_threads, BatchResult& out, Work&& work, double cost = 0) {
+void run_on_lanes(const R&, const typename R::Real* s0, long state, const Array& t,
+                  SolverOptions& options, int num_threads, BatchResult<typename R::Real>& out,
+                  Work&& work, double cost = 0) {
+  using Real = typename R::Real;
   if constexpr (R::threads) {
     run_interruptibly(&options, [&](InterruptWatch&) {
-      solve_on_lanes(s0, state, t, num_threads, out, work, cost);
+      solve_on_lanes<R::max_lanes>(s0, state, t, num_threads, out, work, cost);
     });
   } else {
     const long samples = out.status.size();
     long next = 0;
     std::function<long()> take = [&]() -> long { return next < samples ? next++ : -1; };
-    ProblemQueue<std::function<long()>> queue{take,        s0,      t.data(), t.shape(0),
-                                              t.shape(1), samples, state,    out};
+    ProblemQueue<std::function<long()>, Real> queue{take,       s0,      t.data(), t.shape(0),
+                                                    t.shape(1), samples, state,    out};
     constexpr int widest = R::max_lanes;
     if constexpr (widest == 1)
       work(std::integral_constant<int, 1>{}, queue);

@@ -13,31 +13,47 @@
 
 namespace neuralode {
 
-// One sample's accepted steps, back to back: t, h, y (D), k (stages x D).
+// A recorder's buffer of one lane's steps (see TapeRecorder): times in double, states in Real.
+template <class Real>
+struct StepBuffer {
+  std::vector<double> times;  // t, h per step
+  std::vector<Real> values;   // y (D), k (stages x D) per step
+  void clear() {
+    times.clear();
+    values.clear();
+  }
+};
+
+// One sample's accepted steps, back to back: t, h, and y (D), k (stages x D).
+template <class Real>
 class StepTape {
  public:
   void reset(int dim, int stages) {
     dim_ = dim;
     stages_ = stages;
-    data_.clear();
+    times_.clear();
+    values_.clear();
   }
-  // Appends one step of lane l to `steps` (a recorder's buffer, not a tape: see TapeRecorder).
+  // Appends one step of lane l to `steps`.
   template <int L>
-  void record(std::vector<double>& steps, double t, double h, const double* y,
-              const LaneBlocks<L>& k, int l) const {
-    steps.push_back(t);
-    steps.push_back(h);
-    for (int d = 0; d < dim_; ++d) steps.push_back(y[d * L + l]);
+  void record(StepBuffer<Real>& steps, double t, double h, const Real* y,
+              const LaneBlocks<L, Real>& k, int l) const {
+    steps.times.push_back(t);
+    steps.times.push_back(h);
+    for (int d = 0; d < dim_; ++d) steps.values.push_back(y[d * L + l]);
     for (int i = 0; i < stages_; ++i)
-      for (int d = 0; d < dim_; ++d) steps.push_back(k.block(i)[d * L + l]);
+      for (int d = 0; d < dim_; ++d) steps.values.push_back(k.block(i)[d * L + l]);
   }
-  // The sample's steps, in one allocation of exactly their size.
-  void keep(const std::vector<double>& steps) { data_.assign(steps.begin(), steps.end()); }
-  long steps() const { return dim_ ? static_cast<long>(data_.size()) / stride() : 0; }
+  // The sample's steps, in one allocation each of exactly their size.
+  void keep(const StepBuffer<Real>& steps) {
+    times_.assign(steps.times.begin(), steps.times.end());
+    values_.assign(steps.values.begin(), steps.values.end());
+  }
+  long steps() const { return static_cast<long>(times_.size()) / 2; }
 
   // The state and slope at the end of the last step (the slope only for methods whose last
   // stage is not f there), for Hermite interpolation in the last step.
-  std::vector<double> end_y, end_slope;
+  std::vector<Real> end_y, end_slope;
 
   // The step whose interval [t_n, t_n + h_n] holds tau, searching from `hint`.
   long find_step(double tau, long hint) const {
@@ -50,9 +66,9 @@ class StepTape {
   }
 
   // The forward solution at tau inside step n, by the method's own dense output.
-  void interpolate(const ButcherTableau& tableau, long n, double tau, double* out) const {
+  void interpolate(const ButcherTableau& tableau, long n, double tau, Real* out) const {
     const DenseOutput dense(tableau);
-    StepPoints points{y(n), k(n, 0), dim_, nullptr, nullptr, 1};
+    StepPoints<Real> points{y(n), k(n, 0), dim_, nullptr, nullptr, 1};
     if (dense.uses_end()) {
       const bool last = n + 1 == steps();
       points.y1 = last ? end_y.data() : y(n + 1);
@@ -60,29 +76,31 @@ class StepTape {
     }
     dense.evaluate((tau - t(n)) / h(n), h(n), points, dim_, out);
   }
-  long stored_floats() const { return static_cast<long>(data_.size()); }
-  double t(long n) const { return data_[n * stride()]; }
-  double h(long n) const { return data_[n * stride() + 1]; }
-  const double* y(long n) const { return data_.data() + n * stride() + 2; }
-  const double* k(long n, int i) const { return y(n) + dim_ + static_cast<long>(i) * dim_; }
+  long stored_floats() const { return static_cast<long>(times_.size() + values_.size()); }
+  double t(long n) const { return times_[2 * n]; }
+  double h(long n) const { return times_[2 * n + 1]; }
+  const Real* y(long n) const { return values_.data() + n * stride(); }
+  const Real* k(long n, int i) const { return y(n) + dim_ + static_cast<long>(i) * dim_; }
 
  private:
-  long stride() const { return 2 + static_cast<long>(dim_) * (1 + stages_); }
+  long stride() const { return static_cast<long>(dim_) * (1 + stages_); }
   int dim_ = 0, stages_ = 0;
-  std::vector<double> data_;
+  std::vector<double> times_;
+  std::vector<Real> values_;
 };
 
 // Records the accepted steps of every sample into its own tape. Steps go first into a
 // buffer per lane, reused from sample to sample (after the first samples the step loop
 // allocates nothing), and a finished sample's tape takes exactly what it used: memory is
 // what stored_floats reports, not a guess per sample. Each thread works on its own copy.
+template <class Real>
 struct TapeRecorder {
-  StepTape* tapes;
-  std::vector<std::vector<double>> lane_steps;  // grows to the lanes in use, once
-  template <int L>
-  bool at_output(long, long, double*, int) { return false; }
-  template <int L>
-  void accepted(long sample, double t, double h, const double* y, const LaneBlocks<L>& k, int l) {
+  StepTape<Real>* tapes;
+  std::vector<StepBuffer<Real>> lane_steps;  // grows to the lanes in use, once
+  template <int L, class R>
+  bool at_output(long, long, R*, int) { return false; }
+  template <int L, class R>
+  void accepted(long sample, double t, double h, const R* y, const LaneBlocks<L, R>& k, int l) {
     tapes[sample].template record<L>(lane_steps[l], t, h, y, k, l);
   }
   void started(long, int l) {
@@ -95,19 +113,20 @@ struct TapeRecorder {
 // The reverse pass of one sample. vjp(t, y, c, y_bar, theta_bar) adds cᵀ∂f/∂y to y_bar and
 // cᵀ∂f/∂θ to the sample's θ accumulator. dL_dy: the cotangents of the outputs, row i at
 // dL_dy + i * dL_stride. On return y_bar holds dL/dy0.
-template <class Vjp>
-void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& tape,
-                     const OutputGrid& grid, const double* dL_dy, long dL_stride, int dim,
-                     double* y_bar, std::vector<double>& work) {
+// Each step coefficient h b_i, h a_ij is rounded to Real as the forward step rounded it.
+template <class Vjp, class Real>
+void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape<Real>& tape,
+                     const OutputGrid<Real>& grid, const Real* dL_dy, long dL_stride, int dim,
+                     Real* y_bar, std::vector<Real>& work) {
   const int s = tableau.stages;
   const DenseOutput dense(tableau);
-  work.assign(static_cast<size_t>(dim) * (s + 4), 0.0);
-  double* k_bar = work.data();                       // s x D
-  double* y_bar_n = k_bar + static_cast<long>(s) * dim;
-  double* y_next = y_bar_n + dim;
-  double* f_end_bar = y_next + dim;
-  double* stage = f_end_bar + dim;
-  std::fill(y_bar, y_bar + dim, 0.0);  // ȳ of the state after the current step
+  work.assign(static_cast<size_t>(dim) * (s + 4), Real(0));
+  Real* k_bar = work.data();                       // s x D
+  Real* y_bar_n = k_bar + static_cast<long>(s) * dim;
+  Real* y_next = y_bar_n + dim;
+  Real* f_end_bar = y_next + dim;
+  Real* stage = f_end_bar + dim;
+  std::fill(y_bar, y_bar + dim, Real(0));  // ȳ of the state after the current step
   const double t_final = grid.time(grid.count - 1);
   const double direction = t_final < grid.time(0) ? -1 : 1;
   long j = grid.count - 1;  // the latest output not yet taken in
@@ -115,22 +134,23 @@ void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& ta
     const double t = tape.t(n), h = tape.h(n);
     const bool last = n + 1 == tape.steps();
     const double t_end = last ? t_final : tape.t(n + 1);
-    const double* y = tape.y(n);
+    const Real* y = tape.y(n);
+    auto times_h = [h](double coef) { return static_cast<Real>(h * coef); };
     if (last) {  // y_{n+1} as the forward step computed it
       std::copy(y, y + dim, y_next);
       for (int i = 0; i < s; ++i)
         if (tableau.b[i] != 0)
-          for (int d = 0; d < dim; ++d) y_next[d] += (h * tableau.b[i]) * tape.k(n, i)[d];
+          for (int d = 0; d < dim; ++d) y_next[d] += times_h(tableau.b[i]) * tape.k(n, i)[d];
     } else {
       std::copy(tape.y(n + 1), tape.y(n + 1) + dim, y_next);
     }
-    std::fill(k_bar, k_bar + static_cast<long>(s) * dim, 0.0);
-    std::fill(y_bar_n, y_bar_n + dim, 0.0);
-    std::fill(f_end_bar, f_end_bar + dim, 0.0);
+    std::fill(k_bar, k_bar + static_cast<long>(s) * dim, Real(0));
+    std::fill(y_bar_n, y_bar_n + dim, Real(0));
+    std::fill(f_end_bar, f_end_bar + dim, Real(0));
     bool end_slope_used = false;
     // Outputs in (t, t_end]: at the end they weigh on y_{n+1}, inside on the dense output.
     for (; j >= 1 && direction * (grid.time(j) - t) > 0; --j) {
-      const double* g = dL_dy + j * dL_stride;
+      const Real* g = dL_dy + j * dL_stride;
       if (grid.time(j) == t_end) {
         for (int d = 0; d < dim; ++d) y_bar[d] += g[d];
         continue;
@@ -148,21 +168,21 @@ void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape& ta
     for (int d = 0; d < dim; ++d) y_bar_n[d] += y_bar[d];
     for (int i = 0; i < s; ++i)
       if (tableau.b[i] != 0)
-        for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += (h * tableau.b[i]) * y_bar[d];
+        for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += times_h(tableau.b[i]) * y_bar[d];
     // k_i = f(t + c_i h, Y_i), Y_i = y_n + h Σ_{j<i} a_ij k_j, last stage first.
     for (int i = s - 1; i >= 0; --i) {
-      const double* c = k_bar + static_cast<long>(i) * dim;
-      if (std::all_of(c, c + dim, [](double v) { return v == 0; })) continue;
+      const Real* c = k_bar + static_cast<long>(i) * dim;
+      if (std::all_of(c, c + dim, [](Real v) { return v == 0; })) continue;
       std::copy(y, y + dim, stage);
       for (int jj = 0; jj < i; ++jj)
         if (tableau.a[i][jj] != 0)
-          for (int d = 0; d < dim; ++d) stage[d] += (h * tableau.a[i][jj]) * tape.k(n, jj)[d];
-      std::fill(y_next, y_next + dim, 0.0);  // reused: Ȳ_i
+          for (int d = 0; d < dim; ++d) stage[d] += times_h(tableau.a[i][jj]) * tape.k(n, jj)[d];
+      std::fill(y_next, y_next + dim, Real(0));  // reused: Ȳ_i
       vjp(t + tableau.c[i] * h, stage, c, y_next);
       for (int d = 0; d < dim; ++d) y_bar_n[d] += y_next[d];
       for (int jj = 0; jj < i; ++jj)
         if (tableau.a[i][jj] != 0)
-          for (int d = 0; d < dim; ++d) k_bar[jj * dim + d] += (h * tableau.a[i][jj]) * y_next[d];
+          for (int d = 0; d < dim; ++d) k_bar[jj * dim + d] += times_h(tableau.a[i][jj]) * y_next[d];
     }
     std::copy(y_bar_n, y_bar_n + dim, y_bar);
   }

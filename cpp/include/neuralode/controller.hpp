@@ -33,29 +33,30 @@ namespace detail {
 // component-major arrays with L lanes. The norms stay loops, not Eigen reductions: Eigen's
 // vectorized sum adds in another order than this one (other bits), and which order it takes
 // depends on the stride and the Eigen version.
-template <int L>
-double error_norm(const double* err, const double* y, const double* y_new, int dim, int l,
+// In double whatever the state's Real.
+template <int L, class Real>
+double error_norm(const Real* err, const Real* y, const Real* y_new, int dim, int l,
                   const SolverOptions& options) {
   if (options.norm_components > 0) dim = std::min(dim, options.norm_components);
   double sum = 0;
   for (int d = 0; d < dim; ++d) {
     const int i = d * L + l;
     const double scale =
-        options.atol[d] + options.rtol * std::max(std::abs(y[i]), std::abs(y_new[i]));
-    const double ratio = err[i] / scale;
+        options.atol[d] + options.rtol * double(std::max(std::abs(y[i]), std::abs(y_new[i])));
+    const double ratio = double(err[i]) / scale;
     sum += ratio * ratio;
   }
   return std::sqrt(sum / dim);
 }
 
 // RMS of v_d / (atol_d + rtol * |y_d|), the norm of the initial-step heuristic.
-template <int L>
-double scaled_rms(const double* v, const double* y, int dim, int l, const SolverOptions& options) {
+template <int L, class Real>
+double scaled_rms(const Real* v, const Real* y, int dim, int l, const SolverOptions& options) {
   if (options.norm_components > 0) dim = std::min(dim, options.norm_components);
   double sum = 0;
   for (int d = 0; d < dim; ++d) {
     const int i = d * L + l;
-    const double ratio = v[i] / (options.atol[d] + options.rtol * std::abs(y[i]));
+    const double ratio = double(v[i]) / (options.atol[d] + options.rtol * double(std::abs(y[i])));
     sum += ratio * ratio;
   }
   return std::sqrt(sum / dim);

@@ -8,12 +8,13 @@ namespace neuralode {
 
 // What one step of one sample leaves for output inside it. Each vector has `dim` components
 // `stride` apart: stride L inside a block of L lanes, 1 on a tape.
+template <class Real>
 struct StepPoints {
-  const double* y0;  // y_n
-  const double* k;   // stage i (k_0 = f(t_n, y_n)) at k + i * k_step
+  const Real* y0;  // y_n
+  const Real* k;   // stage i (k_0 = f(t_n, y_n)) at k + i * k_step
   long k_step;
-  const double* y1;  // y_{n+1} and f(t_{n+1}, y_{n+1}): read only where uses_end()
-  const double* f1;
+  const Real* y1;  // y_{n+1} and f(t_{n+1}, y_{n+1}): read only where uses_end()
+  const Real* f1;
   long stride;
 };
 
@@ -28,11 +29,13 @@ class DenseOutput {
   // Whether the output reads the step's end, y_{n+1} and the slope there (Hermite).
   bool uses_end() const { return tableau_.dense_degree == 0; }
 
-  // The state at t_n + θh into out[dim] (contiguous).
-  void evaluate(double theta, double h, const StepPoints& p, int dim, double* out) const {
+  // The state at t_n + θh into out[dim] (contiguous). The weights are formed in double and
+  // rounded to Real once.
+  template <class Real>
+  void evaluate(double theta, double h, const StepPoints<Real>& p, int dim, Real* out) const {
     const long s = p.stride;
     if (uses_end()) {
-      const Hermite w(theta, h);
+      const Hermite<Real> w(theta, h);
       for (int d = 0; d < dim; ++d)
         out[d] = w.y0 * p.y0[d * s] + w.f0 * p.k[d * s] + w.y1 * p.y1[d * s] + w.f1 * p.f1[d * s];
       return;
@@ -41,8 +44,8 @@ class DenseOutput {
     for (int i = 0; i < tableau_.stages; ++i) {
       const double weight = stage_weight(i, theta);
       if (weight == 0) continue;
-      const double coef = h * weight;
-      const double* k_i = p.k + i * p.k_step;
+      const Real coef = static_cast<Real>(h * weight);
+      const Real* k_i = p.k + i * p.k_step;
       for (int d = 0; d < dim; ++d) out[d] += coef * k_i[d * s];
     }
   }
@@ -50,10 +53,11 @@ class DenseOutput {
   // The transpose of evaluate: adds an output's cotangent g[dim] to those of what it was
   // formed from, y0_bar[dim], k_bar[stages][dim] (stage-major) and, where uses_end(),
   // y1_bar[dim] and f1_bar[dim]; returns whether it touched f1_bar.
-  bool transpose(double theta, double h, const double* g, int dim, double* y0_bar, double* k_bar,
-                 double* y1_bar, double* f1_bar) const {
+  template <class Real>
+  bool transpose(double theta, double h, const Real* g, int dim, Real* y0_bar, Real* k_bar,
+                 Real* y1_bar, Real* f1_bar) const {
     if (uses_end()) {
-      const Hermite w(theta, h);
+      const Hermite<Real> w(theta, h);
       for (int d = 0; d < dim; ++d) {
         y0_bar[d] += w.y0 * g[d];
         k_bar[d] += w.f0 * g[d];
@@ -63,7 +67,7 @@ class DenseOutput {
       return true;
     }
     for (int i = 0; i < tableau_.stages; ++i) {
-      const double coef = h * stage_weight(i, theta);
+      const Real coef = static_cast<Real>(h * stage_weight(i, theta));
       for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += coef * g[d];
     }
     for (int d = 0; d < dim; ++d) y0_bar[d] += g[d];
@@ -81,15 +85,16 @@ class DenseOutput {
     return weight;
   }
 
-  // The cubic Hermite basis at θ, the slopes' weights scaled by h.
+  // The cubic Hermite basis at θ, the slopes' weights scaled by h; in double, then Real.
+  template <class Real>
   struct Hermite {
-    double y0, f0, y1, f1;
+    Real y0, f0, y1, f1;
     Hermite(double theta, double h) {
       const double t2 = theta * theta, t3 = t2 * theta;
-      y0 = 2 * t3 - 3 * t2 + 1;
-      f0 = (t3 - 2 * t2 + theta) * h;
-      y1 = -2 * t3 + 3 * t2;
-      f1 = (t3 - t2) * h;
+      y0 = static_cast<Real>(2 * t3 - 3 * t2 + 1);
+      f0 = static_cast<Real>((t3 - 2 * t2 + theta) * h);
+      y1 = static_cast<Real>(-2 * t3 + 3 * t2);
+      f1 = static_cast<Real>((t3 - t2) * h);
     }
   };
 

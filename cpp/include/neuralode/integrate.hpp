@@ -25,13 +25,14 @@
 namespace neuralode {
 
 // An accepted step of one lane, as after_accept sees it: its start, size and dense output.
+template <class Real>
 struct AcceptedStep {
   double t, h;
   int dim;
   const DenseOutput& dense;
-  StepPoints points;
+  StepPoints<Real> points;
   // The state at t + θh, 0 ≤ θ ≤ 1, into out[dim].
-  void evaluate(double theta, double* out) const { dense.evaluate(theta, h, points, dim, out); }
+  void evaluate(double theta, Real* out) const { dense.evaluate(theta, h, points, dim, out); }
 };
 
 // With options.stop_at_outputs every step ends on or before the next output time, and
@@ -43,45 +44,48 @@ struct AcceptedStep {
 // step's outputs are written (for events: they look inside the step by its dense output).
 // hooks.started(sample id, lane) is told which sample a lane takes, before f is evaluated.
 struct NoHooks {
-  template <int L>
-  bool at_output(long, long, double*, int) { return false; }
-  template <int L>
-  void accepted(long, double, double, const double*, const LaneBlocks<L>&, int) {}
-  void after_accept(long, const AcceptedStep&, int) {}
+  template <int L, class Real>
+  bool at_output(long, long, Real*, int) { return false; }
+  template <int L, class Real>
+  void accepted(long, double, double, const Real*, const LaneBlocks<L, Real>&, int) {}
+  template <class Real>
+  void after_accept(long, const AcceptedStep<Real>&, int) {}
   void started(long, int) {}
   void finished(long, int) {}
 };
 
 // Hooks written before after_accept existed need not declare it.
-template <class Hooks, class = void>
+template <class Hooks, class Real, class = void>
 struct has_after_accept : std::false_type {};
-template <class Hooks>
-struct has_after_accept<Hooks, std::void_t<decltype(std::declval<Hooks&>().after_accept(
-                                   0L, std::declval<const AcceptedStep&>(), 0))>>
+template <class Hooks, class Real>
+struct has_after_accept<Hooks, Real, std::void_t<decltype(std::declval<Hooks&>().after_accept(
+                                         0L, std::declval<const AcceptedStep<Real>&>(), 0))>>
     : std::true_type {};
 
 // A right-hand side whose call costs the same for one lane as for all (a batched Python f:
 // one call for the whole group) has rhs.masked(mask, t, y, dy), which evaluates the lanes in
 // `mask` in one call and leaves the other lanes' dy as they are.
-template <class Rhs, class = void>
+template <class Rhs, class Real, class = void>
 struct evaluates_masked : std::false_type {};
-template <class Rhs>
-struct evaluates_masked<Rhs, std::void_t<decltype(std::declval<Rhs&>().masked(
-                                 std::declval<const std::uint64_t*>(), std::declval<const double*>(),
-                                 std::declval<const double*>(), std::declval<double*>()))>>
+template <class Rhs, class Real>
+struct evaluates_masked<Rhs, Real, std::void_t<decltype(std::declval<Rhs&>().masked(
+                                       std::declval<const std::uint64_t*>(),
+                                       std::declval<const double*>(), std::declval<const Real*>(),
+                                       std::declval<Real*>()))>>
     : std::true_type {};
 
-// Rhs: rhs(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy /*[dim][L]*/)
+// Rhs: rhs(const double* t /*[L]*/, const Real* y /*[dim][L]*/, Real* dy /*[dim][L]*/)
 // evaluates f for all L lanes at once, and rhs.one(lane, t, y /*[dim]*/, dy /*[dim]*/) for
 // the sample in one lane with the same arithmetic (to start samples one lane at a time).
-template <int L, class Rhs, class NextProblem, class Record, class Hooks>
+// Real, the states' scalar type, is double or float; times are double.
+template <int L, class Real, class Rhs, class NextProblem, class Record, class Hooks>
 class LaneIntegrator {
   using Mask = std::array<std::uint64_t, L>;  // all ones for the lanes concerned
   static constexpr std::uint64_t all = ~std::uint64_t{0};
 
  public:
   LaneIntegrator(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options, int dim,
-                 StepWorkspace<L>& ws, NextProblem& next_problem, Record& record, Hooks& hooks)
+                 StepWorkspace<L, Real>& ws, NextProblem& next_problem, Record& record, Hooks& hooks)
       : rhs_(rhs), tableau_(tableau), options_(options), dim_(dim), ws_(ws), hooks_(hooks),
         lanes_(options, dim, ws, next_problem, record, hooks), dense_(tableau),
         inputs_(options.input_components > 0 ? std::min(options.input_components, dim) : dim),
@@ -90,7 +94,7 @@ class LaneIntegrator {
   }
 
   void run() {
-    StepPolicy<L> policy(tableau_, options_);
+    StepPolicy<L, Real> policy(tableau_, options_);
     Mask fresh;
     while (lanes_.refill(fresh)) {
       for (int l = 0; l < L; ++l) {
@@ -109,9 +113,9 @@ class LaneIntegrator {
   const ButcherTableau& tableau_;
   const SolverOptions& options_;
   const int dim_;
-  StepWorkspace<L>& ws_;
+  StepWorkspace<L, Real>& ws_;
   Hooks& hooks_;
-  LaneScheduler<L, NextProblem, Record, Hooks> lanes_;
+  LaneScheduler<L, Real, NextProblem, Record, Hooks> lanes_;
   const DenseOutput dense_;
   const int inputs_, errors_;  // rows f reads, rows the error norm reads
   // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
@@ -120,7 +124,7 @@ class LaneIntegrator {
   Mask accepted_{};
 
   // Evaluates f for lane l alone (only the components f reads are gathered).
-  void evaluate_lane(int l, double t, const double* y, double* dy) {
+  void evaluate_lane(int l, double t, const Real* y, Real* dy) {
     for (int d = 0; d < inputs_; ++d) ws_.one_y[d] = y[d * L + l];
     rhs_.one(l, t, ws_.one_y.data(), ws_.one_f.data());
     for (int d = 0; d < dim_; ++d) dy[d * L + l] = ws_.one_f[d];
@@ -130,11 +134,11 @@ class LaneIntegrator {
   // lane either way). Up to half the lanes are evaluated one by one: a one-lane network
   // evaluation costs a fifth of an all-lane one or less, and in a large batch lanes finish
   // and take new samples (two evaluations each) one to four at a time. More go all at once.
-  void evaluate_masked(const Mask& mask, const std::array<double, L>& t, const double* y,
-                       double* dy) {
+  void evaluate_masked(const Mask& mask, const std::array<double, L>& t, const Real* y,
+                       Real* dy) {
     int count = 0;
     for (int l = 0; l < L; ++l) count += mask[l] != 0;
-    if constexpr (evaluates_masked<Rhs>::value) {
+    if constexpr (evaluates_masked<Rhs, Real>::value) {
       if (count > 0) rhs_.masked(mask.data(), t.data(), y, dy);
       return;
     }
@@ -149,7 +153,7 @@ class LaneIntegrator {
 
   // The lanes that took a sample: f(t0, y0) into stage block 0 and their first step (for
   // which the policy may want f at one more point).
-  void start(StepPolicy<L>& policy, const Mask& fresh) {
+  void start(StepPolicy<L, Real>& policy, const Mask& fresh) {
     bool any = false;
     for (int l = 0; l < L; ++l) {
       if (!fresh[l]) continue;
@@ -158,13 +162,13 @@ class LaneIntegrator {
       ++lanes_[l].result.stats.nfe;
     }
     if (!any) return;
-    double* f0 = ws_.k.block(0);
+    Real* f0 = ws_.k.block(0);
     evaluate_masked(fresh, t_, ws_.y, f0);
     Mask probe{};
     std::array<double, L> t_probe = t_;
     for (int l = 0; l < L; ++l) {
       if (!fresh[l]) continue;
-      LaneState& lane = lanes_[l];
+      LaneState<Real>& lane = lanes_[l];
       if (!lane::lane_finite<L>(f0, dim_, l)) {
         lanes_.finish(l, Status::non_finite_state);
         continue;
@@ -180,9 +184,9 @@ class LaneIntegrator {
   }
 
   // One attempted step of every active lane.
-  void attempt(StepPolicy<L>& policy) {
+  void attempt(StepPolicy<L, Real>& policy) {
     for (int l = 0; l < L; ++l) {  // propose
-      LaneState& lane = lanes_[l];
+      LaneState<Real>& lane = lanes_[l];
       if (!lane.active) continue;
       double t_new = 0;
       const Status status = policy.propose(l, lane, t_new);
@@ -197,7 +201,7 @@ class LaneIntegrator {
     lane::lanes_finite<L>(ws_.y_new, dim_, finite_);
     accepted_.fill(0);
     for (int l = 0; l < L; ++l) {  // decide
-      LaneState& lane = lanes_[l];
+      LaneState<Real>& lane = lanes_[l];
       if (!lane.active) continue;
       SampleStats& stats = lane.result.stats;
       stats.nfe += tableau_.stages - 1;
@@ -214,15 +218,15 @@ class LaneIntegrator {
       }
       accepted_[l] = all;
     }
-    const double* f_new = end_slope();
+    const Real* f_new = end_slope();
     for (int l = 0; l < L; ++l) {  // hooks and outputs
       if (!accepted_[l]) continue;
       const long id = lanes_[l].id;
-      hooks_.template accepted<L>(id, lanes_[l].t, h_[l], ws_.y, ws_.k, l);
-      const StepPoints points{ws_.y + l, ws_.k.block(0) + l, static_cast<long>(dim_) * L,
+      hooks_.template accepted<L, Real>(id, lanes_[l].t, h_[l], ws_.y, ws_.k, l);
+      const StepPoints<Real> points{ws_.y + l, ws_.k.block(0) + l, static_cast<long>(dim_) * L,
                               ws_.y_new + l, f_new + l, L};
-      if constexpr (has_after_accept<Hooks>::value)
-        hooks_.after_accept(id, AcceptedStep{lanes_[l].t, h_[l], dim_, dense_, points}, l);
+      if constexpr (has_after_accept<Hooks, Real>::value)
+        hooks_.after_accept(id, AcceptedStep<Real>{lanes_[l].t, h_[l], dim_, dense_, points}, l);
       write_outputs(l, points);
     }
     commit(f_new);
@@ -231,11 +235,11 @@ class LaneIntegrator {
   // f(t_new, y_new), the next step's first stage and the Hermite output's slope: the last
   // stage of FSAL methods; otherwise evaluated for the accepted lanes that go on or have
   // output inside the step.
-  const double* end_slope() {
+  const Real* end_slope() {
     if (tableau_.fsal()) return ws_.k.block(tableau_.stages - 1);
     Mask needed{};
     for (int l = 0; l < L; ++l) {
-      LaneState& lane = lanes_[l];
+      LaneState<Real>& lane = lanes_[l];
       if (accepted_[l] && (t_new_[l] != lane.t_end || lane.output_before(t_new_[l]))) {
         needed[l] = all;
         ++lane.result.stats.nfe;
@@ -246,15 +250,15 @@ class LaneIntegrator {
   }
 
   // Writes lane l's states at output times in (t, t_new] from the step just taken.
-  void write_outputs(int l, const StepPoints& points) {
-    LaneState& lane = lanes_[l];
+  void write_outputs(int l, const StepPoints<Real>& points) {
+    LaneState<Real>& lane = lanes_[l];
     const double t_new = t_new_[l], h = h_[l];
     for (; lane.next < lane.grid.count &&
            lane.direction * (lane.grid.time(lane.next) - t_new) <= 0;
          ++lane.next) {
       if (!lane.grid.ys) continue;  // nothing to write: only move past the outputs
       const double t_out = lane.grid.time(lane.next);
-      double* row = lane.grid.row(lane.next);
+      Real* row = lane.grid.row(lane.next);
       if (t_out == t_new)
         for (int d = 0; d < dim_; ++d) row[d] = ws_.y_new[d * L + l];
       else
@@ -265,16 +269,16 @@ class LaneIntegrator {
   // Moves the accepted lanes to the end of their steps: y_new into y and f there into stage
   // block 0, all lanes at once; then each lane's time, the hooks at an output time it
   // stopped on (f anew where they changed the state), and the end of the lane.
-  void commit(const double* f_new) {
+  void commit(const Real* f_new) {
     lane::copy_masked<L>(accepted_, ws_.y_new, ws_.y, dim_);
     lane::copy_masked<L>(accepted_, f_new, ws_.k.block(0), dim_);
     Mask jumped{};
     for (int l = 0; l < L; ++l) {
       if (!accepted_[l]) continue;
-      LaneState& lane = lanes_[l];
+      LaneState<Real>& lane = lanes_[l];
       const double t_new = lane.t = lane.result.t_reached = t_new_[l];
       if (options_.stop_at_outputs && t_new == lane.grid.time(lane.next - 1) &&
-          hooks_.template at_output<L>(lane.id, lane.next - 1, ws_.y, l) &&
+          hooks_.template at_output<L, Real>(lane.id, lane.next - 1, ws_.y, l) &&
           lane.next < lane.grid.count) {
         ++lane.result.stats.nfe;  // the state jumped: f there is new
         jumped[l] = all;
@@ -286,11 +290,12 @@ class LaneIntegrator {
 };
 
 // Solves every problem `next_problem` hands out on L lanes, recording each result.
-template <int L, class Rhs, class NextProblem, class Record, class Hooks = NoHooks>
+template <int L, class Real, class Rhs, class NextProblem, class Record, class Hooks = NoHooks>
 void integrate_lanes(Rhs& rhs, const ButcherTableau& tableau, const SolverOptions& options,
-                     int dim, StepWorkspace<L>& ws, NextProblem& next_problem, Record& record,
+                     int dim, StepWorkspace<L, Real>& ws, NextProblem& next_problem, Record& record,
                      Hooks&& hooks = Hooks{}) {
-  using Integrator = LaneIntegrator<L, Rhs, NextProblem, Record, std::remove_reference_t<Hooks>>;
+  using Integrator =
+      LaneIntegrator<L, Real, Rhs, NextProblem, Record, std::remove_reference_t<Hooks>>;
   if constexpr (L <= 64) {
     Integrator(rhs, tableau, options, dim, ws, next_problem, record, hooks).run();
   } else {  // wide lane groups (batched Python f) hold ~200 bytes a lane: not on the stack

@@ -10,24 +10,24 @@ namespace neuralode {
 // f = f(t, y; θ) and jv = (∂f/∂y) v for L lanes ([dim][L] each; t one per lane); `ws` must
 // have been prepared for L, and f and jv must not overlap y or v. f has the bits of
 // Network::forward.
-template <int L>
-void network_jvp(const Network& net, const double* t, const double* theta, const double* y,
-                 const double* v, double* f, double* jv, NetWorkspace& ws) {
+template <int L, class Real>
+void network_jvp(const Network& net, const double* t, const Real* theta, const Real* y,
+                 const Real* v, Real* f, Real* jv, NetWorkspace<Real>& ws) {
   const auto& layers = net.layers();
-  const double* x = y;    // the layer's input
-  const double* dx = v;   // and its tangent
+  const Real* x = y;    // the layer's input
+  const Real* dx = v;   // and its tangent
   for (size_t k = 0; k < layers.size(); ++k) {
     const Layer& layer = layers[k];
     const bool last = k + 1 == layers.size();
     visit_kind(layer.kind, [&](auto kind) {
       using Kind = decltype(kind);
       // The JVP reads the layer's input and output, so values never work in place here.
-      double* out = last ? f : x == ws.a.data() ? ws.b.data() : ws.a.data();
-      double* d_out = last                               ? jv
-                      : Kind::in_place && dx != v        ? const_cast<double*>(dx)
+      Real* out = last ? f : x == ws.a.data() ? ws.b.data() : ws.a.data();
+      Real* d_out = last                               ? jv
+                      : Kind::in_place && dx != v        ? const_cast<Real*>(dx)
                       : dx == ws.tangent_a.data()        ? ws.tangent_b.data()
                                                          : ws.tangent_a.data();
-      const double* own = theta + layer.param_offset;
+      const Real* own = theta + layer.param_offset;
       Kind::template forward<L>(layer, t, own, x, out, ws.scratch.data());
       Kind::template jvp<L>(layer, t, own, x, out, dx, d_out, ws.scratch.data());
       x = out;
@@ -37,10 +37,10 @@ void network_jvp(const Network& net, const double* t, const double* theta, const
 }
 
 // network_jvp for M lanes, compiled per instruction set (simd.hpp).
-template <int M>
-NEURALODE_SIMD_CLONES void evaluate_jvp(const Network& net, const double* t, const double* theta,
-                                        const double* y, const double* v, double* f, double* jv,
-                                        NetWorkspace& ws) {
+template <int M, class Real>
+NEURALODE_SIMD_CLONES void evaluate_jvp(const Network& net, const double* t, const Real* theta,
+                                        const Real* y, const Real* v, Real* f, Real* jv,
+                                        NetWorkspace<Real>& ws) {
   network_jvp<M>(net, t, theta, y, v, f, jv, ws);
 }
 

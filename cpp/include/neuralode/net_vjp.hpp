@@ -12,16 +12,17 @@ namespace neuralode {
 
 // The input of every layer and the network's output, for L lanes, component-major, and the
 // lanes' times.
+template <class Real>
 struct NetTape {
-  aligned_vector<double> values;
+  aligned_vector<Real> values;
   std::vector<size_t> offset;  // offset[i]: input of layer i; offset.back(): the output
   aligned_vector<double> t;
-  const double* slot(size_t i) const { return values.data() + offset[i]; }
-  double* slot(size_t i) { return values.data() + offset[i]; }
+  const Real* slot(size_t i) const { return values.data() + offset[i]; }
+  Real* slot(size_t i) { return values.data() + offset[i]; }
 };
 
-template <int L>
-void prepare_tape(const Network& net, NetTape& tape) {
+template <int L, class Real>
+void prepare_tape(const Network& net, NetTape<Real>& tape) {
   tape.offset.assign(1, 0);
   size_t size = static_cast<size_t>(net.dim()) * L;
   for (const Layer& layer : net.layers()) {
@@ -33,9 +34,9 @@ void prepare_tape(const Network& net, NetTape& tape) {
 }
 
 // out = f(t, y; θ) exactly as Network::forward computes it, keeping every layer's input.
-template <int L>
-void forward_recorded(const Network& net, const double* t, const double* theta, const double* y,
-                      double* out, NetTape& tape, NetWorkspace& ws) {
+template <int L, class Real>
+void forward_recorded(const Network& net, const double* t, const Real* theta, const Real* y,
+                      Real* out, NetTape<Real>& tape, NetWorkspace<Real>& ws) {
   const auto& layers = net.layers();
   std::copy(y, y + net.dim() * L, tape.slot(0));
   std::copy(t, t + L, tape.t.data());
@@ -46,19 +47,19 @@ void forward_recorded(const Network& net, const double* t, const double* theta, 
 
 // For cotangents a ([dim][L]) of f(t, y; θ) recorded in `tape`: a_y = aᵀ∂f/∂y ([dim][L]),
 // a_theta = aᵀ∂f/∂θ ([P][L], every entry written) and a_t = aᵀ∂f/∂t ([L]).
-template <int L>
-void network_vjp(const Network& net, const double* theta, const NetTape& tape, const double* a,
-                 double* a_y, double* a_theta, double* a_t, NetWorkspace& ws) {
+template <int L, class Real>
+void network_vjp(const Network& net, const Real* theta, const NetTape<Real>& tape, const Real* a,
+                 Real* a_y, Real* a_theta, Real* a_t, NetWorkspace<Real>& ws) {
   const auto& layers = net.layers();
-  double* g = ws.a.data();
-  double* other = ws.b.data();
+  Real* g = ws.a.data();
+  Real* other = ws.b.data();
   std::copy(a, a + net.dim() * L, g);
-  std::fill(a_t, a_t + L, 0.0);
+  std::fill(a_t, a_t + L, Real(0));
   for (size_t k = layers.size(); k-- > 0;) {
     const Layer& layer = layers[k];
     visit_kind(layer.kind, [&](auto kind) {
       using Kind = decltype(kind);
-      double* g_in = Kind::in_place ? g : other;
+      Real* g_in = Kind::in_place ? g : other;
       Kind::template vjp<L>(layer, tape.t.data(), theta + layer.param_offset, tape.slot(k),
                             tape.slot(k + 1), g, g_in, a_theta + layer.param_offset * L, a_t);
       if (!Kind::in_place) std::swap(g, other);
@@ -69,11 +70,11 @@ void network_vjp(const Network& net, const double* theta, const NetTape& tape, c
 
 // f = f(t, y) and the VJPs of cotangents a there (see network_vjp) for M lanes, compiled
 // per instruction set (simd.hpp); the solvers reach the VJP only through it.
-template <int M>
-NEURALODE_SIMD_CLONES void evaluate_vjp(const Network& net, const double* t, const double* theta,
-                                        const double* y, const double* a, double* f, double* a_y,
-                                        double* a_theta, double* a_t, NetTape& tape,
-                                        NetWorkspace& ws) {
+template <int M, class Real>
+NEURALODE_SIMD_CLONES void evaluate_vjp(const Network& net, const double* t, const Real* theta,
+                                        const Real* y, const Real* a, Real* f, Real* a_y,
+                                        Real* a_theta, Real* a_t, NetTape<Real>& tape,
+                                        NetWorkspace<Real>& ws) {
   forward_recorded<M>(net, t, theta, y, f, tape, ws);
   network_vjp<M>(net, theta, tape, a, a_y, a_theta, a_t, ws);
 }

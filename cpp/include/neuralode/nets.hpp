@@ -17,8 +17,9 @@ namespace neuralode {
 
 // Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer, for
 // L lanes each, the layers' scratch, and two more buffers for tangents (evaluate_jvp).
+template <class Real>
 struct NetWorkspace {
-  aligned_vector<double> a, b, scratch, tangent_a, tangent_b;
+  aligned_vector<Real> a, b, scratch, tangent_a, tangent_b;
 };
 
 class Network {
@@ -70,8 +71,8 @@ class Network {
   long num_params() const { return num_params_; }
   const std::vector<Layer>& layers() const { return layers_; }
 
-  template <int L>
-  void prepare(NetWorkspace& ws) const {
+  template <int L, class Real>
+  void prepare(NetWorkspace<Real>& ws) const {
     const size_t lanes = static_cast<size_t>(max_width_) * L;
     for (auto* buffer : {&ws.a, &ws.b, &ws.tangent_a, &ws.tangent_b}) buffer->resize(lanes);
     ws.scratch.resize(static_cast<size_t>(max_width_) * 4);
@@ -79,10 +80,10 @@ class Network {
 
   // Layer `layer` of the network on L lanes: in (its input) -> out (its output), both
   // component-major. out may be in itself for kinds that work in place. `scratch` holds
-  // 4 * max_width doubles.
-  template <int L>
-  void apply_layer(const Layer& layer, const double* t, const double* theta, const double* in,
-                   double* out, double* scratch) const {
+  // 4 * max_width values.
+  template <int L, class Real>
+  void apply_layer(const Layer& layer, const double* t, const Real* theta, const Real* in,
+                   Real* out, Real* scratch) const {
     visit_kind(layer.kind, [&](auto kind) {
       decltype(kind)::template forward<L>(layer, t, theta + layer.param_offset, in, out, scratch);
     });
@@ -92,20 +93,20 @@ class Network {
   // t one per lane; `ws` must have been prepared for L, and out must not overlap y. Each
   // lane's arithmetic is the same whatever L, so results never depend on how samples are
   // grouped.
-  template <int L>
-  void forward(const double* t, const double* theta, const double* y, double* out,
-               NetWorkspace& ws) const {
+  template <int L, class Real>
+  void forward(const double* t, const Real* theta, const Real* y, Real* out,
+               NetWorkspace<Real>& ws) const {
     // The first layer reads y and the last writes out, with no copies: at a few hundred
     // nanoseconds per call, two small memmoves are a tenth of a single-sample evaluation.
     // In between, kinds that cannot work in place alternate between the two buffers and the
     // others work in place.
-    const double* in = y;
-    double* held = nullptr;  // the buffer `in` is in, once a layer has written one
+    const Real* in = y;
+    Real* held = nullptr;  // the buffer `in` is in, once a layer has written one
     for (size_t k = 0; k < layers_.size(); ++k) {
       const Layer& layer = layers_[k];
       visit_kind(layer.kind, [&](auto kind) {
         using Kind = decltype(kind);
-        double* dst = k + 1 == layers_.size()     ? out
+        Real* dst = k + 1 == layers_.size()     ? out
                       : held && Kind::in_place    ? held
                       : held == ws.a.data()       ? ws.b.data()
                                                   : ws.a.data();
@@ -126,10 +127,10 @@ class Network {
 // net.forward<M>, compiled per instruction set (simd.hpp). The solvers call the network
 // only through this kernel (and evaluate_vjp), so their loops hold a call, not one inlined
 // copy of every layer per call site and per clone: that kept the build to minutes.
-template <int M>
+template <int M, class Real>
 NEURALODE_SIMD_CLONES void evaluate_network(const Network& net, const double* t,
-                                            const double* theta, const double* y, double* out,
-                                            NetWorkspace& ws) {
+                                            const Real* theta, const Real* y, Real* out,
+                                            NetWorkspace<Real>& ws) {
   net.forward<M>(t, theta, y, out, ws);
 }
 

@@ -3,18 +3,19 @@
 // against: f(t, y; θ) and its vector-Jacobian products, evaluated on L lanes at once.
 //
 // A right-hand side R has
+//   using Real = double or float;  // the scalar of states, parameters and cotangents
 //   int dim() const;  long num_params() const;
 //   static constexpr bool threads;  // may run on OpenMP threads without the GIL
 //   static constexpr bool simd;     // loops over it are compiled per instruction set
 //   static constexpr int max_lanes; // the widest lane group it can evaluate (1: one sample)
 //   template <int L> Lanes<L> lanes() const;  // one per thread: workspaces live in it
-// and R::Lanes<L> has, states component-major ([d][lane]):
-//   void f(const double* t /*[L]*/, const double* y /*[dim][L]*/, double* dy);
-//   void f_one(double t, const double* y /*[dim]*/, double* dy /*[dim]*/);
-//   void vjp(const double* t, const double* y, const double* c, double* f, double* c_y,
-//            double* c_theta /*[P][L]*/, double* c_t /*[L]*/);  // cᵀ∂f/∂y, cᵀ∂f/∂θ, cᵀ∂f/∂t
-//   void vjp_one(double t, const double* y, const double* c, double* f, double* c_y,
-//                double* c_theta, double* c_t);
+// and R::Lanes<L> has, states component-major ([d][lane]), times double:
+//   void f(const double* t /*[L]*/, const Real* y /*[dim][L]*/, Real* dy);
+//   void f_one(double t, const Real* y /*[dim]*/, Real* dy /*[dim]*/);
+//   void vjp(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
+//            Real* c_theta /*[P][L]*/, Real* c_t /*[L]*/);  // cᵀ∂f/∂y, cᵀ∂f/∂θ, cᵀ∂f/∂t
+//   void vjp_one(double t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
+//                Real* c_t);
 // vjp overwrites its outputs; f there may be null when the caller does not need f(t, y).
 // Optional, for lane groups whose call costs the same for any number of lanes (a batched
 // Python f): set_active(lane, bool), told by the integrator which lanes hold a sample, and
@@ -31,17 +32,20 @@
 
 namespace neuralode {
 
-// A network of this library with its parameters θ.
+// A network of this library with its parameters θ, in double or float.
+template <class Scalar>
 class NetworkRhs {
  public:
+  using Real = Scalar;
   static constexpr bool threads = true, simd = true;
-  static constexpr int max_lanes = 8;
+  // One AVX-512 vector of lanes: 8 doubles or 16 floats.
+  static constexpr int max_lanes = 64 / sizeof(Real);
 
-  NetworkRhs(const Network& net, const double* theta) : net_(net), theta_(theta) {}
+  NetworkRhs(const Network& net, const Real* theta) : net_(net), theta_(theta) {}
   int dim() const { return net_.dim(); }
   long num_params() const { return net_.num_params(); }
   const Network& network() const { return net_; }
-  const double* theta() const { return theta_; }
+  const Real* theta() const { return theta_; }
 
   template <int L>
   class Lanes {
@@ -52,7 +56,7 @@ class NetworkRhs {
       prepare_tape<L>(net_, tape_);
       prepare_tape<1>(net_, tape_one_);
     }
-    void f(const double* t, const double* y, double* dy) {
+    void f(const double* t, const Real* y, Real* dy) {
       // One lane: inlined into the per-instruction-set step loop, since a kernel call per
       // evaluation cost a cheap network (W1) 10%; wider lanes call their kernel.
       if constexpr (L == 1)
@@ -60,31 +64,31 @@ class NetworkRhs {
       else
         evaluate_network<L>(net_, t, theta_, y, dy, ws_);
     }
-    void f_one(double t, const double* y, double* dy) {
+    void f_one(double t, const Real* y, Real* dy) {
       evaluate_network<1>(net_, &t, theta_, y, dy, ws_);
     }
-    void vjp(const double* t, const double* y, const double* c, double* f, double* c_y,
-             double* c_theta, double* c_t) {
+    void vjp(const double* t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
+             Real* c_t) {
       vjp_on<L>(t, y, c, f, c_y, c_theta, c_t, tape_);
     }
-    void vjp_one(double t, const double* y, const double* c, double* f, double* c_y,
-                 double* c_theta, double* c_t) {
+    void vjp_one(double t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
+                 Real* c_t) {
       vjp_on<1>(&t, y, c, f, c_y, c_theta, c_t, tape_one_);
     }
 
    private:
     template <int M>
-    void vjp_on(const double* t, const double* y, const double* c, double* f, double* c_y,
-                double* c_theta, double* c_t, NetTape& tape) {
+    void vjp_on(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
+                Real* c_theta, Real* c_t, NetTape<Real>& tape) {
       if (!f) f = f_scratch_.data();  // the forward pass runs anyway: its output goes here
       evaluate_vjp<M>(net_, t, theta_, y, c, f, c_y, c_theta, c_t, tape, ws_);
     }
 
     const Network& net_;
-    const double* theta_;
-    NetWorkspace ws_;
-    NetTape tape_, tape_one_;
-    std::vector<double> f_scratch_;
+    const Real* theta_;
+    NetWorkspace<Real> ws_;
+    NetTape<Real> tape_, tape_one_;
+    std::vector<Real> f_scratch_;
   };
 
   template <int L>
@@ -94,20 +98,21 @@ class NetworkRhs {
 
  private:
   const Network& net_;
-  const double* theta_;
+  const Real* theta_;
 };
 
 // f of a right-hand side as the integrator's system (integrate.hpp): the forward solve.
 template <int L, class R>
 struct ForwardSystem {
+  using Real = typename R::Real;
   static constexpr bool simd = R::simd;
   typename R::template Lanes<L> lanes;
   explicit ForwardSystem(const R& rhs) : lanes(rhs.template lanes<L>()) {}
-  void operator()(const double* t, const double* y, double* dy) { lanes.f(t, y, dy); }
-  void one(int, double t, const double* y, double* dy) { lanes.f_one(t, y, dy); }
+  void operator()(const double* t, const Real* y, Real* dy) { lanes.f(t, y, dy); }
+  void one(int, double t, const Real* y, Real* dy) { lanes.f_one(t, y, dy); }
   // Only for lanes that evaluate a chosen subset in one call (see evaluates_masked).
   template <class Lanes = typename R::template Lanes<L>>
-  auto masked(const std::uint64_t* mask, const double* t, const double* y, double* dy)
+  auto masked(const std::uint64_t* mask, const double* t, const Real* y, Real* dy)
       -> decltype(std::declval<Lanes&>().masked(mask, t, y, dy)) {
     return lanes.masked(mask, t, y, dy);
   }

@@ -16,10 +16,11 @@
 namespace neuralode {
 
 // One lane's sample: where it is and where its outputs go.
+template <class Real>
 struct LaneState {
   bool active = false;
   long id = 0;
-  OutputGrid grid;
+  OutputGrid<Real> grid;
   long next = 0;  // next output row to write
   double t = 0, t_end = 0, direction = 1;
   SampleResult result;
@@ -47,18 +48,18 @@ __attribute__((noinline)) inline bool stop_requested(const SolverOptions& option
 
 // NextProblem: bool(SampleProblem&), false when none is left. Record: void(long id, const
 // SampleResult&). Hooks: started(id, lane) and finished(id, lane), see integrate.hpp.
-template <int L, class NextProblem, class Record, class Hooks>
+template <int L, class Real, class NextProblem, class Record, class Hooks>
 class LaneScheduler {
  public:
   using Mask = std::array<std::uint64_t, L>;  // all ones for the lanes concerned
 
-  LaneScheduler(const SolverOptions& options, int dim, StepWorkspace<L>& ws,
+  LaneScheduler(const SolverOptions& options, int dim, StepWorkspace<L, Real>& ws,
                 NextProblem& next_problem, Record& record, Hooks& hooks)
       : options_(options), dim_(dim), ws_(ws), next_problem_(next_problem), record_(record),
         hooks_(hooks) {}
 
-  LaneState& operator[](int l) { return lanes_[l]; }
-  const LaneState& operator[](int l) const { return lanes_[l]; }
+  LaneState<Real>& operator[](int l) { return lanes_[l]; }
+  const LaneState<Real>& operator[](int l) const { return lanes_[l]; }
 
   // Gives idle lanes new samples, their y0 into ws.y and output row 0; `fresh` marks the lanes
   // that took one (f(t0, y0) and a first step still to find). False once every lane is idle
@@ -67,10 +68,10 @@ class LaneScheduler {
     bool any_active = false;
     fresh.fill(0);
     for (int l = 0; l < L; ++l) {
-      LaneState& lane = lanes_[l];
-      SampleProblem problem;
+      LaneState<Real>& lane = lanes_[l];
+      SampleProblem<Real> problem;
       while (!lane.active && next_problem_(problem)) {
-        lane = LaneState{};
+        lane = LaneState<Real>{};
         lane.id = problem.id;
         hooks_.started(problem.id, l);
         lane.grid = problem.grid;
@@ -94,10 +95,10 @@ class LaneScheduler {
 
   // Ends lane l's sample: outputs not reached are NaN unless it succeeded.
   void finish(int l, Status status) {
-    LaneState& lane = lanes_[l];
+    LaneState<Real>& lane = lanes_[l];
     lane.result.status = status;
     for (long i = lane.next; status != Status::success && lane.grid.ys && i < lane.grid.count; ++i)
-      std::fill(lane.grid.row(i), lane.grid.row(i) + dim_, std::numeric_limits<double>::quiet_NaN());
+      std::fill(lane.grid.row(i), lane.grid.row(i) + dim_, std::numeric_limits<Real>::quiet_NaN());
     record_(lane.id, lane.result);
     hooks_.finished(lane.id, l);
     lane.active = false;
@@ -119,11 +120,11 @@ class LaneScheduler {
  private:
   const SolverOptions& options_;
   const int dim_;
-  StepWorkspace<L>& ws_;
+  StepWorkspace<L, Real>& ws_;
   NextProblem& next_problem_;
   Record& record_;
   Hooks& hooks_;
-  std::array<LaneState, L> lanes_;
+  std::array<LaneState<Real>, L> lanes_;
   int rounds_since_check_ = 0;
 };
 

@@ -23,39 +23,41 @@ enum class Verdict { accept, reject, fail };  // fail: the state is no longer fi
 
 // Embedded pairs: the step from the error estimate (controller.hpp), the first step by
 // Hairer, Nørsett & Wanner §II.4 unless the user gave one.
-template <int L>
+template <int L, class Real>
 class EmbeddedPairSteps {
  public:
+  using State = LaneState<Real>;
   EmbeddedPairSteps(const ButcherTableau& tableau, const SolverOptions& options)
       : options_(options), controller_(tableau.error_order) {}
 
   void start(int l) { lanes_[l] = Lane{}; }
 
-  bool begin(int l, const LaneState& lane, StepWorkspace<L>& ws, double& t_probe) {
+  bool begin(int l, const State& lane, StepWorkspace<L, Real>& ws, double& t_probe) {
     Lane& my = lanes_[l];
     const double interval = std::abs(lane.t_end - lane.t);
     if (options_.first_step > 0) {
       my.h = std::min(options_.first_step, interval);
       return false;
     }
-    const double* f0 = ws.k.block(0);
+    const Real* f0 = ws.k.block(0);
     const int dim = ws.dim;
     my.d1 = detail::scaled_rms<L>(f0, ws.y, dim, l, options_);
     my.h0 = StepController::probe_step(detail::scaled_rms<L>(ws.y, ws.y, dim, l, options_),
                                        my.d1, interval);
     const double step = my.h0 * lane.direction;
+    const Real step_real = static_cast<Real>(step);
     for (int d = 0; d < dim; ++d) {
       const int i = d * L + l;
-      ws.scratch_y[i] = ws.y[i] + step * f0[i];
+      ws.scratch_y[i] = ws.y[i] + step_real * f0[i];
     }
     t_probe = lane.t + step;
     return true;
   }
 
   // d2 = |f1 - f0| / h0 estimates f's second derivative.
-  void after_probe(int l, const LaneState& lane, StepWorkspace<L>& ws) {
+  void after_probe(int l, const State& lane, StepWorkspace<L, Real>& ws) {
     Lane& my = lanes_[l];
-    const double* f0 = ws.k.block(0);
+    const Real* f0 = ws.k.block(0);
     for (int d = 0; d < ws.dim; ++d) {
       const int i = d * L + l;
       ws.scratch_f[i] -= f0[i];
@@ -65,7 +67,7 @@ class EmbeddedPairSteps {
                                     options_.max_step);
   }
 
-  Status propose(int l, const LaneState& lane, double& t_new) {
+  Status propose(int l, const State& lane, double& t_new) {
     Lane& my = lanes_[l];
     my.h = std::min(my.h, options_.max_step);
     // Where |t| is large an interval may itself be shorter than smallest_step: a target
@@ -83,7 +85,8 @@ class EmbeddedPairSteps {
     return Status::success;
   }
 
-  Verdict decide(int l, const LaneState&, double h, bool finite_state, const StepWorkspace<L>& ws) {
+  Verdict decide(int l, const State&, double h, bool finite_state,
+                 const StepWorkspace<L, Real>& ws) {
     Lane& my = lanes_[l];
     const double err = detail::error_norm<L>(ws.error, ws.y, ws.y_new, ws.dim, l, options_);
     const bool finite = std::isfinite(err) && finite_state;
@@ -113,16 +116,17 @@ class EmbeddedPairSteps {
 
 // Fixed steps as a policy that accepts every finite step: by `step_size` on a regular grid
 // from t0 (the last step clipped to the end), or from output time to output time.
-template <int L>
+template <int L, class Real>
 class FixedSteps {
  public:
+  using State = LaneState<Real>;
   explicit FixedSteps(const SolverOptions& options) : options_(options) {}
 
   void start(int l) { lanes_[l] = Lane{}; }
-  bool begin(int, const LaneState&, StepWorkspace<L>&, double&) { return false; }
-  void after_probe(int, const LaneState&, StepWorkspace<L>&) {}
+  bool begin(int, const State&, StepWorkspace<L, Real>&, double&) { return false; }
+  void after_probe(int, const State&, StepWorkspace<L, Real>&) {}
 
-  Status propose(int l, const LaneState& lane, double& t_new) {
+  Status propose(int l, const State& lane, double& t_new) {
     Lane& my = lanes_[l];
     if (lane.result.stats.n_steps >= options_.max_steps) return Status::max_steps_reached;
     // A step under smallest_step is rounded to 0 or to a multiple of the ulp of t, and the
@@ -147,7 +151,7 @@ class FixedSteps {
     return Status::success;
   }
 
-  Verdict decide(int l, const LaneState&, double, bool finite_state, const StepWorkspace<L>&) {
+  Verdict decide(int l, const State&, double, bool finite_state, const StepWorkspace<L, Real>&) {
     if (lanes_[l].reaches_grid) ++lanes_[l].step_index;
     return finite_state ? Verdict::accept : Verdict::fail;
   }
@@ -163,31 +167,33 @@ class FixedSteps {
 
 // The tableau's policy, picked at run time: one instantiation of the loop serves both (as a
 // template parameter the loop was compiled twice over, +15% compile time for the same speed).
-template <int L>
+template <int L, class Real>
 class StepPolicy {
  public:
+  using State = LaneState<Real>;
   StepPolicy(const ButcherTableau& tableau, const SolverOptions& options)
       : adaptive_(tableau.adaptive()), embedded_(tableau, options), fixed_(options) {}
 
   void start(int l) { adaptive_ ? embedded_.start(l) : fixed_.start(l); }
-  bool begin(int l, const LaneState& lane, StepWorkspace<L>& ws, double& t_probe) {
+  bool begin(int l, const State& lane, StepWorkspace<L, Real>& ws, double& t_probe) {
     return adaptive_ ? embedded_.begin(l, lane, ws, t_probe) : fixed_.begin(l, lane, ws, t_probe);
   }
-  void after_probe(int l, const LaneState& lane, StepWorkspace<L>& ws) {
+  void after_probe(int l, const State& lane, StepWorkspace<L, Real>& ws) {
     adaptive_ ? embedded_.after_probe(l, lane, ws) : fixed_.after_probe(l, lane, ws);
   }
-  Status propose(int l, const LaneState& lane, double& t_new) {
+  Status propose(int l, const State& lane, double& t_new) {
     return adaptive_ ? embedded_.propose(l, lane, t_new) : fixed_.propose(l, lane, t_new);
   }
-  Verdict decide(int l, const LaneState& lane, double h, bool finite, const StepWorkspace<L>& ws) {
+  Verdict decide(int l, const State& lane, double h, bool finite,
+                 const StepWorkspace<L, Real>& ws) {
     return adaptive_ ? embedded_.decide(l, lane, h, finite, ws)
                      : fixed_.decide(l, lane, h, finite, ws);
   }
 
  private:
   const bool adaptive_;
-  EmbeddedPairSteps<L> embedded_;
-  FixedSteps<L> fixed_;
+  EmbeddedPairSteps<L, Real> embedded_;
+  FixedSteps<L, Real> fixed_;
 };
 
 }  // namespace neuralode

@@ -11,13 +11,14 @@
 namespace neuralode {
 
 // Buffers of one thread's lanes, sized once so the step loop never allocates.
-template <int L>
+template <int L, class Real>
 struct StepWorkspace {
+  using Scalar = Real;
   int dim = 0;
-  LaneBlocks<L> k;  // stage derivatives, block i = stage i
-  LaneBlocks<L> vectors;
-  double *y, *y_new, *stage, *error, *scratch_y, *scratch_f;
-  std::vector<double> one_y, one_f;  // one sample, contiguous
+  LaneBlocks<L, Real> k;  // stage derivatives, block i = stage i
+  LaneBlocks<L, Real> vectors;
+  Real *y, *y_new, *stage, *error, *scratch_y, *scratch_f;
+  std::vector<Real> one_y, one_f;  // one sample, contiguous
 
   void resize(int d, int stages) {
     dim = d;
@@ -39,22 +40,24 @@ struct StepWorkspace {
 // For FSAL methods the last stage is f(t + h, y_new). Lanes with h = 0 just idle.
 // Only the first `inputs` components are read by f (the rest, like the adjoint's a_θ and
 // a_t, are quadratures), so stage values are formed for those alone; the error estimate is
-// formed for the first `errors` components, the ones the error norm reads.
-template <int L, class Rhs>
+// formed for the first `errors` components, the ones the error norm reads. Times and step
+// sizes are double; each stage coefficient h a_ij is rounded to Real once.
+template <int L, class Rhs, class Real>
 void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
-                      const std::array<double, L>& h, StepWorkspace<L>& ws, int inputs,
+                      const std::array<double, L>& h, StepWorkspace<L, Real>& ws, int inputs,
                       int errors) {
   const int dim = ws.dim, stages = tableau.stages;
-  std::array<double, L> coef, t_stage;
+  std::array<Real, L> coef;
+  std::array<double, L> t_stage;
   // dst = y + h Σ_j coefs[j] k_j over `count` rows from row `first`: the first term added to
   // y straight into dst (small copies cost a call each), the others added in place.
-  auto combine = [&](const std::array<double, max_stages>& coefs, int terms, double* dst,
+  auto combine = [&](const std::array<double, max_stages>& coefs, int terms, Real* dst,
                      int first, int count) {
-    const double* base = ws.y + first * L;
-    double* out = dst + first * L;
+    const Real* base = ws.y + first * L;
+    Real* out = dst + first * L;
     for (int j = 0; j < terms; ++j) {
       if (coefs[j] == 0) continue;
-      for (int l = 0; l < L; ++l) coef[l] = h[l] * coefs[j];
+      for (int l = 0; l < L; ++l) coef[l] = static_cast<Real>(h[l] * coefs[j]);
       if (base == out)
         lane::axpy<L>(coef, ws.k.block(j) + first * L, out, count);
       else
@@ -77,10 +80,10 @@ void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<
     combine(tableau.b, stages, ws.y_new, 0, dim);
   }
   if (tableau.adaptive()) {
-    std::fill(ws.error, ws.error + errors * L, 0.0);
+    std::fill(ws.error, ws.error + errors * L, Real(0));
     for (int j = 0; j < stages; ++j) {
       if (tableau.error[j] == 0) continue;
-      for (int l = 0; l < L; ++l) coef[l] = h[l] * tableau.error[j];
+      for (int l = 0; l < L; ++l) coef[l] = static_cast<Real>(h[l] * tableau.error[j]);
       lane::axpy<L>(coef, ws.k.block(j), ws.error, errors);
     }
   }
@@ -98,18 +101,20 @@ struct is_simd_rhs : std::false_type {};
 template <class Rhs>
 struct is_simd_rhs<Rhs, std::void_t<decltype(Rhs::simd)>> : std::bool_constant<Rhs::simd> {};
 
-template <int L, class Rhs>
+template <int L, class Rhs, class Real>
 NEURALODE_SIMD_CLONES void runge_kutta_step_simd(Rhs& rhs, const ButcherTableau& tableau,
                                                  const std::array<double, L>& t,
                                                  const std::array<double, L>& h,
-                                                 StepWorkspace<L>& ws, int inputs, int errors) {
+                                                 StepWorkspace<L, Real>& ws, int inputs,
+                                                 int errors) {
   runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors);
 }
 
 // One step (see runge_kutta_step), per instruction set where the right-hand side allows.
-template <int L, class Rhs>
+template <int L, class Rhs, class Real>
 void take_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
-               const std::array<double, L>& h, StepWorkspace<L>& ws, int inputs, int errors) {
+               const std::array<double, L>& h, StepWorkspace<L, Real>& ws, int inputs,
+               int errors) {
   if constexpr (is_simd_rhs<Rhs>::value)
     runge_kutta_step_simd<L>(rhs, tableau, t, h, ws, inputs, errors);
   else

@@ -6,6 +6,7 @@
 // dL/dz(t_i) is added to a. a_t starts at 0 and takes no jumps; the caller adds the
 // jump terms -Σ dL/dz(t_i)·f(t_i, z_i) for dL/dt_0. Written once for every right-hand side
 // (rhs.hpp).
+#include <type_traits>
 #include <vector>
 
 #include "../lanes.hpp"
@@ -30,25 +31,26 @@ struct AdjointLayout {
 // negated parts directly.
 template <int L, class R>
 class AdjointSystem {
-  static_assert(L <= 8, "AdjointJumps tracks 8 lanes");
+  static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
 
  public:
+  using Real = typename R::Real;
   static constexpr bool simd = R::simd;
   explicit AdjointSystem(const R& rhs)
       : lanes_(rhs.template lanes<L>()), layout_{rhs.dim(), rhs.num_params()},
         neg_a_(static_cast<size_t>(rhs.dim()) * L) {}
 
-  void operator()(const double* t, const double* s, double* ds) { evaluate<L>(t, s, ds); }
-  void one(int, double t, const double* s, double* ds) { evaluate<1>(&t, s, ds); }
+  void operator()(const double* t, const Real* s, Real* ds) { evaluate<L>(t, s, ds); }
+  void one(int, double t, const Real* s, Real* ds) { evaluate<1>(&t, s, ds); }
 
  private:
   template <int M>
-  void evaluate(const double* t, const double* s, double* ds) {
+  void evaluate(const double* t, const Real* s, Real* ds) {
     const AdjointLayout& lay = layout_;
-    const double* a = s + lay.a() * M;
+    const Real* a = s + lay.a() * M;
     for (int i = 0; i < lay.dim * M; ++i) neg_a_[i] = -a[i];
-    double *dz = ds + lay.z() * M, *da = ds + lay.a() * M;
-    double *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
+    Real *dz = ds + lay.z() * M, *da = ds + lay.a() * M;
+    Real *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
     if constexpr (M == L)
       lanes_.vjp(t, s + lay.z() * M, neg_a_.data(), dz, da, da_theta, da_t);
     else
@@ -57,42 +59,47 @@ class AdjointSystem {
 
   typename R::template Lanes<L> lanes_;
   AdjointLayout layout_;
-  std::vector<double> neg_a_;
+  std::vector<Real> neg_a_;
 };
 
 // The jumps at output times and the gradients read off at t_0. The backward grid runs
 // t_N..t_0, so its index i is the forward index T-1-i. ys and dL_dys are (T, B, D).
+template <class Real>
 struct AdjointJumps {
+  static constexpr int max_lanes = 16;
   AdjointLayout layout;
   long times, samples;
-  const double* ys;
-  const double* dL_dys;
-  double* grad_y0;      // (B, D)
-  double* grad_theta;   // (B, P), one row per sample
-  double* a_t_end;      // (B,)
+  const Real* ys;
+  const Real* dL_dys;
+  Real* grad_y0;      // (B, D)
+  Real* grad_theta;   // (B, P), one row per sample
+  Real* a_t_end;      // (B,)
   // (B, T) or null: dL/dz(t_k)·f(t_k, z_k) for k >= 1, from the f the backward pass evaluates
   // at t_k anyway (with z in the state: stage block 0 of the first step after the jump).
-  double* f_dot = nullptr;
+  Real* f_dot = nullptr;
   // Per lane: the forward index whose f is still to be dotted, or -1.
-  long pending[8] = {-1, -1, -1, -1, -1, -1, -1, -1};
+  long pending[max_lanes] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
-  void record_dot(long sample, int l, const double* f, int stride) {
-    const double* g = at(dL_dys, pending[l], sample);
+  // The dot in double (the same bits as before for double states).
+  void record_dot(long sample, int l, const Real* f, int stride) {
+    const Real* g = at(dL_dys, pending[l], sample);
     double dot = 0;
-    for (int d = 0; d < layout.dim; ++d) dot += g[d] * f[d * stride];
-    f_dot[sample * times + pending[l]] = dot;
+    for (int d = 0; d < layout.dim; ++d) dot += double(g[d]) * double(f[d * stride]);
+    f_dot[sample * times + pending[l]] = static_cast<Real>(dot);
     pending[l] = -1;
   }
 
-  const double* at(const double* base, long forward_index, long sample) const {
+  const Real* at(const Real* base, long forward_index, long sample) const {
     return base + (forward_index * samples + sample) * layout.dim;
   }
 
-  template <int L>
-  bool at_output(long sample, long i, double* s, int l) {
+  // The integrator names the state's scalar type too (R, always Real here).
+  template <int L, class R>
+  bool at_output(long sample, long i, R* s, int l) {
+    static_assert(std::is_same_v<R, Real>);
     const long k = times - 1 - i;
-    const double* z = at(ys, k, sample);
-    const double* g = at(dL_dys, k, sample);
+    const Real* z = at(ys, k, sample);
+    const Real* g = at(dL_dys, k, sample);
     for (int d = 0; d < layout.dim; ++d) {
       if (layout.with_z) s[(layout.z() + d) * L + l] = z[d];
       s[(layout.a() + d) * L + l] += g[d];
@@ -108,9 +115,9 @@ struct AdjointJumps {
     return true;
   }
 
-  template <int L>
-  void accepted(long sample, double, double, const double*, const LaneBlocks<L>& k, int l) {
-    static_assert(L <= 8, "pending holds 8 lanes");
+  template <int L, class R>
+  void accepted(long sample, double, double, const R*, const LaneBlocks<L, R>& k, int l) {
+    static_assert(L <= max_lanes, "pending holds 16 lanes");
     if (f_dot && layout.with_z && pending[l] >= 0)
       record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
   }

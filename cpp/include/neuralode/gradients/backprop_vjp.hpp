@@ -9,14 +9,15 @@ namespace neuralode {
 template <class R>
 class BackpropVjp {
  public:
+  using Real = typename R::Real;
   explicit BackpropVjp(const R& rhs)
       : lanes_(rhs.template lanes<1>()), dim_(rhs.dim()), params_(rhs.num_params()),
         c_y_(static_cast<size_t>(dim_)), c_theta_(static_cast<size_t>(params_)) {}
 
-  double* theta_bar = nullptr;  // the current sample's dL/dθ
+  Real* theta_bar = nullptr;  // the current sample's dL/dθ
   long calls = 0;
 
-  void operator()(double t, const double* y, const double* c, double* y_bar) {
+  void operator()(double t, const Real* y, const Real* c, Real* y_bar) {
     ++calls;
     lanes_.vjp_one(t, y, c, nullptr, c_y_.data(), c_theta_.data(), &c_t_);
     for (int d = 0; d < dim_; ++d) y_bar[d] += c_y_[d];
@@ -27,8 +28,8 @@ class BackpropVjp {
   typename R::template Lanes<1> lanes_;
   int dim_;
   long params_;
-  std::vector<double> c_y_, c_theta_;
-  double c_t_ = 0;
+  std::vector<Real> c_y_, c_theta_;
+  Real c_t_ = 0;
 };
 
 }  // namespace neuralode

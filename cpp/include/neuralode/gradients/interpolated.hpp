@@ -15,12 +15,13 @@ namespace neuralode {
 // is at that output time t_k: its f(t_k, z_k) gives the lane's pending dL/dt_k term.
 template <int L, class R>
 class InterpolatedAdjointSystem {
-  static_assert(L <= 8, "AdjointJumps tracks 8 lanes");
+  static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
 
  public:
+  using Real = typename R::Real;
   static constexpr bool simd = R::simd;
-  InterpolatedAdjointSystem(const R& rhs, const ButcherTableau& tableau, const StepTape* tapes,
-                            AdjointJumps jumps)
+  InterpolatedAdjointSystem(const R& rhs, const ButcherTableau& tableau,
+                            const StepTape<Real>* tapes, AdjointJumps<Real> jumps)
       : lanes_(rhs.template lanes<L>()), tableau_(tableau), tapes_(tapes), jumps_(jumps),
         dim_(rhs.dim()), z_(static_cast<size_t>(dim_) * L), f_(z_.size()), neg_a_(z_.size()),
         one_z_(static_cast<size_t>(dim_)) {
@@ -28,13 +29,13 @@ class InterpolatedAdjointSystem {
     hint_.fill(0);
   }
 
-  void operator()(const double* t, const double* s, double* ds) {
+  void operator()(const double* t, const Real* s, Real* ds) {
     for (int l = 0; l < L; ++l) state_at<L>(l, t[l], z_.data(), l);
     evaluate<L>(t, s, ds);
     for (int l = 0; l < L; ++l)
       if (jumps_.f_dot && jumps_.pending[l] >= 0) jumps_.record_dot(sample_[l], l, &f_[l], L);
   }
-  void one(int l, double t, const double* s, double* ds) {
+  void one(int l, double t, const Real* s, Real* ds) {
     state_at<1>(l, t, z_.data(), 0);
     evaluate<1>(&t, s, ds);
     if (jumps_.f_dot && jumps_.pending[l] >= 0) jumps_.record_dot(sample_[l], l, f_.data(), 1);
@@ -49,23 +50,23 @@ class InterpolatedAdjointSystem {
     sample_[l] = -1;
     jumps_.pending[l] = -1;
   }
-  template <int M>
-  bool at_output(long sample, long i, double* s, int l) {
+  template <int M, class S>
+  bool at_output(long sample, long i, S* s, int l) {
     jumps_.template at_output<M>(sample, i, s, l);
     return true;
   }
-  template <int M>
-  void accepted(long, double, double, const double*, const LaneBlocks<M>&, int) {}
+  template <int M, class S>
+  void accepted(long, double, double, const S*, const LaneBlocks<M, S>&, int) {}
 
  private:
   // z of the sample in lane l at time tau, into lane `slot` of a block of M lanes.
   template <int M>
-  void state_at(int l, double tau, double* z, int slot) {
+  void state_at(int l, double tau, Real* z, int slot) {
     if (sample_[l] < 0) {  // an idle lane: any finite state will do
       for (int d = 0; d < dim_; ++d) z[d * M + slot] = 0;
       return;
     }
-    const StepTape& tape = tapes_[sample_[l]];
+    const StepTape<Real>& tape = tapes_[sample_[l]];
     hint_[l] = tape.find_step(tau, hint_[l]);
     tape.interpolate(tableau_, hint_[l], tau, one_z_.data());
     for (int d = 0; d < dim_; ++d) z[d * M + slot] = one_z_[d];
@@ -74,12 +75,12 @@ class InterpolatedAdjointSystem {
   // The VJP is linear in a and negation is exact: it runs on -a (see AdjointSystem). f is
   // asked for only when its dot products are wanted (a Python f is a call of its own).
   template <int M>
-  void evaluate(const double* t, const double* s, double* ds) {
+  void evaluate(const double* t, const Real* s, Real* ds) {
     const AdjointLayout& lay = jumps_.layout;
-    const double* a = s + lay.a() * M;
+    const Real* a = s + lay.a() * M;
     for (int i = 0; i < dim_ * M; ++i) neg_a_[i] = -a[i];
-    double* f = jumps_.f_dot ? f_.data() : nullptr;
-    double *da = ds + lay.a() * M, *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
+    Real* f = jumps_.f_dot ? f_.data() : nullptr;
+    Real *da = ds + lay.a() * M, *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
     if constexpr (M == L)
       lanes_.vjp(t, z_.data(), neg_a_.data(), f, da, da_theta, da_t);
     else
@@ -88,10 +89,10 @@ class InterpolatedAdjointSystem {
 
   typename R::template Lanes<L> lanes_;
   const ButcherTableau& tableau_;
-  const StepTape* tapes_;
-  AdjointJumps jumps_;
+  const StepTape<Real>* tapes_;
+  AdjointJumps<Real> jumps_;
   int dim_;
-  std::vector<double> z_, f_, neg_a_, one_z_;
+  std::vector<Real> z_, f_, neg_a_, one_z_;
   std::array<long, L> sample_, hint_;
 };
 

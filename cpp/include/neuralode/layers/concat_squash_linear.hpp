@@ -21,50 +21,50 @@ struct ConcatSquashLinear {
   }
 
   // The parameters after W and b: d, a, c.
+  template <class Real>
   struct Hyper {
-    const double *d, *a, *c;
-    Hyper(const Layer& layer, const double* theta) {
+    const Real *d, *a, *c;
+    Hyper(const Layer& layer, const Real* theta) {
       d = theta + static_cast<long>(layer.out_features) * (layer.in_features + 1);
       a = d + layer.out_features;
       c = a + layer.out_features;
     }
   };
 
-  template <int L>
-  static void forward(const Layer& layer, const double* t, const double* theta, const double* x,
-                      double* y, double* scratch) {
+  template <int L, class Real>
+  static void forward(const Layer& layer, const double* t, const Real* theta, const Real* x,
+                      Real* y, Real* scratch) {
     const int n_out = layer.out_features;
     detail::linear<L>(theta, layer.in_features, n_out, x, y, scratch);
-    const Hyper h(layer, theta);
+    const Hyper<Real> h(layer, theta);
     for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) {
-        const double gate = detail::sigmoid(h.a[o] * t[l] + h.c[o]);
-        y[o * L + l] = y[o * L + l] * gate + h.d[o] * t[l];
+        const Real gate = detail::sigmoid(h.a[o] * Real(t[l]) + h.c[o]);
+        y[o * L + l] = y[o * L + l] * gate + h.d[o] * Real(t[l]);
       }
   }
 
   // With s = σ(a t + c) and u = W x + b: g_in = Wᵀ(g s), dL/dW = (g s) xᵀ, dL/db = g s,
   // dL/dd = g t, dL/dc = g u s (1 - s), dL/da = dL/dc t, and a_t += Σ_o g (d + a u s (1 - s)).
   // u s is taken as y - d t, the forward's output less the hyper bias: no second W x.
-  template <int L>
-  static void vjp(const Layer& layer, const double* t, const double* theta, const double* x,
-                  const double* y, const double* g, double* g_in, double* a_theta,
-                  double* a_t) {
+  template <int L, class Real>
+  static void vjp(const Layer& layer, const double* t, const Real* theta, const Real* x,
+                  const Real* y, const Real* g, Real* g_in, Real* a_theta, Real* a_t) {
     const int n_in = layer.in_features, n_out = layer.out_features;
-    const Hyper h(layer, theta);
-    double* grad_b = a_theta + static_cast<long>(n_out) * n_in * L;
-    double* grad_d = grad_b + static_cast<long>(n_out) * L;
-    double* grad_a = grad_d + static_cast<long>(n_out) * L;
-    double* grad_c = grad_a + static_cast<long>(n_out) * L;
+    const Hyper<Real> h(layer, theta);
+    Real* grad_b = a_theta + static_cast<long>(n_out) * n_in * L;
+    Real* grad_d = grad_b + static_cast<long>(n_out) * L;
+    Real* grad_a = grad_d + static_cast<long>(n_out) * L;
+    Real* grad_c = grad_a + static_cast<long>(n_out) * L;
     for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) {
         const int k = o * L + l;
-        const double gate = detail::sigmoid(h.a[o] * t[l] + h.c[o]);
-        const double u_gate = y[k] - h.d[o] * t[l];
+        const Real gate = detail::sigmoid(h.a[o] * Real(t[l]) + h.c[o]);
+        const Real u_gate = y[k] - h.d[o] * Real(t[l]);
         grad_b[k] = g[k] * gate;
-        grad_d[k] = g[k] * t[l];
+        grad_d[k] = g[k] * Real(t[l]);
         grad_c[k] = g[k] * u_gate * (1 - gate);
-        grad_a[k] = grad_c[k] * t[l];
+        grad_a[k] = grad_c[k] * Real(t[l]);
       }
     for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) {
@@ -75,14 +75,14 @@ struct ConcatSquashLinear {
   }
 
   // v_out = s ⊙ (W v).
-  template <int L>
-  static void jvp(const Layer& layer, const double* t, const double* theta, const double*,
-                  const double*, const double* v, double* v_out, double* scratch) {
+  template <int L, class Real>
+  static void jvp(const Layer& layer, const double* t, const Real* theta, const Real*,
+                  const Real*, const Real* v, Real* v_out, Real* scratch) {
     const int n_out = layer.out_features;
     detail::linear<L, false>(theta, layer.in_features, n_out, v, v_out, scratch);
-    const Hyper h(layer, theta);
+    const Hyper<Real> h(layer, theta);
     for (int o = 0; o < n_out; ++o)
-      for (int l = 0; l < L; ++l) v_out[o * L + l] *= detail::sigmoid(h.a[o] * t[l] + h.c[o]);
+      for (int l = 0; l < L; ++l) v_out[o * L + l] *= detail::sigmoid(h.a[o] * Real(t[l]) + h.c[o]);
   }
 };
 

@@ -9,21 +9,23 @@
 //                                       // g_in == g and v_out == v
 //   static bool fits(const Layer&);     // whether the widths suit the kind
 //   static long num_params(const Layer&);
-//   template <int L> static void forward(const Layer&, const double* t, const double* theta,
-//                                        const double* x, double* y, double* scratch);
-//   template <int L> static void vjp(const Layer&, const double* t, const double* theta,
-//                                    const double* x, const double* y, const double* g,
-//                                    double* g_in, double* a_theta, double* a_t);
-//   template <int L> static void jvp(const Layer&, const double* t, const double* theta,
-//                                    const double* x, const double* y, const double* v,
-//                                    double* v_out, double* scratch);
+//   template <int L, class Real> static void forward(const Layer&, const double* t,
+//       const Real* theta, const Real* x, Real* y, Real* scratch);
+//   template <int L, class Real> static void vjp(const Layer&, const double* t,
+//       const Real* theta, const Real* x, const Real* y, const Real* g, Real* g_in,
+//       Real* a_theta, Real* a_t);
+//   template <int L, class Real> static void jvp(const Layer&, const double* t,
+//       const Real* theta, const Real* x, const Real* y, const Real* v, Real* v_out,
+//       Real* scratch);
 //
+// Real is the scalar type of states and parameters (double or float); times are always
+// double (an input t is rounded to Real where a layer uses it as a feature).
 // All arrays hold L lanes, component-major ([feature][lane]); t is one time per lane. theta
 // points at the layer's own parameters, a_theta at its own block of [num_params][L] (every
 // entry written). x is the layer's input and y its output (as forward computed it), g the
 // cotangent of y and g_in that of x; a_t[l] gets the lane's aᵀ∂y/∂t added. v is a tangent of
 // x and v_out the tangent of y it gives, at fixed t and θ. `scratch` holds 4 * max_width
-// doubles. Each lane's arithmetic must not depend on L, nor on the instruction set.
+// values. Each lane's arithmetic must not depend on L, nor on the instruction set.
 namespace neuralode {
 
 struct Layer {

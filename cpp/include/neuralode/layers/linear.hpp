@@ -20,13 +20,13 @@ inline int linear_chains(int n_in) { return n_in >= 16 ? 4 : 1; }
 // `omp simd` asks for the lane loops to be vectorized whole: without it GCC's cost model
 // picks narrow shuffles for them under some instruction sets (lanes are independent, so
 // nothing is reordered).
-template <int L, int Chains, bool Bias>
-inline void linear_lanes(const double* params, int n_in, int n_out, const double* x, double* out) {
-  const double* bias = params + static_cast<long>(n_out) * n_in;
+template <int L, int Chains, bool Bias, class Real>
+inline void linear_lanes(const Real* params, int n_in, int n_out, const Real* x, Real* out) {
+  const Real* bias = params + static_cast<long>(n_out) * n_in;
   const int n_blocked = n_in - n_in % Chains;
   for (int o = 0; o < n_out; ++o) {
-    const double* w_row = params + static_cast<long>(o) * n_in;
-    double acc[Chains][L];
+    const Real* w_row = params + static_cast<long>(o) * n_in;
+    Real acc[Chains][L];
     for (int c = 0; c < Chains; ++c)
 #pragma omp simd
       for (int l = 0; l < L; ++l) acc[c][l] = w_row[c] * x[c * L + l];
@@ -41,7 +41,7 @@ inline void linear_lanes(const double* params, int n_in, int n_out, const double
         acc[i - n_blocked][l] = std::fma(w_row[i], x[i * L + l], acc[i - n_blocked][l]);
 #pragma omp simd
     for (int l = 0; l < L; ++l) {
-      double sum;
+      Real sum;
       if constexpr (Chains == 1)
         sum = acc[0][l];
       else
@@ -56,12 +56,12 @@ inline void linear_lanes(const double* params, int n_in, int n_out, const double
 
 // One lane and a few inputs (one chain): the same sums across outputs, vectorized, with the
 // weight rows' stride known at compile time (loads and shuffles, not gathers).
-template <int NIn, bool Bias>
-inline void linear_single_narrow(const double* params, int n_out, const double* x, double* out) {
-  const double* bias = params + static_cast<long>(n_out) * NIn;
+template <int NIn, bool Bias, class Real>
+inline void linear_single_narrow(const Real* params, int n_out, const Real* x, Real* out) {
+  const Real* bias = params + static_cast<long>(n_out) * NIn;
   for (int o = 0; o < n_out; ++o) {
-    const double* w_row = params + static_cast<long>(o) * NIn;
-    double acc = w_row[0] * x[0];
+    const Real* w_row = params + static_cast<long>(o) * NIn;
+    Real acc = w_row[0] * x[0];
     for (int i = 1; i < NIn; ++i) acc = std::fma(w_row[i], x[i], acc);
     if constexpr (Bias)
       out[o] = acc + bias[o];
@@ -71,10 +71,10 @@ inline void linear_single_narrow(const double* params, int n_out, const double* 
 }
 
 // One lane: the same sums with the loops turned around, so that they run across outputs
-// (vectorized) with the chains in `scratch` (4 * n_out doubles).
-template <bool Bias>
-inline void linear_single(const double* params, int n_in, int n_out, const double* x, double* out,
-                          double* scratch) {
+// (vectorized) with the chains in `scratch` (4 * n_out values).
+template <bool Bias, class Real>
+inline void linear_single(const Real* params, int n_in, int n_out, const Real* x, Real* out,
+                          Real* scratch) {
   switch (n_in) {
     case 1: return linear_single_narrow<1, Bias>(params, n_out, x, out);
     case 2: return linear_single_narrow<2, Bias>(params, n_out, x, out);
@@ -83,18 +83,18 @@ inline void linear_single(const double* params, int n_in, int n_out, const doubl
     default: break;
   }
   const int chains = linear_chains(n_in);
-  const double* bias = params + static_cast<long>(n_out) * n_in;
+  const Real* bias = params + static_cast<long>(n_out) * n_in;
   for (int i = 0; i < n_in; ++i) {
-    double* acc = scratch + static_cast<long>(i % chains) * n_out;
-    const double xi = x[i];
-    const double* w_col = params + i;
+    Real* acc = scratch + static_cast<long>(i % chains) * n_out;
+    const Real xi = x[i];
+    const Real* w_col = params + i;
     if (i < chains)
       for (int o = 0; o < n_out; ++o) acc[o] = w_col[static_cast<long>(o) * n_in] * xi;
     else
       for (int o = 0; o < n_out; ++o)
         acc[o] = std::fma(w_col[static_cast<long>(o) * n_in], xi, acc[o]);
   }
-  const double *c0 = scratch, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;
+  const Real *c0 = scratch, *c1 = c0 + n_out, *c2 = c1 + n_out, *c3 = c2 + n_out;
   if constexpr (Bias) {
     if (chains == 1)
       for (int o = 0; o < n_out; ++o) out[o] = c0[o] + bias[o];
@@ -108,9 +108,9 @@ inline void linear_single(const double* params, int n_in, int n_out, const doubl
   }
 }
 
-template <int L, bool Bias = true>
-inline void linear(const double* params, int n_in, int n_out, const double* x, double* out,
-                   double* scratch) {
+template <int L, bool Bias = true, class Real>
+inline void linear(const Real* params, int n_in, int n_out, const Real* x, Real* out,
+                   Real* scratch) {
   // One lane and many outputs: vectorize across outputs instead of lanes.
   if (L == 1 && n_out >= 8) return linear_single<Bias>(params, n_in, n_out, x, out, scratch);
   if (linear_chains(n_in) == 4)
@@ -122,25 +122,25 @@ inline void linear(const double* params, int n_in, int n_out, const double* x, d
 // g_in = Wᵀ g for L lanes: for each input, the sum over outputs runs in Chains interleaved
 // chains (output o feeds chain o mod Chains; a product, then fused multiply-adds) combined as
 // ((c0 + c1) + (c2 + c3)), the order depending only on n_out. `omp simd`: see linear_lanes.
-template <int L, int Chains>
-void linear_vjp_inputs(const double* params, int n_in, int n_out, const double* g,
-                       double* g_in) {
+template <int L, int Chains, class Real>
+void linear_vjp_inputs(const Real* params, int n_in, int n_out, const Real* g,
+                       Real* g_in) {
   const int n_blocked = n_out - n_out % Chains;
   for (int i = 0; i < n_in; ++i) {
-    double acc[Chains][L];
+    Real acc[Chains][L];
     for (int c = 0; c < Chains; ++c) {
-      const double w = params[static_cast<long>(c) * n_in + i];
+      const Real w = params[static_cast<long>(c) * n_in + i];
 #pragma omp simd
       for (int l = 0; l < L; ++l) acc[c][l] = w * g[c * L + l];
     }
     for (int o = Chains; o < n_blocked; o += Chains)
       for (int c = 0; c < Chains; ++c) {
-        const double w = params[static_cast<long>(o + c) * n_in + i];
+        const Real w = params[static_cast<long>(o + c) * n_in + i];
 #pragma omp simd
         for (int l = 0; l < L; ++l) acc[c][l] = std::fma(w, g[(o + c) * L + l], acc[c][l]);
       }
     for (int o = n_blocked; o < n_out; ++o) {
-      const double w = params[static_cast<long>(o) * n_in + i];
+      const Real w = params[static_cast<long>(o) * n_in + i];
 #pragma omp simd
       for (int l = 0; l < L; ++l)
         acc[o - n_blocked][l] = std::fma(w, g[o * L + l], acc[o - n_blocked][l]);
@@ -156,15 +156,15 @@ void linear_vjp_inputs(const double* params, int n_in, int n_out, const double* 
 }
 
 // g_in = Wᵀ g and every lane's dL/dW = g xᵀ into grad_w ([n_out * n_in][L]).
-template <int L>
-void linear_vjp_without_bias(const double* params, int n_in, int n_out, const double* x,
-                             const double* g, double* g_in, double* grad_w) {
+template <int L, class Real>
+void linear_vjp_without_bias(const Real* params, int n_in, int n_out, const Real* x,
+                             const Real* g, Real* g_in, Real* grad_w) {
   if (linear_chains(n_out) == 4)
     linear_vjp_inputs<L, 4>(params, n_in, n_out, g, g_in);
   else
     linear_vjp_inputs<L, 1>(params, n_in, n_out, g, g_in);
   for (int o = 0; o < n_out; ++o) {
-    double* grad_row = grad_w + static_cast<long>(o) * n_in * L;
+    Real* grad_row = grad_w + static_cast<long>(o) * n_in * L;
     for (int i = 0; i < n_in; ++i)
 #pragma omp simd
       for (int l = 0; l < L; ++l) grad_row[i * L + l] = g[o * L + l] * x[i * L + l];
@@ -183,25 +183,25 @@ struct Linear {
     return static_cast<long>(layer.out_features) * (static_cast<long>(layer.in_features) + 1);
   }
 
-  template <int L>
-  static void forward(const Layer& layer, const double*, const double* theta, const double* x,
-                      double* y, double* scratch) {
+  template <int L, class Real>
+  static void forward(const Layer& layer, const double*, const Real* theta, const Real* x,
+                      Real* y, Real* scratch) {
     detail::linear<L>(theta, layer.in_features, layer.out_features, x, y, scratch);
   }
 
   // g_in = Wᵀ g; dL/dW = g xᵀ and dL/db = g, per lane.
-  template <int L>
-  static void vjp(const Layer& layer, const double*, const double* theta, const double* x,
-                  const double*, const double* g, double* g_in, double* a_theta, double*) {
+  template <int L, class Real>
+  static void vjp(const Layer& layer, const double*, const Real* theta, const Real* x,
+                  const Real*, const Real* g, Real* g_in, Real* a_theta, Real*) {
     const int n_in = layer.in_features, n_out = layer.out_features;
     detail::linear_vjp_without_bias<L>(theta, n_in, n_out, x, g, g_in, a_theta);
     std::copy(g, g + n_out * L, a_theta + static_cast<long>(n_out) * n_in * L);
   }
 
   // v_out = W v.
-  template <int L>
-  static void jvp(const Layer& layer, const double*, const double* theta, const double*,
-                  const double*, const double* v, double* v_out, double* scratch) {
+  template <int L, class Real>
+  static void jvp(const Layer& layer, const double*, const Real* theta, const Real*,
+                  const Real*, const Real* v, Real* v_out, Real* scratch) {
     detail::linear<L, false>(theta, layer.in_features, layer.out_features, v, v_out, scratch);
   }
 };
