@@ -261,9 +261,16 @@ def solver_options(draw, gradients=False):
     return options
 
 
-def reference(x):
-    """The float64 C-contiguous copy an argument of real numbers stands for."""
-    return np.ascontiguousarray(np.asarray(x, dtype=np.float64))
+def reference(x, dtype=np.float64):
+    """The C-contiguous copy (float64, or dtype) an argument of real numbers stands for."""
+    return np.ascontiguousarray(np.asarray(x, dtype=dtype))
+
+
+def promoted(*arguments):
+    """The dtype a solve of these arguments runs in: numpy's promotion, float32 (or float16)
+    alone staying float32, anything else float64."""
+    kind = np.result_type(*(np.asarray(a).dtype for a in arguments if a is not None))
+    return np.float32 if kind in (np.float32, np.float16) else np.float64
 
 
 # -- odeint and solve ------------------------------------------------------------------------
@@ -280,9 +287,10 @@ def test_odeint_y0_of_any_kind(data, func, batch):
     t = data.draw(grids())
     ys = attempt(lambda: nde.odeint(f, y0, t, params=params), y0=y0)
     if ys is not None:
-        expected = nde.odeint(f, reference(y0), t, params=params)
+        dtype = promoted(y0, params)  # a float32 y0 alone (a plain callable) solves in float32
+        expected = nde.odeint(f, reference(y0, dtype), t, params=params)
         np.testing.assert_array_equal(ys, expected)
-        assert ys.shape == (len(t),) + np.shape(y0) and ys.dtype == np.float64
+        assert ys.shape == (len(t),) + np.shape(y0) and ys.dtype == dtype
 
 
 @budget(200)

@@ -11,7 +11,14 @@ from . import _core
 METHODS = tuple(_core.methods)
 ADAPTIVE = tuple(m for m in METHODS if _core.tableau(m)["error_order"] > 0)
 FLOAT64 = np.dtype(np.float64)
+FLOAT32 = np.dtype(np.float32)
 INF = float("inf")
+# The default tolerances of each state type: float32 resolves ~1.2e-7 relative, so its
+# defaults sit two orders above that, as float64's sit far above its 2.2e-16.
+DEFAULT_TOLERANCES = {FLOAT64: (1e-7, 1e-9), FLOAT32: (1e-5, 1e-7)}
+# Below this rtol a float32 error estimate is mostly rounding (the states carry ~1.2e-7
+# relative): steps shrink until they underflow instead of meeting the tolerance.
+FLOAT32_MIN_RTOL = 1e-6
 MAX_THREADS = 1024
 MAX_STEPS = 2**62  # the core counts steps in a C++ long
 
@@ -40,11 +47,52 @@ def check_int(value, name, minimum, maximum=MAX_STEPS):
     return int(value)
 
 
-def float_array(value, name):
-    """value as a C-contiguous float64 array; NaN/inf are checked in C++ (array_checks.hpp).
-    Integers and floats only: strings, booleans and complex numbers are refused rather than
-    parsed, cast or truncated."""
-    if type(value) is np.ndarray and value.dtype is FLOAT64 and value.flags.c_contiguous:
+def check_dtype(dtype):
+    """dtype (float64 or float32) as a numpy dtype, None for 'from the inputs'."""
+    if dtype is None:
+        return None
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"`dtype` must be np.float64 or np.float32; got {dtype!r}") from None
+    if checked not in (FLOAT64, FLOAT32):
+        raise ValueError(f"`dtype` must be float64 or float32; got {checked}")
+    return FLOAT64 if checked == FLOAT64 else FLOAT32
+
+
+def state_dtype(dtype, *values):
+    """The scalar type a solve runs in: `dtype` when given, else numpy's promotion of the
+    values' types (y0, params): float32 (or float16) alone stays float32, anything else
+    (float64, integers, Python numbers) is float64."""
+    if dtype is not None:
+        return check_dtype(dtype)
+    kinds = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            kinds.append(value.dtype)
+        elif value is not None:
+            try:
+                kinds.append(np.asarray(value).dtype)
+            except (TypeError, ValueError):  # ragged: the array checks name the argument
+                return FLOAT64
+    try:
+        promoted = np.result_type(*kinds) if kinds else FLOAT64
+    except TypeError:  # strings, objects: float_array names the argument
+        return FLOAT64
+    return FLOAT32 if promoted in (FLOAT32, np.dtype(np.float16)) else FLOAT64
+
+
+def default_tolerances(rtol, atol, dtype):
+    """rtol and atol, each None replaced by the state type's default."""
+    rtol_default, atol_default = DEFAULT_TOLERANCES[dtype]
+    return (rtol_default if rtol is None else rtol), (atol_default if atol is None else atol)
+
+
+def float_array(value, name, dtype=FLOAT64):
+    """value as a C-contiguous array of dtype (float64 or float32); NaN/inf are checked in C++
+    (array_checks.hpp). Integers and floats only: strings, booleans and complex numbers are
+    refused rather than parsed, cast or truncated."""
+    if type(value) is np.ndarray and value.dtype is dtype and value.flags.c_contiguous:
         return value  # the common case (`is`: an equal but distinct dtype takes the long way)
     try:
         arr = np.asarray(value)
@@ -57,12 +105,12 @@ def float_array(value, name):
     if arr is None or arr.dtype.kind not in "iuf":
         kind = type(value).__name__ if arr is None else f"{type(value).__name__} of {arr.dtype}"
         raise TypeError(f"`{name}` must be an array of real numbers; got {kind}")
-    arr = arr.astype(np.float64, copy=False)
+    arr = arr.astype(dtype, copy=False)
     return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)  # keeps 0-d as 0-d
 
 
-def check_y0(y0) -> np.ndarray:
-    y0 = float_array(y0, "y0")
+def check_y0(y0, dtype=FLOAT64) -> np.ndarray:
+    y0 = float_array(y0, "y0", dtype)
     if y0.ndim not in (1, 2) or y0.size == 0:
         raise ValueError(f"`y0` must have shape (D,) or (B, D) with D, B >= 1; got shape {y0.shape}")
     return y0
@@ -97,10 +145,15 @@ def check_method(method) -> str:
     raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
 
 
-def check_tolerances(rtol, atol, dim, names=("rtol", "atol")):
-    """rtol, and atol as a float (the core broadcasts it) or a (dim,) array."""
+def check_tolerances(rtol, atol, dim, names=("rtol", "atol"), dtype=FLOAT64):
+    """rtol, and atol as a float (the core broadcasts it) or a (dim,) array; float32 states
+    refuse an rtol they cannot honour."""
     rtol_name, atol_name = names
     rtol = check_float(rtol, rtol_name, positive=True)
+    if dtype is FLOAT32 and rtol < FLOAT32_MIN_RTOL:
+        raise ValueError(f"`{rtol_name}` = {rtol:g} is below what float32 states can honour "
+                         f"(they carry about 1.2e-7 relative): use {rtol_name} >= "
+                         f"{FLOAT32_MIN_RTOL:g}, or float64 states (dtype=np.float64)")
     if type(atol) is float and 0 < atol < INF:
         return rtol, atol
     atol_arr = float_array(atol, atol_name)

@@ -1,5 +1,8 @@
 # Types of the C++ extension's boundary (cpp/bindings/). Every solve entry point takes
 # (rhs, y0, t, options) and returns plain arrays; the Python layer checks arguments first.
+# States come in float64 or float32 (times are always float64): each class that holds states
+# exists twice, the float32 one named with the suffix 32 (NetworkRhs32, SolveResult32, ...),
+# its arrays float32 where these say F64 for states. Network's methods take either.
 from typing import Callable, Optional
 
 import numpy as np
@@ -65,7 +68,10 @@ class PythonRhs:
     def __init__(self, f: Callable, dynamics: Optional[object], params: Optional[F64], dim: int,
                  num_params: int, name: str, batched: bool) -> None: ...
 
-Rhs = NetworkRhs | PythonRhs
+class NetworkRhs32(NetworkRhs): ...  # theta float32 (not a subclass in the extension)
+class PythonRhs32(PythonRhs): ...    # f gets and returns float32 states
+
+Rhs = NetworkRhs | PythonRhs | NetworkRhs32 | PythonRhs32
 
 class SolveResult:
     ys: F64                   # (T, B, D)

@@ -90,10 +90,11 @@ class Dynamics:
         for autonomous dynamics."""
         raise NotImplementedError(f"{type(self).__name__} must implement vjp(t, y, params, a)")
 
-    def check_params(self, params, name="params") -> np.ndarray:
+    def check_params(self, params, name="params", dtype=np.float64) -> np.ndarray:
+        """params as a C-contiguous vector of dtype (float64 or float32)."""
         if params is None:
             if self.num_params == 0:
-                return np.zeros(0)
+                return np.zeros(0, dtype)
             raise ValueError(f"`{name}` is required: {type(self).__name__} has "
                              f"{self.num_params} parameters")
         if not self._declares_num_params():
@@ -103,7 +104,7 @@ class Dynamics:
                 raise ValueError(f"`{name}` has shape {shape}, but {type(self).__name__} does "
                                  f"not declare `num_params` (the default is 0); {fix} on the "
                                  "class")
-        arr = param_vector(params, self.num_params, name, type(self).__name__)
+        arr = param_vector(params, self.num_params, name, type(self).__name__, dtype)
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` contains NaN or inf")
         return arr

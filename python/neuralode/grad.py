@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from ._checks import check_tolerances, float_array, times_as_given
+from ._checks import check_tolerances, default_tolerances, float_array, times_as_given
 from .dynamics import Dynamics
 from .nets import Sequential
 from .options import adjoint_options
@@ -72,9 +72,10 @@ class Gradients:
     stats: GradientStats
 
 
-def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5", rtol=1e-7,
-               atol=1e-9, step_size=None, first_step=None, max_steps=100_000, max_step=np.inf,
-               num_threads=None, adjoint_rtol=None, adjoint_atol=None, adjoint_norm="seminorm"):
+def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5", rtol=None,
+               atol=None, step_size=None, first_step=None, max_steps=100_000, max_step=np.inf,
+               num_threads=None, adjoint_rtol=None, adjoint_atol=None, adjoint_norm="seminorm",
+               dtype=None):
     """Solves like :func:`odeint` and returns ``(ys, pullback)``; ``pullback(dL_dys)`` gives
     the :class:`Gradients` of a loss L whose derivative with respect to ``ys`` is dL_dys.
 
@@ -89,7 +90,9 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
             a per-component atol applies to the state and its adjoint, its smallest entry
             to the parameter and time adjoints.
         adjoint_norm: "seminorm" (default) or "full": whether a_θ and a_t enter the error norm.
-        The other arguments are those of :func:`odeint`.
+        The other arguments are those of :func:`odeint`; in float32 (``dtype``, or float32
+        y0 and params) the backward pass runs in float32 too, and dL/dy0 and dL/dparams are
+        float32 (dL/dt stays float64, like t).
 
     Raises:
         ValueError, TypeError: bad arguments. SolverError: the forward or backward solve
@@ -106,13 +109,14 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     # caller's arrays.
     rhs, y0_arr, t_rows, options, theta = checked_problem(
         func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
-        num_threads, private=True)
+        num_threads, private=True, dtype=dtype)
     D = y0_arr.shape[-1]
+    rtol, atol = default_tolerances(rtol, atol, y0_arr.dtype)
     adjoint_rtol, adjoint_atol = check_tolerances(
         rtol if adjoint_rtol is None else adjoint_rtol,
         atol if adjoint_atol is None else adjoint_atol, D,
         names=("rtol" if adjoint_rtol is None else "adjoint_rtol",
-               "atol" if adjoint_atol is None else "adjoint_atol"))
+               "atol" if adjoint_atol is None else "adjoint_atol"), dtype=y0_arr.dtype)
     backward = adjoint_options(options, adjoint_rtol, adjoint_atol, adjoint_norm, D,
                                theta.size, gradient == "adjoint", t_rows.shape[1])
     if gradient in ("backprop", "interpolated"):
@@ -125,7 +129,8 @@ def odeint_vjp(func, y0, t, *, params=None, gradient="adjoint", method="dopri5",
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
     def pullback(dL_dys) -> Gradients:
-        g3 = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
+        g3 = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape, ys.dtype)
+                                  .reshape(ys.shape))
         return _adjoint(func, rhs, theta, ys, g3, t_arr, batched, backward,
                         forward_stats[:, 0])
 
@@ -137,9 +142,9 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     T, B, D = ys.shape
     P = theta.size
     if T == 1:  # nothing to integrate: y(t_0) is y0
-        return _gradients(dL_dys[0].copy(), np.zeros((B, P)), np.zeros((B, 1)), t,
+        return _gradients(dL_dys[0].copy(), np.zeros((B, P), ys.dtype), np.zeros((B, 1)), t,
                           np.zeros((B, 3), dtype=np.int64), T * B * D, batched, nfe_forward)
-    s0 = np.zeros((B, 2 * D + P + 1))
+    s0 = np.zeros((B, 2 * D + P + 1), ys.dtype)
     s0[:, :D] = ys[-1]
     s0[:, D:2 * D] = dL_dys[-1]
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
@@ -173,16 +178,19 @@ def _backward_result(out, batched, mode):
 
 
 def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched, nfe_forward) -> Gradients:
-    """Gradients in the caller's shapes: dL/dθ summed over samples, dL/dt like t."""
+    """Gradients in the caller's shapes: dL/dθ summed over samples (in float64, then in the
+    states' type), dL/dt like t (float64)."""
     stats = GradientStats(*(w if batched else w[0].item() for w in work.T),
                           stored_floats=int(stored),
                           nfe_forward=nfe_forward if batched else nfe_forward[0].item())
-    return Gradients(grad_y0 if batched else grad_y0[0], grad_theta.sum(axis=0),
+    dL_dt = dL_dt.astype(np.float64, copy=False)
+    grad_params = grad_theta.sum(axis=0, dtype=np.float64).astype(grad_theta.dtype, copy=False)
+    return Gradients(grad_y0 if batched else grad_y0[0], grad_params,
                      dL_dt if t.ndim == 2 else dL_dt.sum(axis=0), stats)
 
 
-def _check_cotangent(dL_dys, shape):
-    g = float_array(dL_dys, "dL_dys")
+def _check_cotangent(dL_dys, shape, dtype):
+    g = float_array(dL_dys, "dL_dys", dtype)
     if g.shape != shape:
         raise ValueError(f"`dL_dys` must have the shape of ys {shape}; got {g.shape}")
     if not np.all(np.isfinite(g)):
@@ -196,15 +204,16 @@ def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None, dots=None):
     so the jumps -dL/dt_i are added here) when given, else the adjoint identity
     -(dL/dy0 - dL/dy(t_0))·f(t_0, y0)."""
     if dots is not None:
+        dots = dots.astype(np.float64, copy=False)
         dots[:, 0] = a_t - dots[:, 1:].sum(axis=1)
         return dots
     T, B, D = ys.shape
     t_rows = np.atleast_2d(t)
     t_per_output = np.broadcast_to(t_rows.T, (T, B))
     f_out = _evaluate(func, theta, t_per_output.reshape(-1), ys.reshape(T * B, D)).reshape(T, B, D)
-    dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out)
+    dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out, dtype=np.float64)
     if a_t is None:
-        dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0])
+        dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0], dtype=np.float64)
     else:
         dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
     return dL_dt
@@ -222,7 +231,8 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
     ys_out = ys if batched else ys.reshape(ys.shape[0], -1)
 
     def pullback(dL_dys) -> Gradients:
-        g = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape).reshape(ys.shape))
+        g = np.ascontiguousarray(_check_cotangent(dL_dys, ys_out.shape, ys.dtype)
+                                 .reshape(ys.shape))
         T, B, D = ys.shape
         if gradient == "backprop" or T == 1:
             swept = solve.pullback(g, options.num_threads)
@@ -230,7 +240,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
             _check_backprop_finite(grad_y0, grad_theta, batched)
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
-            s0 = np.zeros((B, D + theta.size + 1))
+            s0 = np.zeros((B, D + theta.size + 1), ys.dtype)
             s0[:, :D] = g[-1]
             out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
                                               backward)
@@ -248,5 +258,5 @@ def _evaluate(func, theta, t, y):
     if isinstance(func, Sequential):  # theta was checked by the caller
         return func.core(y.shape[1]).forward(np.ascontiguousarray(t), y, theta)
     if func.batched:
-        return np.asarray(func.f(np.ascontiguousarray(t), y, theta), dtype=np.float64)
-    return np.stack([np.asarray(func.f(tk, yk, theta), dtype=np.float64) for tk, yk in zip(t, y)])
+        return np.asarray(func.f(np.ascontiguousarray(t), y, theta), dtype=y.dtype)
+    return np.stack([np.asarray(func.f(tk, yk, theta), dtype=y.dtype) for tk, yk in zip(t, y)])

@@ -12,7 +12,8 @@ from . import optim as _optim
 from .dynamics import Dynamics
 from .grad import check_gradient, odeint_vjp
 from .nets import Sequential
-from ._checks import check_float, check_int, check_method, float_array
+from ._checks import (check_float, check_int, check_method, check_tolerances,
+                      default_tolerances, float_array, state_dtype)
 from .solve import SolverError, odeint
 from .train import fit_loop
 
@@ -86,25 +87,32 @@ class NeuralODE:
         net: the dynamics: a :mod:`neuralode.nets` network, or a :class:`neuralode.Dynamics`
             (a mechanistic or hybrid model written in Python), whose ``params`` vector is
             then θ.
-        method, rtol, atol: the solver for training (see :func:`neuralode.odeint`).
+        method, rtol, atol: the solver for training (see :func:`neuralode.odeint`; the
+            tolerances' defaults depend on dtype).
         gradient: "adjoint", "interpolated" or "backprop" (see :func:`odeint_vjp`).
         params: initial θ: default ``net.init(seed)`` for a network; required for a Dynamics
             with parameters (there is no generic initialization of a mechanistic model).
+        dtype: np.float64 or np.float32, the type the model solves and keeps θ in (the
+            optimizer's arithmetic stays float64). Default: float32 if ``params`` is a float32
+            array, else float64.
     """
 
-    def __init__(self, net, *, method="dopri5", rtol=1e-7, atol=1e-9, gradient="adjoint",
-                 params=None, seed=0, num_threads=None):
+    def __init__(self, net, *, method="dopri5", rtol=None, atol=None, gradient="adjoint",
+                 params=None, seed=0, num_threads=None, dtype=None):
         if not isinstance(net, (Sequential, Dynamics)):
             raise TypeError(f"`net` must be a neuralode.nets network or a neuralode.Dynamics; "
                             f"got {type(net).__name__}")
         self.net, self.method, self.gradient = net, check_method(method), check_gradient(gradient)
+        self.dtype = state_dtype(dtype, params if isinstance(params, np.ndarray) else None)
+        rtol, atol = default_tolerances(rtol, atol, self.dtype)
         self.rtol = check_float(rtol, "rtol", positive=True)
         self.atol = check_float(atol, "atol", positive=True)
+        check_tolerances(self.rtol, self.atol, 1, dtype=self.dtype)
         self.num_threads = num_threads
         if params is None and isinstance(net, Sequential):
-            self.params = net.init(seed)
+            self.params = net.init(seed).astype(self.dtype)
         else:  # a copy: fit replaces self.params, and the caller's array stays theirs
-            self.params = net.check_params(params, "params").copy()
+            self.params = net.check_params(params, "params", dtype=self.dtype).copy()
         self.history = None
 
     @property
@@ -126,13 +134,14 @@ class NeuralODE:
         looser than the training ones to trade precision for speed at inference."""
         return odeint(self.net, y0, t, params=self.params, method=self.method,
                       rtol=self.rtol if rtol is None else rtol,
-                      atol=self.atol if atol is None else atol, num_threads=self.num_threads)
+                      atol=self.atol if atol is None else atol, num_threads=self.num_threads,
+                      dtype=self.dtype)
 
     def loss_and_gradient(self, params, y0, t, targets, loss):
         """(loss, dL/dθ, forward NFE, backward NFE) of one batch of trajectories."""
         ys, pullback = odeint_vjp(self.net, y0, t, params=params, gradient=self.gradient,
                                   method=self.method, rtol=self.rtol, atol=self.atol,
-                                  num_threads=self.num_threads)
+                                  num_threads=self.num_threads, dtype=self.dtype)
         value, dL_dys = loss(ys, targets)
         g = pullback(dL_dys)
         return value, g.params, int(np.sum(g.stats.nfe_forward)), \
@@ -225,16 +234,17 @@ class NeuralODE:
                 try:
                     pred = odeint(self.net, vy[0], vt, params=params, method=self.method,
                                   rtol=self.rtol, atol=self.atol,
-                                  num_threads=self.num_threads)
+                                  num_threads=self.num_threads, dtype=self.dtype)
                 except SolverError as error:
                     raise _in_callers_terms(error, np.arange(vy.shape[1]) if held_out is None
                                             else held_out) from None
                 return loss_fn(pred, vy)[0]
 
-        self.params, self.history = fit_loop(step, self.params, optimizer, iterations,
-                                             validate=validate, validate_every=validate_every,
-                                             patience=patience, callbacks=callbacks,
-                                             progress=progress)
+        params, self.history = fit_loop(step, self.params, optimizer, iterations,
+                                        validate=validate, validate_every=validate_every,
+                                        patience=patience, callbacks=callbacks,
+                                        progress=progress)
+        self.params = params.astype(self.dtype, copy=False)
         return self.history
 
     def save(self, path) -> None:
@@ -249,11 +259,12 @@ class NeuralODE:
         _io.save(path, {"params": self.params},
                  {"model": "NeuralODE", "net": _io.net_spec(self.net),
                   "settings": {"method": self.method, "rtol": self.rtol, "atol": self.atol,
-                               "gradient": self.gradient}})
+                               "gradient": self.gradient, "dtype": self.dtype.name}})
 
     @classmethod
     def from_saved(cls, meta, arrays):
-        settings = meta["settings"]
+        settings = dict(meta["settings"])  # files from before float32 hold no dtype: float64
+        settings["dtype"] = settings.get("dtype", "float64")
         return cls(_io.net_from_spec(meta["net"]), params=arrays["params"], **settings)
 
     @staticmethod

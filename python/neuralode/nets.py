@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
+from ._checks import state_dtype
 from ._layers import (ELU, ConcatSquashLinear, ConcatTime, Identity, Layer, Linear, Power,
                       ReLU, Sigmoid, SiLU, Sin, Softplus, Tanh, layer_from_spec, positive_int)
 
@@ -21,9 +22,9 @@ __all__ = ["Layer", "Linear", "Tanh", "Sigmoid", "Softplus", "ELU", "Sin", "SiLU
 _FLOAT64 = np.dtype(np.float64)  # `dtype is _FLOAT64`: the fast check of the common case
 
 
-def _real_array(value, name) -> np.ndarray:
-    """`value` as a float64 array, or a TypeError naming `name` for anything but integers and
-    floats (strings, booleans and complex numbers are refused, not parsed or cast)."""
+def _real_array(value, name, dtype=np.float64) -> np.ndarray:
+    """`value` as an array of dtype, or a TypeError naming `name` for anything but integers
+    and floats (strings, booleans and complex numbers are refused, not parsed or cast)."""
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):  # a ragged list
@@ -31,12 +32,12 @@ def _real_array(value, name) -> np.ndarray:
     if arr is None or arr.dtype.kind not in "iuf":
         kind = type(value).__name__ if arr is None else f"{type(value).__name__} of {arr.dtype}"
         raise TypeError(f"`{name}` must be an array of real numbers; got {kind}")
-    return arr.astype(np.float64, copy=False)
+    return arr.astype(dtype, copy=False)
 
 
-def param_vector(value, size, name, owner) -> np.ndarray:
-    """`value` as a C-contiguous float64 vector of `size` parameters of `owner` (for messages),
-    or a TypeError/ValueError naming `name`."""
+def param_vector(value, size, name, owner, dtype=np.float64) -> np.ndarray:
+    """`value` as a C-contiguous vector of dtype (float64 or float32) of `size` parameters of
+    `owner` (for messages), or a TypeError/ValueError naming `name`."""
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError):  # a ragged list
@@ -46,7 +47,7 @@ def param_vector(value, size, name, owner) -> np.ndarray:
         raise TypeError(f"`{name}` must be a float array; got dtype {arr.dtype}")
     if arr.shape != (size,):
         raise ValueError(f"`{name}` must have shape ({size},) for {owner}; got shape {arr.shape}")
-    return np.ascontiguousarray(arr, dtype=np.float64)
+    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 # MLP's `activation` names (and ODENetClassifier's).
@@ -136,29 +137,32 @@ class Sequential:
             offset += size
         return views
 
-    def check_params(self, theta, name="theta") -> np.ndarray:
-        """θ as a C-contiguous float64 array of this network's length."""
-        if type(theta) is np.ndarray and theta.dtype is _FLOAT64 and \
+    def check_params(self, theta, name="theta", dtype=_FLOAT64) -> np.ndarray:
+        """θ as a C-contiguous array of dtype (float64 or float32) of this network's length."""
+        if type(theta) is np.ndarray and theta.dtype is dtype and \
                 theta.shape == (self.num_params,) and theta.flags.c_contiguous:
             return theta  # the common case, without the slower checks below
         if theta is None:
             if self.num_params == 0:
-                return np.zeros(0)
+                return np.zeros(0, dtype)
             raise ValueError(f"`{name}` is required for a network with {self.num_params} "
                              "parameters; make them with `net.init(seed)`")
-        return param_vector(theta, self.num_params, name, "this network")
+        return param_vector(theta, self.num_params, name, "this network", dtype)
 
     def __call__(self, t, y, theta) -> np.ndarray:
-        """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row."""
+        """f(t, y; θ) for y of shape (D,) or (B, D); t a scalar or one per row. In float32
+        when y and θ are (numpy's promotion), else float64."""
         theta, y, rows, t_rows = self._point(t, y, theta)
         return self.core(rows.shape[1]).forward(t_rows, rows, theta).reshape(y.shape)
 
     def _point(self, t, y, theta):
-        """(θ, y, y as (B, D) rows, t per row), checked, for evaluations at given points."""
-        theta = self.check_params(theta)
+        """(θ, y, y as (B, D) rows, t per row), checked, for evaluations at given points; θ
+        and y in their promoted type."""
+        dtype = state_dtype(None, y, theta)
+        theta = self.check_params(theta, dtype=dtype)
         if not np.all(np.isfinite(theta)):
             raise ValueError("`theta` contains NaN or inf")
-        y = _real_array(y, "y")
+        y = _real_array(y, "y", dtype)
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
         rows = np.ascontiguousarray(np.atleast_2d(y))
@@ -170,7 +174,7 @@ class Sequential:
         if self.dim is not None and rows.shape[1] != self.dim:
             raise ValueError(f"`y` has {rows.shape[1]} components but the network takes "
                              f"states of {self.dim}")
-        t = _real_array(t, "t")
+        t = _real_array(t, "t", np.float64)
         try:
             return np.broadcast_to(t, rows.shape[:1])
         except ValueError:
@@ -179,10 +183,12 @@ class Sequential:
 
     def vjp(self, t, y, theta, a):
         """Vector-Jacobian products at (t, y), by hand-written backpropagation in C++:
-        ``(a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t)``, one set per row of y (D,) or (B, D)."""
-        theta = self.check_params(theta)
-        y = _real_array(y, "y")
-        a = _real_array(a, "a")
+        ``(a·∂f/∂y, a·∂f/∂θ, a·∂f/∂t)``, one set per row of y (D,) or (B, D); in float32
+        when y, θ and a are."""
+        dtype = state_dtype(None, y, theta, a)
+        theta = self.check_params(theta, dtype=dtype)
+        y = _real_array(y, "y", dtype)
+        a = _real_array(a, "a", dtype)
         if y.ndim not in (1, 2):
             raise ValueError(f"`y` must have shape (D,) or (B, D); got shape {y.shape}")
         if a.shape != y.shape:

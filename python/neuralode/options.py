@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._checks import (MAX_STEPS, check_method, check_steps, check_threads,
+from ._checks import (FLOAT64, MAX_STEPS, check_method, check_steps, check_threads,
                       check_tolerances, default_steps)
 
 __all__ = ["solver_options", "adjoint_options"]
@@ -23,18 +23,18 @@ _CACHE_SIZE = 256
 
 
 def solver_options(method, rtol, atol, step_size, first_step, max_step, max_steps, num_threads,
-                   dim) -> _core.SolverOptions:
-    """The checked options of a solve of states with `dim` components."""
+                   dim, dtype=FLOAT64) -> _core.SolverOptions:
+    """The checked options of a solve of states with `dim` components of type `dtype`."""
     cacheable = (type(method) is str and type(rtol) is float and type(atol) is float
                  and type(max_steps) is int
                  and (num_threads is None or type(num_threads) is int)
                  and default_steps(step_size, first_step, max_step, max_steps))
-    key = (method, rtol, atol, max_steps, num_threads) if cacheable else None
+    key = (method, rtol, atol, max_steps, num_threads, dtype) if cacheable else None
     options = _cache.get(key) if cacheable else None
     if options is not None:
         return options
     method = check_method(method)
-    rtol, atol = check_tolerances(rtol, atol, dim)
+    rtol, atol = check_tolerances(rtol, atol, dim, dtype=dtype)
     options = _fill(_core.SolverOptions(), method, rtol, atol,
                     *check_steps(method, step_size, first_step, max_step, max_steps),
                     check_threads(num_threads))

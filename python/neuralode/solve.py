@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _core
-from ._checks import (FLOAT64, METHODS, check_t, check_y0, float_array, times_as_given)
+from ._checks import (FLOAT32, FLOAT64, METHODS, check_t, check_y0, default_tolerances,
+                      float_array, state_dtype, times_as_given)
 from .dynamics import Batched, Dynamics, as_batched
 from .nets import Sequential
 from .options import solver_options
@@ -103,73 +104,95 @@ def raise_failures(status_codes, t_reached, batched):
                       "\nPass `throw=False` to `solve` to get the partial solution instead.")
 
 
+# The core's right-hand sides for states of each scalar type.
+_NETWORK_RHS = {FLOAT64: _core.NetworkRhs, FLOAT32: _core.NetworkRhs32}
+_PYTHON_RHS = {FLOAT64: _core.PythonRhs, FLOAT32: _core.PythonRhs32}
+
+
 def make_rhs(func, theta, dim):
-    """func with its checked parameters as the core's right-hand side."""
+    """func with its checked parameters as the core's right-hand side, for states of
+    theta's type (a plain callable's empty theta too)."""
     if isinstance(func, Sequential):
-        return _core.NetworkRhs(func.core(dim), theta)
+        return _NETWORK_RHS[theta.dtype](func.core(dim), theta)
+    python_rhs = _PYTHON_RHS[theta.dtype]
     if isinstance(func, Dynamics):
-        return _core.PythonRhs(lambda t, y: func.f(t, y, theta), func, theta, dim,
-                               func.num_params, "func", bool(func.batched))
+        return python_rhs(lambda t, y: func.f(t, y, theta), func, theta, dim, func.num_params,
+                          "func", bool(func.batched))
     batched = isinstance(func, Batched)
-    return _core.PythonRhs(func.func if batched else func, None, None, dim, 0, "func", batched)
+    return python_rhs(func.func if batched else func, None, None, dim, 0, "func", batched)
 
 
-def _checked_params(func, params) -> np.ndarray:
-    """func's parameters as a C-contiguous float64 vector (empty for a plain callable), or
+def _checked_params(func, params, dtype=FLOAT64) -> np.ndarray:
+    """func's parameters as a C-contiguous vector of dtype (empty for a plain callable), or
     the error that func or params deserves."""
     if isinstance(func, Sequential):
-        return func.check_params(params, "params")
+        return func.check_params(params, "params", dtype)
     if isinstance(func, Dynamics):
-        return func.check_params(params)
+        return func.check_params(params, dtype=dtype)
     if not callable(func):
         raise TypeError(f"`func` must be a neuralode.nets network, a neuralode.Dynamics or a "
                         f"callable f(t, y); got {type(func).__name__}")
     if params is not None:
         raise ValueError("`params` is only used with networks; a plain callable `f(t, y)` "
                          "carries its own parameters")
-    return np.zeros(0)
+    return np.zeros(0, dtype)
+
+
+def problem_dtype(func, y0, params, dtype):
+    """The scalar type of a solve: `dtype`, else numpy's promotion of y0 and params (a plain
+    callable has none)."""
+    if dtype is None and isinstance(func, (Sequential, Dynamics)):
+        return state_dtype(None, y0, params)
+    return state_dtype(dtype, y0)
 
 
 def checked_problem(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
-                    max_step, num_threads, private=False):
+                    max_step, num_threads, private=False, dtype=None):
     """Every argument of a solve checked: (rhs, y0 as an array, t as (1 or B, T) rows (a
-    private copy), the core's options, theta (a private copy too when `private`))."""
-    y0 = check_y0(y0)
+    private copy), the core's options, theta (a private copy too when `private`)), all in
+    the solve's scalar type (problem_dtype)."""
+    dtype = problem_dtype(func, y0, params, dtype)
+    rtol, atol = default_tolerances(rtol, atol, dtype)
+    y0 = check_y0(y0, dtype)
     t_rows = check_t(t, y0.shape[0] if y0.ndim == 2 else None)
     dim = y0.shape[-1]
     options = solver_options(method, rtol, atol, step_size, first_step, max_step, max_steps,
-                             num_threads, dim)
-    theta = _checked_params(func, params)
+                             num_threads, dim, dtype)
+    theta = _checked_params(func, params, dtype)
     if private:
         theta = theta.copy()
     return make_rhs(func, theta, dim), y0, t_rows, options, theta
 
 
-def _ready_network(func, y0, t, params):
+def _ready_network(func, y0, t, params, dtype=None):
     """Whether the most common call, a network solve, has every array already in the form
-    the core takes (float64, shapes right; values and layout are checked in C++): then the
-    layered checks, which cost as much as solving a small problem, are skipped. Only for
-    Sequential itself: a subclass may check its parameters its own way."""
-    return (type(y0) is np.ndarray and y0.dtype is FLOAT64 and 0 < y0.ndim < 3 and y0.size
+    the core takes (float64, or float32 throughout; shapes right; values and layout are
+    checked in C++): then the layered checks, which cost as much as solving a small problem,
+    are skipped. Only for Sequential itself: a subclass may check its parameters its own
+    way."""
+    return (type(y0) is np.ndarray and (y0.dtype is FLOAT64 or y0.dtype is FLOAT32)
+            and 0 < y0.ndim < 3 and y0.size
             and type(t) is np.ndarray and t.dtype is FLOAT64 and t.ndim == 1 and t.size
             and type(func) is Sequential and type(params) is np.ndarray
-            and params.dtype is FLOAT64 and params.shape == (func.num_params,))
+            and params.dtype is y0.dtype and params.shape == (func.num_params,)
+            and (dtype is None or dtype is y0.dtype))
 
 
 def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps,
-               max_step, num_threads, throw, dense=False):
+               max_step, num_threads, throw, dense=False, dtype=None):
     """Checks the arguments and runs the core; returns its raw output, y0 as an array, the
     private copy of t as (1 or B, T) rows and, with dense, the recording solve."""
-    if not dense and _ready_network(func, y0, t, params):
+    if not dense and _ready_network(func, y0, t, params, dtype):
+        rtol, atol = default_tolerances(rtol, atol, y0.dtype)
         options = solver_options(method, rtol, atol, step_size, first_step, max_step,
-                                 max_steps, num_threads, y0.shape[-1])
+                                 max_steps, num_threads, y0.shape[-1], y0.dtype)
         t_rows = np.array(t, ndmin=2)  # a private copy: see check_t
-        rhs = _core.NetworkRhs(func.core(y0.shape[-1]), params)
+        rhs = _NETWORK_RHS[y0.dtype](func.core(y0.shape[-1]), params)
         out, recorder = _core.solve(rhs, y0, t_rows, options), None
     else:
         rhs, y0, t_rows, options, _ = checked_problem(func, y0, t, params, method, rtol, atol,
                                                       step_size, first_step, max_steps,
-                                                      max_step, num_threads)
+                                                      max_step, num_threads, dtype=dtype)
         recorder = _core.record(rhs, y0, t_rows, options) if dense else None
         out = recorder.result() if dense else _core.solve(rhs, y0, t_rows, options)
     if throw and out.failed:
@@ -184,9 +207,9 @@ def _vectorized(func, vectorized):
     return as_batched(func, "`vectorized=True`") if vectorized else func
 
 
-def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
+def solve(func, y0, t, *, params=None, method="dopri5", rtol=None, atol=None, step_size=None,
           first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None,
-          throw=True, dense=False, vectorized=False) -> Solution:
+          throw=True, dense=False, vectorized=False, dtype=None) -> Solution:
     """Solves dy/dt = func(t, y) from y(t[0]) = y0 and returns the states at the times t.
 
     Args:
@@ -203,6 +226,8 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
         method: "dopri5" (Dormand & Prince 1980, the default), "bosh3", "rk4",
             "midpoint" or "euler".
         rtol, atol: tolerances of the adaptive methods; ``atol`` a scalar or shape (D,).
+            Default 1e-7 and 1e-9 in float64, 1e-5 and 1e-7 in float32 (which refuses
+            rtol below 1e-6: float32 states carry about 1.2e-7 relative).
         step_size: fixed-step methods step by it (output between steps by cubic Hermite
             interpolation); when None they step on the ``t`` grid.
         first_step, max_step, max_steps: adaptive step limits; ``max_steps`` counts the
@@ -214,9 +239,13 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
             at other times by the solver's own interpolant (memory: ``stages + 1`` states
             per step and sample).
         vectorized: ``func`` is a batched callable (as :func:`neuralode.batched` declares).
+        dtype: the states' scalar type, np.float64 or np.float32 (times stay float64).
+            Default: numpy's promotion of y0 and params, so float32 arrays solve in float32
+            and anything else in float64.
 
     Returns:
-        Solution with ``ys`` of shape (T, *y0.shape), per-sample ``stats`` and ``status``.
+        Solution with ``ys`` of shape (T, *y0.shape) and the solve's dtype, per-sample
+        ``stats`` and ``status``.
 
     Raises:
         ValueError, TypeError: bad arguments, before any work. SolverError: a sample failed.
@@ -227,7 +256,7 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
     func = _vectorized(func, vectorized)
     ys, status, t_reached, stats, y0, t_rows, recorder = _integrate(
         func, y0, t, params, method, rtol, atol, step_size, first_step, max_steps, max_step,
-        num_threads, throw, bool(dense))
+        num_threads, throw, bool(dense), dtype)
     ts = times_as_given(t, t_rows)
     if y0.ndim == 2:
         return Solution(ts, ys, SolveStats(*stats.T), _STATUS_NAMES[status], t_reached, recorder)
@@ -235,13 +264,14 @@ def solve(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, st
                     _STATUS[status[0]][0], t_reached[0].item(), recorder)
 
 
-def odeint(func, y0, t, *, params=None, method="dopri5", rtol=1e-7, atol=1e-9, step_size=None,
+def odeint(func, y0, t, *, params=None, method="dopri5", rtol=None, atol=None, step_size=None,
            first_step=None, max_steps=100_000, max_step=np.inf, num_threads=None,
-           vectorized=False) -> np.ndarray:
+           vectorized=False, dtype=None) -> np.ndarray:
     """The states at times t, shape (T, *y0.shape); see :func:`solve` for the arguments.
     Raises :class:`SolverError` if any sample fails."""
     if vectorized is not False:
         func = _vectorized(func, vectorized)
     ys, _, _, _, y0, _, _ = _integrate(func, y0, t, params, method, rtol, atol, step_size,
-                                       first_step, max_steps, max_step, num_threads, True)
+                                       first_step, max_steps, max_step, num_threads, True,
+                                       dtype=dtype)
     return ys if y0.ndim == 2 else ys.reshape(ys.shape[0], y0.shape[0])

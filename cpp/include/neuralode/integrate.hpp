@@ -131,9 +131,11 @@ class LaneIntegrator {
   }
 
   // dy = f(t, y) for the lanes in `mask`, other lanes' dy untouched (the same arithmetic per
-  // lane either way). Up to half the lanes are evaluated one by one: a one-lane network
-  // evaluation costs a fifth of an all-lane one or less, and in a large batch lanes finish
-  // and take new samples (two evaluations each) one to four at a time. More go all at once.
+  // lane either way). Up to four lanes (half of 8) are evaluated one by one: a one-lane
+  // network evaluation costs a fifth of an all-lane one or less (one vector of lanes, 8
+  // doubles or 16 floats, costs about the same either way), and in a large batch lanes
+  // finish and take new samples (two evaluations each) one to four at a time. More go all
+  // at once.
   void evaluate_masked(const Mask& mask, const std::array<double, L>& t, const Real* y,
                        Real* dy) {
     int count = 0;
@@ -142,7 +144,7 @@ class LaneIntegrator {
       if (count > 0) rhs_.masked(mask.data(), t.data(), y, dy);
       return;
     }
-    if (count <= std::max(1, L / 2)) {
+    if (count <= std::max(1, std::min(L / 2, 4))) {
       for (int l = 0; l < L; ++l)
         if (mask[l]) evaluate_lane(l, t[l], y, dy);
     } else {

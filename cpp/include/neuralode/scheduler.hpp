@@ -30,7 +30,12 @@ struct LaneState {
 
   // Steps under ten units in the last place of t make no progress: below it the step size
   // has underflowed (adaptive) or is rounded away (fixed).
-  double smallest_step() const { return 10 * std::abs(std::nextafter(t, direction * INFINITY) - t); }
+  double smallest_step() const {
+    return 10 * std::abs(std::nextafter(t, direction * INFINITY) - t);
+  }
+  // At least smallest_step(), without its libm call: an ulp of t is at most |t| 2^-52 above
+  // the subnormals (11 rather than 10 of them covers the rounding of the product).
+  double smallest_step_bound() const { return 11 * (std::abs(t) * 0x1p-52) + 1e-300; }
 
   // Whether an output time lies strictly before t_new (dense output is needed for it).
   bool output_before(double t_new) const { return direction * (grid.time(next) - t_new) < 0; }
