@@ -193,3 +193,21 @@ def test_float32_model_fits_and_saves(tmp_path):
     loaded = nde.load(tmp_path / "m.npz")
     assert loaded.dtype == F32 and loaded.params.tobytes() == model.params.tobytes()
     assert loaded.predict(y[0], t).tobytes() == model.predict(y[0], t).tobytes()
+
+
+@pytest.mark.parametrize("cls", [nde.ODENetClassifier, nde.ResNetClassifier])
+def test_float32_classifiers_learn_and_save(cls, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 2))
+    labels = (X[:, 0] * X[:, 1] > 0).astype(int)
+    fitted = {dtype: cls(max_iter=60, dtype=dtype).fit(X, labels)
+              for dtype in ("float64", "float32")}
+    # The same training in either type: float32 rounding moves the scores by little.
+    assert fitted["float32"].score(X, labels) > 0.8
+    assert abs(fitted["float32"].score(X, labels) - fitted["float64"].score(X, labels)) < 0.05
+    fitted["float32"].save(tmp_path / "c.npz")
+    loaded = nde.load(tmp_path / "c.npz")
+    assert loaded.dtype == "float32"
+    assert np.array_equal(loaded.predict_proba(X), fitted["float32"].predict_proba(X))
+    with pytest.raises(ValueError, match="`dtype` must be float64 or float32"):
+        cls(dtype="int8").fit(X, labels)

@@ -20,7 +20,7 @@ from . import io, losses, nets, optim
 from ._sklearn_conventions import (DataConversionWarning, NotFittedError, check_features,
                                    check_labels, check_target, not_fitted)
 from .grad import check_gradient, odeint_vjp
-from ._checks import check_method, check_threads
+from ._checks import check_dtype, check_method, check_threads
 from .solve import odeint
 from .train import fit_loop
 
@@ -83,6 +83,7 @@ class _BlockClassifier:
         if "gradient" in self._param_names:
             check_gradient(self.gradient)
         check_threads(self.num_threads)
+        check_dtype(self.dtype)
 
     # -- the model -------------------------------------------------------------------
     def _sizes(self, n_features, n_classes):
@@ -234,22 +235,24 @@ class ODENetClassifier(_BlockClassifier):
 
     _param_names = ("width", "hidden", "activation", "method", "rtol", "atol", "gradient",
                     "max_iter", "batch_size", "learning_rate", "random_state", "verbose",
-                    "num_threads")
+                    "num_threads", "dtype")
 
     def __init__(self, width=8, hidden=(32,), activation="tanh", method="dopri5", rtol=1e-5,
                  atol=1e-7, gradient="adjoint", max_iter=300, batch_size=64,
-                 learning_rate=0.02, random_state=0, verbose=False, num_threads=None):
+                 learning_rate=0.02, random_state=0, verbose=False, num_threads=None,
+                 dtype="float64"):
         self.width, self.hidden, self.activation = width, hidden, activation
         self.method, self.rtol, self.atol, self.gradient = method, rtol, atol, gradient
         self.max_iter, self.batch_size, self.learning_rate = max_iter, batch_size, learning_rate
         self.random_state, self.verbose, self.num_threads = random_state, verbose, num_threads
+        self.dtype = dtype  # the ODE block's: "float64" or "float32"
 
     def _times(self):
         return np.array([0.0, 1.0])
 
     def _solver(self):
         return {"method": self.method, "rtol": self.rtol, "atol": self.atol,
-                "gradient": self.gradient, "num_threads": self.num_threads}
+                "gradient": self.gradient, "num_threads": self.num_threads, "dtype": self.dtype}
 
 
 class ResNetClassifier(_BlockClassifier):
@@ -257,20 +260,22 @@ class ResNetClassifier(_BlockClassifier):
     step 1 on t = 0, 1, ..., depth), differentiated exactly."""
 
     _param_names = ("width", "hidden", "activation", "depth", "max_iter", "batch_size",
-                    "learning_rate", "random_state", "verbose", "num_threads")
+                    "learning_rate", "random_state", "verbose", "num_threads", "dtype")
 
     def __init__(self, width=8, hidden=(32,), activation="tanh", depth=4, max_iter=300,
                  batch_size=64, learning_rate=0.02, random_state=0, verbose=False,
-                 num_threads=None):
+                 num_threads=None, dtype="float64"):
         self.width, self.hidden, self.activation, self.depth = width, hidden, activation, depth
         self.max_iter, self.batch_size, self.learning_rate = max_iter, batch_size, learning_rate
         self.random_state, self.verbose, self.num_threads = random_state, verbose, num_threads
+        self.dtype = dtype  # the residual blocks': "float64" or "float32"
 
     def _times(self):
         return np.arange(int(self.depth) + 1, dtype=np.float64)
 
     def _solver(self):
-        return {"method": "euler", "gradient": "backprop", "num_threads": self.num_threads}
+        return {"method": "euler", "gradient": "backprop", "num_threads": self.num_threads,
+                "dtype": self.dtype}
 
 
 io.register_model(ODENetClassifier)
