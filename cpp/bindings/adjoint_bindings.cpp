@@ -53,12 +53,12 @@ void def_adjoint(py::module_& m) {
 
 }  // namespace
 
+// Compiled once per scalar type (NEURALODE_REAL, CMakeLists.txt).
+template <class Real>
 void register_adjoint(py::module_& m) {
-  for_each_real([&](auto real, const std::string&) {
-    using Real = decltype(real);
-    def_adjoint<BoundNetworkRhs<Real>>(m);
-    def_adjoint<PythonRhs<Real>>(m);
-  });
+  def_adjoint<BoundNetworkRhs<Real>>(m);
+  def_adjoint<PythonRhs<Real>>(m);
 }
+template void register_adjoint<NEURALODE_REAL>(py::module_& m);
 
 }  // namespace neuralode::bindings

@@ -3,6 +3,7 @@
 
 #include <neuralode/batch.hpp>
 #include <neuralode/fork_safety.hpp>
+#include <string>
 
 #include "bindings.hpp"
 #include "interrupt.hpp"
@@ -10,11 +11,17 @@
 PYBIND11_MODULE(_core, m) {
   m.doc() = "neuralode's C++ core: Runge-Kutta solvers, networks and batch parallelism.";
   m.attr("__version__") = NEURALODE_VERSION;
-  neuralode::bindings::register_nets(m);
-  neuralode::bindings::register_types(m);
-  neuralode::bindings::register_solve(m);
-  neuralode::bindings::register_adjoint(m);
-  neuralode::bindings::register_backprop(m);
+  namespace bindings = neuralode::bindings;
+  bindings::register_nets(m);
+  bindings::register_types(m);
+  bindings::for_each_real([&](auto real, const std::string& suffix) {
+    using Real = decltype(real);
+    bindings::register_network_methods<Real>(m);
+    bindings::register_solve<Real>(m);
+    bindings::register_adjoint<Real>(m);
+    bindings::register_backprop<Real>(m, suffix);
+    bindings::register_python_backprop<Real>(m, suffix);
+  });
   // For tests/test_threads.py: the cores this process may use, and the threads a batch gets.
   m.def("_usable_cores", &neuralode::usable_cores);
   m.def("_threads_for", &neuralode::thread_count, pybind11::arg("num_threads"),

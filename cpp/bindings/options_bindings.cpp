@@ -5,7 +5,11 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <neuralode/status.hpp>
+#include <neuralode/tableau.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "adjoint_common.hpp"
 #include "bindings.hpp"
@@ -18,6 +22,33 @@ namespace py = pybind11;
 namespace neuralode::bindings {
 
 namespace {
+
+const ButcherTableau& tableau_named(const std::string& name) {
+  const ButcherTableau* tableau = find_tableau(name);
+  if (!tableau) throw py::value_error("unknown method '" + name + "'");
+  return *tableau;
+}
+
+py::dict tableau_as_dict(const ButcherTableau& tab) {
+  const int s = tab.stages;
+  py::dict d;
+  d["name"] = std::string(tab.name);
+  d["stages"] = s;
+  d["order"] = tab.order;
+  d["error_order"] = tab.error_order;
+  d["fsal"] = tab.fsal();
+  d["c"] = std::vector<double>(tab.c.begin(), tab.c.begin() + s);
+  std::vector<std::vector<double>> a;
+  for (int i = 0; i < s; ++i) a.emplace_back(tab.a[i].begin(), tab.a[i].begin() + s);
+  d["a"] = a;
+  d["b"] = std::vector<double>(tab.b.begin(), tab.b.begin() + s);
+  d["error"] = std::vector<double>(tab.error.begin(), tab.error.begin() + s);
+  std::vector<std::vector<double>> dense;
+  for (int i = 0; i < s; ++i)
+    dense.emplace_back(tab.dense[i].begin(), tab.dense[i].begin() + tab.dense_degree);
+  d["dense"] = dense;
+  return d;
+}
 
 // The fields both options classes have, by name.
 template <class Options, class Class>
@@ -71,6 +102,18 @@ void register_real_types(py::module_& m, const std::string& suffix) {
 }  // namespace
 
 void register_types(py::module_& m) {
+  py::list names;
+  for (const ButcherTableau* tableau : all_tableaux) names.append(std::string(tableau->name));
+  m.attr("methods") = names;
+  m.def("tableau", [](const std::string& name) { return tableau_as_dict(tableau_named(name)); });
+  m.def("status_names", [] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (Status s : {Status::success, Status::max_steps_reached, Status::step_size_underflow,
+                     Status::non_finite_state, Status::interrupted})
+      out.emplace_back(status_name(s), status_hint(s));
+    return out;
+  });
+
   py::class_<SolveOptions> solve(m, "SolverOptions");
   solve.def(py::init<>());
   def_solve_fields<SolveOptions>(solve);

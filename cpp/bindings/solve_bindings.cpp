@@ -11,7 +11,6 @@
 #include <neuralode/integrate.hpp>
 #include <neuralode/nets.hpp>
 #include <neuralode/simd.hpp>
-#include <neuralode/tableau.hpp>
 #include <string>
 
 #include "bindings.hpp"
@@ -21,12 +20,6 @@
 namespace py = pybind11;
 
 namespace neuralode::bindings {
-
-const ButcherTableau& tableau_named(const std::string& name) {
-  const ButcherTableau* tableau = find_tableau(name);
-  if (!tableau) throw py::value_error("unknown method '" + name + "'");
-  return *tableau;
-}
 
 namespace {
 
@@ -63,46 +56,14 @@ void def_solve(py::module_& m) {
       py::arg("rhs"), py::arg("y0"), py::arg("t"), py::arg("options"));
 }
 
-py::dict tableau_as_dict(const ButcherTableau& tab) {
-  const int s = tab.stages;
-  py::dict d;
-  d["name"] = std::string(tab.name);
-  d["stages"] = s;
-  d["order"] = tab.order;
-  d["error_order"] = tab.error_order;
-  d["fsal"] = tab.fsal();
-  d["c"] = std::vector<double>(tab.c.begin(), tab.c.begin() + s);
-  std::vector<std::vector<double>> a;
-  for (int i = 0; i < s; ++i) a.emplace_back(tab.a[i].begin(), tab.a[i].begin() + s);
-  d["a"] = a;
-  d["b"] = std::vector<double>(tab.b.begin(), tab.b.begin() + s);
-  d["error"] = std::vector<double>(tab.error.begin(), tab.error.begin() + s);
-  std::vector<std::vector<double>> dense;
-  for (int i = 0; i < s; ++i)
-    dense.emplace_back(tab.dense[i].begin(), tab.dense[i].begin() + tab.dense_degree);
-  d["dense"] = dense;
-  return d;
-}
-
 }  // namespace
 
+// Compiled once per scalar type (NEURALODE_REAL, CMakeLists.txt).
+template <class Real>
 void register_solve(py::module_& m) {
-  py::list names;
-  for (const ButcherTableau* tableau : all_tableaux) names.append(std::string(tableau->name));
-  m.attr("methods") = names;
-  m.def("tableau", [](const std::string& name) { return tableau_as_dict(tableau_named(name)); });
-  m.def("status_names", [] {
-    std::vector<std::pair<std::string, std::string>> out;
-    for (Status s : {Status::success, Status::max_steps_reached, Status::step_size_underflow,
-                     Status::non_finite_state, Status::interrupted})
-      out.emplace_back(status_name(s), status_hint(s));
-    return out;
-  });
-  for_each_real([&](auto real, const std::string&) {
-    using Real = decltype(real);
-    def_solve<BoundNetworkRhs<Real>>(m);
-    def_solve<PythonRhs<Real>>(m);
-  });
+  def_solve<BoundNetworkRhs<Real>>(m);
+  def_solve<PythonRhs<Real>>(m);
 }
+template void register_solve<NEURALODE_REAL>(py::module_& m);
 
 }  // namespace neuralode::bindings
