@@ -209,13 +209,18 @@ def w5_tolerance_rows(problem, budget):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
-    parser.add_argument("--only", choices=["forward", "gradients", "training"], default=None,
-                        help="run one part of the comparison")
+    parser.add_argument("--only", choices=["forward", "float32", "gradients", "training"],
+                        default=None, help="run one part of the comparison (float32: only "
+                        "the W2 float32 group of the forward table)")
     parser.add_argument("--peer-iterations", type=int, default=20,
                         help="W6 iterations timed for torchdiffeq (its time is scaled to 500)")
     args = parser.parse_args()
     if args.only in (None, "forward"):
         forward_tables(args)
+    if args.only == "float32":
+        rows, notes = float32_group(args.budget)
+        print_forward_rows(rows)
+        print("\n" + "\n".join(notes))
     if args.only in (None, "gradients"):
         gradient_tables(args)
     if args.only in (None, "training"):
@@ -296,15 +301,69 @@ PEER_LABELS = {"diffrax": "diffrax (jit)", "diffrax-vmap": "diffrax, vmap (jit)"
                "diffrax-joint": "diffrax, one joint state (jit)"}
 
 
+def side_by_side(workload, entries, budget):
+    """Table rows (workload, name, seconds, seconds of the row it is compared with) of
+    entries (name, callable or None, name of the neuralode row it is compared with)."""
+    seconds = median_seconds_side_by_side([fn for _, fn, _ in entries], budget)
+    by_name = dict(zip((name for name, _, _ in entries), seconds))
+    return [(workload, name, secs, by_name[ours] if ours else None)
+            for (name, _, ours), secs in zip(entries, seconds)]
+
+
+def float32_group(budget):
+    """W2 float32: neuralode in float32 against itself in float64 and the peers in float32,
+    all at W2_32_TOL; returns the rows and notes on the float32 results' accuracy."""
+    net, theta = w.w2_net()
+    y0 = w.w2_y0(w.W2_32_BATCH)
+    theta32, y032 = theta.astype(np.float32), y0.astype(np.float32)
+    ours, tol = "neuralode float32", w.W2_32_TOL
+    entries = [(ours, lambda: w.neuralode_w2(net, theta32, y032, tol), None),
+               ("neuralode float64", lambda: w.neuralode_w2(net, theta, y0, tol), ours)]
+    entries += [(f"{PEER_LABELS.get(name, name)} float32", factory(net, theta32, y032, tol),
+                 ours) for name, factory in peers.W2.items()]
+    entries.append(("torchdiffeq float32, 1 torch thread", peers.torch_one_thread(
+        peers.torchdiffeq_w2(net, theta32, y032, tol)), ours))
+    rows = side_by_side(f"W2 float32 B={w.W2_32_BATCH}", entries, budget)
+    reference = w.neuralode_w2(net, theta, y0, tol)
+    notes = []
+    for name, fn, _ in entries:
+        if fn is not None and name.endswith("float32"):
+            ys = fn()
+            notes.append(f"W2 float32: {name} returns {ys.dtype}, max |difference| from "
+                         f"neuralode float64 {np.abs(ys - reference).max():.2e}")
+    nfe = [nde.solve(net, y, w.W2_T, params=p, **tol).stats.nfe.mean()
+           for y, p in ((y032, theta32), (y0, theta))]
+    notes.append(f"W2 float32: neuralode NFE per sample {nfe[0]:.1f} in float32, "
+                 f"{nfe[1]:.1f} in float64")
+    seconds = {name: secs for _, name, secs, _ in rows}
+    faster = [f"{other} by {seconds[other] / seconds[ours]:.2f}× (asked: {asked}×)"
+              for other, asked in (("neuralode float64", 1.6), ("torchdiffeq float32", 8),
+                                   ("torchdiffeq float32, 1 torch thread", 8))
+              if seconds[other] is not None]
+    notes.append(f"W2 float32: neuralode float32 faster than {', than '.join(faster)}")
+    return rows, notes
+
+
+def print_forward_rows(rows):
+    print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats, each "
+          f"workload's rows timed in {ROUNDS} interleaved rounds\n")
+    print("| workload | implementation | median | neuralode faster by |")
+    print("|---|---|---:|---:|")
+    for workload, name, seconds, ours in rows:
+        if seconds is None:
+            print(f"| {workload} | {name} | not installed | |")
+            continue
+        ratio = f"{seconds / ours:.1f}×" if ours else ""
+        if name.startswith("scipy") and workload == "W1":
+            ratio += " (vs the callable)"
+        print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} |")
+
+
 def forward_tables(args):
     rows = []
 
     def add_group(workload, entries):
-        """entries: (name, callable or None, name of the neuralode row it is compared with)."""
-        seconds = median_seconds_side_by_side([fn for _, fn, _ in entries], args.budget)
-        by_name = dict(zip((name for name, _, _ in entries), seconds))
-        for (name, _, ours), secs in zip(entries, seconds):
-            rows.append((workload, name, secs, by_name[ours] if ours else None))
+        rows.extend(side_by_side(workload, entries, args.budget))
 
     net1, theta1 = w.spiral_net()
     ours_net, ours_callable = "neuralode, network", "neuralode, Python callable"
@@ -329,22 +388,12 @@ def forward_tables(args):
                   [("neuralode", lambda: w.neuralode_w2(net2, theta2, y0), None)] +
                   [(PEER_LABELS.get(name, name), factory(net2, theta2, y0), "neuralode")
                    for name, factory in peers.W2.items()])
+    float32_rows, float32_notes = float32_group(args.budget)
+    print_forward_rows(rows + float32_rows)
 
-    print(f"neuralode {nde.__version__}, {os.cpu_count()} cores, median of repeats, each "
-          f"workload's rows timed in {ROUNDS} interleaved rounds\n")
-    print("| workload | implementation | median | neuralode faster by |")
-    print("|---|---|---:|---:|")
-    for workload, name, seconds, ours in rows:
-        if seconds is None:
-            print(f"| {workload} | {name} | not installed | |")
-            continue
-        ratio = f"{seconds / ours:.1f}×" if ours else ""
-        if name.startswith("scipy") and workload == "W1":
-            ratio += " (vs the callable)"
-        print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} |")
-
+    print("\n" + "\n".join(float32_notes))
     overhead, nfe = python_overhead_per_call(args.budget)
-    print(f"\nW1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
+    print(f"W1 Python callable: {nfe} calls of f; the solver adds {overhead * 1e6:.2f} us per "
           "call beyond f's own cost")
     for workload in FIRST_CALL_WORKLOADS:
         first, second, after_work, after_idle = first_and_later_call_seconds(workload)

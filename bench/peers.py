@@ -22,10 +22,11 @@ def _torch():
         return None
 
 
-def _torch_mlp(torch, net, theta):
+def _torch_mlp(torch, net, theta, dtype):
     """The W2 network in torch with the same weights (same layout as torch.nn.Linear)."""
     views = net.unflatten(theta)
-    w1, b1, w2, b2 = (torch.tensor(views[k]) for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
+    w1, b1, w2, b2 = (torch.tensor(views[k], dtype=dtype)
+                      for k in ("0.weight", "0.bias", "2.weight", "2.bias"))
     return lambda y: torch.tanh(y @ w1.T + b1) @ w2.T + b2
 
 
@@ -43,19 +44,40 @@ def torchdiffeq_w1():
     return run
 
 
-def torchdiffeq_w2(net, theta, y0):
+# The W2 factories solve in y0's dtype (the weights cast to it): float32 y0, float32 solve.
+# The torch peers keep times in float64, as neuralode does; diffrax takes them in y0's dtype.
+
+
+def torchdiffeq_w2(net, theta, y0, tol=w.W2_TOL):
     torch = _torch()
     if torch is None:
         return None
     import torchdiffeq
-    f = _torch_mlp(torch, net, theta)
     y0_t, t = torch.tensor(y0), torch.tensor(w.W2_T)
+    f = _torch_mlp(torch, net, theta, y0_t.dtype)
 
     def run():  # one joint state: the batch shares its steps
         with torch.no_grad():
             return torchdiffeq.odeint(lambda t, y: f(y), y0_t, t, method="dopri5",
-                                      **w.W2_TOL).numpy()
+                                      **tol).numpy()
     return run
+
+
+def torch_one_thread(run):
+    """run with torch on one thread: on a loaded 2-core machine torch's two threads wait for
+    each other (W2 float32 B=1024 torchdiffeq: 20-400 ms on two threads, 8.5-10 ms on one)."""
+    torch = _torch()
+    if torch is None or run is None:
+        return None
+
+    def call():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return run()
+        finally:
+            torch.set_num_threads(threads)
+    return call
 
 
 def _torchode():
@@ -88,14 +110,15 @@ def torchode_w1():
     return run
 
 
-def torchode_w2(net, theta, y0):
+def torchode_w2(net, theta, y0, tol=w.W2_TOL):
     torch, to = _torchode()
     if to is None:
         return None
-    f = _torch_mlp(torch, net, theta)
-    solver = _torchode_solver(to, lambda t, y: f(y), w.W2_TOL)
+    y0_t = torch.tensor(y0)
+    f = _torch_mlp(torch, net, theta, y0_t.dtype)
+    solver = _torchode_solver(to, lambda t, y: f(y), tol)
     t = torch.tensor(w.W2_T)[None].expand(len(y0), -1)
-    problem = to.InitialValueProblem(y0=torch.tensor(y0), t_eval=t)
+    problem = to.InitialValueProblem(y0=y0_t, t_eval=t)
 
     def run():  # per-sample steps; ys is (B, T, D)
         with torch.no_grad():
@@ -115,9 +138,11 @@ def _diffrax():
 
 
 def _diffrax_solve(diffrax, jnp, vector_field, t, tol, y0):
+    # The output times in y0's dtype: diffrax promotes y0 to the times' dtype (it has no
+    # mixed precision), so a float32 solve takes float32 times.
     return diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field), diffrax.Dopri5(), t0=float(t[0]), t1=float(t[-1]),
-        dt0=None, y0=y0, saveat=diffrax.SaveAt(ts=jnp.asarray(t)),
+        dt0=None, y0=y0, saveat=diffrax.SaveAt(ts=jnp.asarray(t, dtype=y0.dtype)),
         stepsize_controller=diffrax.PIDController(**tol), max_steps=1_000_000).ys
 
 
@@ -138,31 +163,31 @@ def diffrax_w1():
     return _compiled("diffrax W1", solve, jnp.asarray(w.W1_Y0))
 
 
-def _jax_mlp(jnp, net, theta):
-    views = {k: jnp.asarray(v) for k, v in net.unflatten(theta).items()}
+def _jax_mlp(jnp, net, theta, dtype):
+    views = {k: jnp.asarray(v, dtype=dtype) for k, v in net.unflatten(theta).items()}
     return lambda t, y, args: (views["2.weight"] @ jnp.tanh(views["0.weight"] @ y + views["0.bias"])
                                + views["2.bias"])
 
 
-def diffrax_w2_vmap(net, theta, y0):
+def diffrax_w2_vmap(net, theta, y0, tol=w.W2_TOL):
     jax, jnp, diffrax = _diffrax()
     if jax is None:
         return None
-    f = _jax_mlp(jnp, net, theta)
-    one = lambda y: _diffrax_solve(diffrax, jnp, f, w.W2_T, w.W2_TOL, y)  # noqa: E731
+    f = _jax_mlp(jnp, net, theta, y0.dtype)
+    one = lambda y: _diffrax_solve(diffrax, jnp, f, w.W2_T, tol, y)  # noqa: E731
     solve = jax.jit(jax.vmap(one))
-    run = _compiled(f"diffrax W2 vmap B={len(y0)}", solve, jnp.asarray(y0))
+    run = _compiled(f"diffrax W2 vmap B={len(y0)} {y0.dtype}", solve, jnp.asarray(y0))
     return lambda: run().transpose(1, 0, 2)
 
 
-def diffrax_w2_joint(net, theta, y0):
+def diffrax_w2_joint(net, theta, y0, tol=w.W2_TOL):
     jax, jnp, diffrax = _diffrax()
     if jax is None:
         return None
-    f = _jax_mlp(jnp, net, theta)
+    f = _jax_mlp(jnp, net, theta, y0.dtype)
     joint = lambda t, y, args: jax.vmap(lambda row: f(t, row, args))(y)  # noqa: E731
-    solve = jax.jit(lambda y: _diffrax_solve(diffrax, jnp, joint, w.W2_T, w.W2_TOL, y))
-    return _compiled(f"diffrax W2 joint B={len(y0)}", solve, jnp.asarray(y0))
+    solve = jax.jit(lambda y: _diffrax_solve(diffrax, jnp, joint, w.W2_T, tol, y))
+    return _compiled(f"diffrax W2 joint B={len(y0)} {y0.dtype}", solve, jnp.asarray(y0))
 
 
 W1 = {"torchdiffeq": torchdiffeq_w1, "torchode": torchode_w1, "diffrax": diffrax_w1}

@@ -48,3 +48,13 @@ def test_w2_peer(benchmark, peer, batch):
     ys = benchmark(run)
     reference = w.neuralode_w2(net, theta, w.w2_y0(batch))
     assert np.abs(ys - reference).max() < 1e-4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_w2_float32_tolerances_neuralode(benchmark, dtype):
+    """W2 float32: B=1024 at rtol 1e-5, atol 1e-7, solved in float32 and in float64."""
+    net, theta = w.w2_net()
+    y0 = w.w2_y0(w.W2_32_BATCH)
+    ys = benchmark(w.neuralode_w2, net, theta.astype(dtype), y0.astype(dtype), w.W2_32_TOL)
+    assert ys.dtype == dtype
+    assert np.abs(ys - w.neuralode_w2(net, theta, y0)).max() < 1e-4

@@ -4,6 +4,8 @@ W1: the cubic spiral dy/dt = (y³)A, y0 = [2, 0], t ∈ [0, 25], 1000 outputs, d
     rtol 1e-7 atol 1e-9.
 W2: an MLP 2→64→2 tanh, B samples from N(0, 1), t ∈ [0, 1], 10 outputs, dopri5 rtol 1e-6
     atol 1e-8.
+W2 float32: W2 at B=1024 (same network, weights and y0) at rtol 1e-5 atol 1e-7, tolerances
+    float32 can meet, solved in float32 (y0 and θ cast) and in float64.
 W3: the classic training step of the Neural ODE demo: 20 sub-trajectories of 10 consecutive
     points of W1's spiral, model Linear(50→2)(tanh(Linear(2→50)(y³))), L1 loss, forward and
     backward, dopri5 rtol 1e-7 atol 1e-9.
@@ -20,6 +22,8 @@ W1_TOL = {"rtol": 1e-7, "atol": 1e-9}
 W2_T = np.linspace(0.0, 1.0, 10)
 W2_TOL = {"rtol": 1e-6, "atol": 1e-8}
 W2_BATCHES = (1, 64, 1024)
+W2_32_BATCH = 1024
+W2_32_TOL = {"rtol": 1e-5, "atol": 1e-7}  # float32 refuses rtol < 1e-6
 
 
 spiral = nde.data.spiral_dynamics  # W1's Python callable: dy/dt = (y³)A
@@ -48,8 +52,9 @@ def neuralode_w1_net(net, theta):
     return nde.odeint(net, W1_Y0, W1_T, params=theta, **W1_TOL)
 
 
-def neuralode_w2(net, theta, y0):
-    return nde.odeint(net, y0, W2_T, params=theta, **W2_TOL)
+def neuralode_w2(net, theta, y0, tol=W2_TOL):
+    """In the dtype of y0 and θ: float32 arrays solve in float32."""
+    return nde.odeint(net, y0, W2_T, params=theta, **tol)
 
 
 def scipy_w1():
