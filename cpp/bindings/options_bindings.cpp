@@ -63,6 +63,19 @@ void def_solve_fields(Class& cls) {
       .def_readwrite("num_threads", &Options::num_threads);
 }
 
+// status, t_reached, stats and failed of a result class, read from the BatchResult that
+// batch_of(result) gives.
+template <class Class, class BatchOf>
+void def_batch_fields(Class& cls, BatchOf batch_of) {
+  using Result = typename Class::type;
+  cls.def_property_readonly("status", [batch_of](const Result& r) { return batch_of(r).status; })
+      .def_property_readonly("t_reached",
+                             [batch_of](const Result& r) { return batch_of(r).t_reached; })
+      .def_property_readonly("stats", [batch_of](const Result& r) { return batch_of(r).stats; })
+      .def_property_readonly("failed",
+                             [batch_of](const Result& r) { return batch_of(r).failed(); });
+}
+
 // The right-hand sides and results of states of type Real, named with `suffix`.
 template <class Real>
 void register_real_types(py::module_& m, const std::string& suffix) {
@@ -76,22 +89,16 @@ void register_real_types(py::module_& m, const std::string& suffix) {
            py::arg("num_params"), py::arg("name"), py::arg("batched"));
 
   using Solve = BatchResult<Real>;
-  py::class_<Solve>(m, ("SolveResult" + suffix).c_str())
-      .def_readonly("ys", &Solve::ys)
-      .def_readonly("status", &Solve::status)
-      .def_readonly("t_reached", &Solve::t_reached)
-      .def_readonly("stats", &Solve::stats)
-      .def_property_readonly("failed", &Solve::failed);
+  py::class_<Solve> solve(m, ("SolveResult" + suffix).c_str());
+  solve.def_readonly("ys", &Solve::ys);
+  def_batch_fields(solve, [](const Solve& r) -> const Solve& { return r; });
   using Backward = AdjointResult<Real>;
-  py::class_<Backward>(m, ("BackwardResult" + suffix).c_str())
-      .def_readonly("grad_y0", &Backward::grad_y0)
+  py::class_<Backward> backward(m, ("BackwardResult" + suffix).c_str());
+  backward.def_readonly("grad_y0", &Backward::grad_y0)
       .def_readonly("grad_theta", &Backward::grad_theta)
       .def_readonly("a_t", &Backward::a_t_end)
-      .def_property_readonly("dots", &Backward::dots)
-      .def_property_readonly("status", [](const Backward& r) { return r.batch.status; })
-      .def_property_readonly("t_reached", [](const Backward& r) { return r.batch.t_reached; })
-      .def_property_readonly("stats", [](const Backward& r) { return r.batch.stats; })
-      .def_property_readonly("failed", [](const Backward& r) { return r.batch.failed(); });
+      .def_property_readonly("dots", &Backward::dots);
+  def_batch_fields(backward, [](const Backward& r) -> const Solve& { return r.batch; });
   using Backprop = BackpropResult<Real>;
   py::class_<Backprop>(m, ("BackpropResult" + suffix).c_str())
       .def_readonly("grad_y0", &Backprop::grad_y0)

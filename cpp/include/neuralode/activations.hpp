@@ -48,16 +48,14 @@ inline double integer_or_real_power(double x, double p) {
   return std::pow(x, p);
 }
 
-// Bit-pattern helpers for the exponent and sign tricks below.
-inline std::uint64_t tanh_bits_(double d) {
-  std::uint64_t u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-}
-inline double tanh_double_(std::uint64_t u) {
-  double d;
-  std::memcpy(&d, &u, sizeof d);
-  return d;
+// The bits of a double or float as an unsigned integer of its size, or back: for the
+// exponent and sign tricks of the tanh kernels below.
+template <class To, class From>
+inline To bit_copy(From value) {
+  static_assert(sizeof(To) == sizeof(From));
+  To out;
+  std::memcpy(&out, &value, sizeof out);
+  return out;
 }
 
 // out[i] = tanh(in[i]); in and out may be the same array.
@@ -95,9 +93,9 @@ inline void tanh_array(const double* in, double* out, int n) {
   constexpr std::uint64_t kSign = std::uint64_t{1} << 63;
 
   for (int i = 0; i < n; ++i) {
-    const std::uint64_t ux = tanh_bits_(in[i]);
+    const std::uint64_t ux = bit_copy<std::uint64_t>(in[i]);
     const std::uint64_t ua = ux & ~kSign;  // |x|; tanh is odd, sign reapplied
-    const double ax = tanh_double_(ua);
+    const double ax = bit_copy<double>(ua);
 
     // Small branch: A + B/C with A = a, B = a*z*P(z), C = Q(z).
     const double z = ax * ax;
@@ -119,14 +117,14 @@ inline void tanh_array(const double* in, double* out, int n) {
     // 2^k from k in the low bits of t: the shift drops the magic's bits and
     // leaves k in the exponent field; adding 1023 << 52 biases it.
     const double p2k =
-        tanh_double_((tanh_bits_(t) << 52) + (std::uint64_t{1023} << 52));
+        bit_copy<double>((bit_copy<std::uint64_t>(t) << 52) + (std::uint64_t{1023} << 52));
 
     // Both branches are always computed; select operands, divide once.
     const bool small = !(ax >= 0.625);  // or NaN
     const double A = small ? ax : 1.0;
     const double B = small ? ax * zp : -2.0 * den;
     const double C = small ? q : std::fma(p2k, num, den);
-    out[i] = tanh_double_(tanh_bits_(A + B / C) | (ux & kSign));
+    out[i] = bit_copy<double>(bit_copy<std::uint64_t>(A + B / C) | (ux & kSign));
   }
 }
 
@@ -154,16 +152,6 @@ inline float integer_or_real_power(float x, double p) {
   return std::pow(x, static_cast<float>(p));
 }
 
-inline std::uint32_t tanh_bits_(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-}
-inline float tanh_float_(std::uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
 
 // out[i] = tanh(in[i]) in single precision; in and out may be the same array. The loop body
 // is branch-free and uses 32-bit lanes only, so an AVX-512 vector holds 16 elements (8 for
@@ -210,8 +198,8 @@ inline void tanh_array(const float* in, float* out, int n) {
   constexpr std::uint32_t kSign = std::uint32_t{1} << 31;
 
   for (int i = 0; i < n; ++i) {
-    const std::uint32_t ux = tanh_bits_(in[i]);
-    const float ax = tanh_float_(ux & ~kSign);  // |x|; tanh is odd, sign reapplied
+    const std::uint32_t ux = bit_copy<std::uint32_t>(in[i]);
+    const float ax = bit_copy<float>(ux & ~kSign);  // |x|; tanh is odd, sign reapplied
 
     // Small branch. For subnormal a, z underflows to 0 and the result is a itself.
     const float z = ax * ax;
@@ -228,11 +216,13 @@ inline void tanh_array(const float* in, float* out, int n) {
         std::fma(std::fma(std::fma(std::fma(kE4, r, kE3), r, kE2), r, kE1), r, kE0);
     const float em1 = std::fma(r * r, e, r);  // e^r - 1
     // 2^k from k in the low bits of t, as in the double kernel.
-    const float p2k = tanh_float_((tanh_bits_(t) << 23) + (std::uint32_t{127} << 23));
+    const float p2k =
+        bit_copy<float>((bit_copy<std::uint32_t>(t) << 23) + (std::uint32_t{127} << 23));
     const float large_value = 1.0f - 2.0f / std::fma(p2k, em1, p2k + 1.0f);
 
     const bool small = !(ax >= 0.625f);  // or NaN
-    out[i] = tanh_float_(tanh_bits_(small ? small_value : large_value) | (ux & kSign));
+    const float value = small ? small_value : large_value;
+    out[i] = bit_copy<float>(bit_copy<std::uint32_t>(value) | (ux & kSign));
   }
 }
 

@@ -2,6 +2,8 @@
 // Output between the ends of a step, from the step's own values: output times never change
 // the steps taken. The one place the interpolation formulas are written: the solver loop and
 // the gradient tapes evaluate them, backprop runs them backwards through `transpose`.
+#include <array>
+
 #include "tableau.hpp"
 
 namespace neuralode {
@@ -41,8 +43,9 @@ class DenseOutput {
       return;
     }
     for (int d = 0; d < dim; ++d) out[d] = p.y0[d * s];
+    const Powers powers = powers_of(theta);
     for (int i = 0; i < tableau_.stages; ++i) {
-      const double weight = stage_weight(i, theta);
+      const double weight = stage_weight(i, powers);
       if (weight == 0) continue;
       const Real coef = static_cast<Real>(h * weight);
       const Real* k_i = p.k + i * p.k_step;
@@ -66,8 +69,9 @@ class DenseOutput {
       }
       return true;
     }
+    const Powers powers = powers_of(theta);
     for (int i = 0; i < tableau_.stages; ++i) {
-      const Real coef = static_cast<Real>(h * stage_weight(i, theta));
+      const Real coef = static_cast<Real>(h * stage_weight(i, powers));
       for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += coef * g[d];
     }
     for (int d = 0; d < dim; ++d) y0_bar[d] += g[d];
@@ -75,13 +79,20 @@ class DenseOutput {
   }
 
  private:
-  // Σ_j dense[i][j] θ^(j+1), the weight of stage i at θ.
-  double stage_weight(int i, double theta) const {
-    double weight = 0, power = 1;
-    for (int j = 0; j < tableau_.dense_degree; ++j) {
-      power *= theta;
-      weight += tableau_.dense[i][j] * power;
-    }
+  // θ^(j+1) for j < dense_degree, formed once per output for every stage's weight (the
+  // same products as forming them per stage: the same bits, a quarter of the work).
+  using Powers = std::array<double, max_dense_degree>;
+  Powers powers_of(double theta) const {
+    Powers powers{};
+    double power = 1;
+    for (int j = 0; j < tableau_.dense_degree; ++j) powers[j] = power *= theta;
+    return powers;
+  }
+
+  // Σ_j dense[i][j] θ^(j+1), the weight of stage i.
+  double stage_weight(int i, const Powers& powers) const {
+    double weight = 0;
+    for (int j = 0; j < tableau_.dense_degree; ++j) weight += tableau_.dense[i][j] * powers[j];
     return weight;
   }
 
