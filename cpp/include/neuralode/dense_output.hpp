@@ -26,7 +26,10 @@ struct StepPoints {
 // order, the natural extension).
 class DenseOutput {
  public:
-  explicit DenseOutput(const ButcherTableau& tableau) : tableau_(tableau) {}
+  explicit DenseOutput(const ButcherTableau& tableau) : tableau_(tableau) {
+    for (int i = 0; i < max_stages; ++i)
+      for (int j = 0; j < max_dense_degree; ++j) by_power_[j][i] = tableau.dense[i][j];
+  }
 
   // Whether the output reads the step's end, y_{n+1} and the slope there (Hermite).
   bool uses_end() const { return tableau_.dense_degree == 0; }
@@ -42,14 +45,13 @@ class DenseOutput {
         out[d] = w.y0 * p.y0[d * s] + w.f0 * p.k[d * s] + w.y1 * p.y1[d * s] + w.f1 * p.f1[d * s];
       return;
     }
-    for (int d = 0; d < dim; ++d) out[d] = p.y0[d * s];
-    const Powers powers = powers_of(theta);
-    for (int i = 0; i < tableau_.stages; ++i) {
-      const double weight = stage_weight(i, powers);
-      if (weight == 0) continue;
-      const Real coef = static_cast<Real>(h * weight);
-      const Real* k_i = p.k + i * p.k_step;
-      for (int d = 0; d < dim; ++d) out[d] += coef * k_i[d * s];
+    StageCoefficients<Real> coef;
+    const int stages = step_coefficients(theta, h, coef);
+    for (int d = 0; d < dim; ++d) {
+      Real sum = p.y0[d * s];
+      for (int i = 0; i < stages; ++i)
+        if (coef.used[i]) sum += coef.value[i] * p.k[i * p.k_step + d * s];
+      out[d] = sum;
     }
   }
 
@@ -69,31 +71,37 @@ class DenseOutput {
       }
       return true;
     }
-    const Powers powers = powers_of(theta);
-    for (int i = 0; i < tableau_.stages; ++i) {
-      const Real coef = static_cast<Real>(h * stage_weight(i, powers));
-      for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += coef * g[d];
-    }
+    StageCoefficients<Real> coef;
+    const int stages = step_coefficients(theta, h, coef);
+    for (int i = 0; i < stages; ++i)
+      for (int d = 0; d < dim; ++d) k_bar[i * dim + d] += coef.value[i] * g[d];
     for (int d = 0; d < dim; ++d) y0_bar[d] += g[d];
     return false;
   }
 
  private:
-  // θ^(j+1) for j < dense_degree, formed once per output for every stage's weight (the
-  // same products as forming them per stage: the same bits, a quarter of the work).
-  using Powers = std::array<double, max_dense_degree>;
-  Powers powers_of(double theta) const {
-    Powers powers{};
+  // Each stage's coefficient h Σ_j dense[i][j] θ^(j+1), rounded to Real, and whether its
+  // weight is nonzero; returns the number of stages. The weights of all stages are formed
+  // together, power by power (vectorized across stages), each in the order j = 0, 1, ...
+  // that one stage alone takes: the same bits.
+  template <class Real>
+  struct StageCoefficients {
+    std::array<Real, max_stages> value;
+    std::array<bool, max_stages> used;
+  };
+  template <class Real>
+  int step_coefficients(double theta, double h, StageCoefficients<Real>& coef) const {
+    std::array<double, max_stages> weight{};
     double power = 1;
-    for (int j = 0; j < tableau_.dense_degree; ++j) powers[j] = power *= theta;
-    return powers;
-  }
-
-  // Σ_j dense[i][j] θ^(j+1), the weight of stage i.
-  double stage_weight(int i, const Powers& powers) const {
-    double weight = 0;
-    for (int j = 0; j < tableau_.dense_degree; ++j) weight += tableau_.dense[i][j] * powers[j];
-    return weight;
+    for (int j = 0; j < tableau_.dense_degree; ++j) {
+      power *= theta;
+      for (int i = 0; i < max_stages; ++i) weight[i] += by_power_[j][i] * power;
+    }
+    for (int i = 0; i < max_stages; ++i) {
+      coef.value[i] = static_cast<Real>(h * weight[i]);
+      coef.used[i] = weight[i] != 0;
+    }
+    return tableau_.stages;
   }
 
   // The cubic Hermite basis at θ, the slopes' weights scaled by h; in double, then Real.
@@ -110,6 +118,7 @@ class DenseOutput {
   };
 
   const ButcherTableau& tableau_;
+  std::array<std::array<double, max_stages>, max_dense_degree> by_power_{};  // dense, transposed
 };
 
 }  // namespace neuralode
