@@ -84,20 +84,25 @@ class DenseOutput {
   // weight is nonzero; returns the number of stages. The weights of all stages are formed
   // together, power by power (vectorized across stages), each in the order j = 0, 1, ...
   // that one stage alone takes: the same bits.
+  // (Arrays of 8 rather than max_stages = 7: one vector of doubles.)
+  static constexpr int padded_stages = 8;
+  static_assert(max_stages <= padded_stages);
   template <class Real>
   struct StageCoefficients {
-    std::array<Real, max_stages> value;
-    std::array<bool, max_stages> used;
+    std::array<Real, padded_stages> value;
+    std::array<bool, padded_stages> used;
   };
   template <class Real>
   int step_coefficients(double theta, double h, StageCoefficients<Real>& coef) const {
-    std::array<double, max_stages> weight{};
+    alignas(64) std::array<double, padded_stages> weight{};
     double power = 1;
     for (int j = 0; j < tableau_.dense_degree; ++j) {
       power *= theta;
-      for (int i = 0; i < max_stages; ++i) weight[i] += by_power_[j][i] * power;
+#pragma omp simd
+      for (int i = 0; i < padded_stages; ++i) weight[i] += by_power_[j][i] * power;
     }
-    for (int i = 0; i < max_stages; ++i) {
+#pragma omp simd
+    for (int i = 0; i < padded_stages; ++i) {
       coef.value[i] = static_cast<Real>(h * weight[i]);
       coef.used[i] = weight[i] != 0;
     }
@@ -118,7 +123,8 @@ class DenseOutput {
   };
 
   const ButcherTableau& tableau_;
-  std::array<std::array<double, max_stages>, max_dense_degree> by_power_{};  // dense, transposed
+  // The tableau's dense coefficients transposed: by_power_[j][i] = dense[i][j].
+  alignas(64) std::array<std::array<double, padded_stages>, max_dense_degree> by_power_{};
 };
 
 }  // namespace neuralode
