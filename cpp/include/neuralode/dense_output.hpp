@@ -101,9 +101,8 @@ class DenseOutput {
 #pragma omp simd
       for (int i = 0; i < padded_stages; ++i) weight[i] += by_power_[j][i] * power;
     }
-#pragma omp simd
-    for (int i = 0; i < padded_stages; ++i) {
-      coef.value[i] = static_cast<Real>(h * weight[i]);
+    for (int i = 0; i < padded_stages; ++i) {  // scalar: a vector load of what the loop
+      coef.value[i] = static_cast<Real>(h * weight[i]);  // above stored in halves stalls
       coef.used[i] = weight[i] != 0;
     }
     return tableau_.stages;
