@@ -84,7 +84,9 @@ def state_dtype(dtype, *values):
 
 def default_tolerances(rtol, atol, dtype):
     """rtol and atol, each None replaced by the state type's default."""
-    rtol_default, atol_default = DEFAULT_TOLERANCES[dtype]
+    if rtol is not None and atol is not None:
+        return rtol, atol
+    rtol_default, atol_default = DEFAULT_TOLERANCES[FLOAT64 if dtype == FLOAT64 else FLOAT32]
     return (rtol_default if rtol is None else rtol), (atol_default if atol is None else atol)
 
 
@@ -150,7 +152,7 @@ def check_tolerances(rtol, atol, dim, names=("rtol", "atol"), dtype=FLOAT64):
     refuse an rtol they cannot honour."""
     rtol_name, atol_name = names
     rtol = check_float(rtol, rtol_name, positive=True)
-    if dtype is FLOAT32 and rtol < FLOAT32_MIN_RTOL:
+    if dtype == FLOAT32 and rtol < FLOAT32_MIN_RTOL:
         raise ValueError(f"`{rtol_name}` = {rtol:g} is below what float32 states can honour "
                          f"(they carry about 1.2e-7 relative): use {rtol_name} >= "
                          f"{FLOAT32_MIN_RTOL:g}, or float64 states (dtype=np.float64)")

@@ -211,9 +211,11 @@ def _time_gradients(func, theta, ys, dL_dys, grad_y0, t, a_t=None, dots=None):
     t_rows = np.atleast_2d(t)
     t_per_output = np.broadcast_to(t_rows.T, (T, B))
     f_out = _evaluate(func, theta, t_per_output.reshape(-1), ys.reshape(T * B, D)).reshape(T, B, D)
-    dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out, dtype=np.float64)
+    # In float64 whatever the states' type (astype copies nothing for float64 states).
+    dL_dys, f_out = dL_dys.astype(np.float64, copy=False), f_out.astype(np.float64, copy=False)
+    dL_dt = np.einsum("tbd,tbd->bt", dL_dys, f_out)
     if a_t is None:
-        dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0], dtype=np.float64)
+        dL_dt[:, 0] = -np.einsum("bd,bd->b", grad_y0 - dL_dys[0], f_out[0])
     else:
         dL_dt[:, 0] = a_t - dL_dt[:, 1:].sum(axis=1)
     return dL_dt

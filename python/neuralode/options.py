@@ -29,7 +29,7 @@ def solver_options(method, rtol, atol, step_size, first_step, max_step, max_step
                  and type(max_steps) is int
                  and (num_threads is None or type(num_threads) is int)
                  and default_steps(step_size, first_step, max_step, max_steps))
-    key = (method, rtol, atol, max_steps, num_threads, dtype) if cacheable else None
+    key = (method, rtol, atol, max_steps, num_threads, dtype is FLOAT64) if cacheable else None
     options = _cache.get(key) if cacheable else None
     if options is not None:
         return options

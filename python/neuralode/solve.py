@@ -183,11 +183,13 @@ def _integrate(func, y0, t, params, method, rtol, atol, step_size, first_step, m
     """Checks the arguments and runs the core; returns its raw output, y0 as an array, the
     private copy of t as (1 or B, T) rows and, with dense, the recording solve."""
     if not dense and _ready_network(func, y0, t, params, dtype):
-        rtol, atol = default_tolerances(rtol, atol, y0.dtype)
+        dtype = FLOAT64 if y0.dtype is FLOAT64 else FLOAT32  # `is`: no dtype hashing
+        rtol, atol = default_tolerances(rtol, atol, dtype)
         options = solver_options(method, rtol, atol, step_size, first_step, max_step,
-                                 max_steps, num_threads, y0.shape[-1], y0.dtype)
+                                 max_steps, num_threads, y0.shape[-1], dtype)
         t_rows = np.array(t, ndmin=2)  # a private copy: see check_t
-        rhs = _NETWORK_RHS[y0.dtype](func.core(y0.shape[-1]), params)
+        rhs = (_core.NetworkRhs if dtype is FLOAT64 else _core.NetworkRhs32)(
+            func.core(y0.shape[-1]), params)
         out, recorder = _core.solve(rhs, y0, t_rows, options), None
     else:
         rhs, y0, t_rows, options, _ = checked_problem(func, y0, t, params, method, rtol, atol,
