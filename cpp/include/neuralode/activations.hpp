@@ -1,7 +1,7 @@
-// The activations' kernels: scalar sigmoid, softplus, SiLU and powers over libm (the same
-// calls in every instruction-set clone, so the clones agree), and below them a fast,
-// deterministic elementwise tanh for double arrays; then the same kernels for float (at the
-// end of the file, with their own accuracy notes).
+// The activations' kernels: scalar sigmoid, softplus, SiLU and powers over libm for double
+// and float (the same calls in every instruction-set clone, so the clones agree), and below
+// them a fast, deterministic elementwise tanh for double arrays; then the tanh for float
+// arrays (at the end of the file, with its own accuracy notes).
 //
 // Why: std::tanh is an opaque libm call (~6-8 ns/element) that keeps the MLP
 // hidden-layer loop scalar. tanh_array is a branch-free loop body that GCC
@@ -27,25 +27,35 @@
 
 namespace neuralode::detail {
 
-inline double softplus(double x) {
+// The scalar kernels, for Real = double or float: libm's exp, log1p and pow of that type
+// (expf, log1pf, powf for float), the same calls in every clone, so the clones agree.
+
+template <class Real>
+inline Real softplus(Real x) {
   // log(1 + e^x) without overflow for large x or loss of digits for very negative x.
   return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
 }
 
-inline double sigmoid(double x) {
+template <class Real>
+inline Real sigmoid(Real x) {
   if (x >= 0) return 1 / (1 + std::exp(-x));
-  const double e = std::exp(x);
+  const Real e = std::exp(x);
   return e / (1 + e);
 }
 
 // x * sigmoid(x): the SiLU of Elfwing et al. (2018), swish with beta = 1. -0 for very
 // negative x, where the sigmoid underflows; x itself for large x.
-inline double silu(double x) { return x * sigmoid(x); }
+template <class Real>
+inline Real silu(Real x) {
+  return x * sigmoid(x);
+}
 
-inline double integer_or_real_power(double x, double p) {
+// The exponent stays a double (Layer::setting); a non-integer one is rounded to Real.
+template <class Real>
+inline Real integer_or_real_power(Real x, double p) {
   if (p == 2) return x * x;
   if (p == 3) return x * x * x;
-  return std::pow(x, p);
+  return std::pow(x, static_cast<Real>(p));
 }
 
 // The bits of a double or float as an unsigned integer of its size, or back: for the
@@ -129,29 +139,8 @@ inline void tanh_array(const double* in, double* out, int n) {
 }
 
 // ---- float (single precision) ----------------------------------------------------------
-// The same kernels for Real = float, all arithmetic in float (a conversion to double would
-// halve the vector width). sigmoid, softplus, SiLU and powers call libm's float functions
-// (expf, log1pf, powf): the same calls in every clone, so the clones agree.
-
-inline float softplus(float x) {
-  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
-}
-
-inline float sigmoid(float x) {
-  if (x >= 0) return 1 / (1 + std::exp(-x));
-  const float e = std::exp(x);
-  return e / (1 + e);
-}
-
-inline float silu(float x) { return x * sigmoid(x); }
-
-// The exponent stays a double (Layer::setting); a non-integer one is rounded to float.
-inline float integer_or_real_power(float x, double p) {
-  if (p == 2) return x * x;
-  if (p == 3) return x * x * x;
-  return std::pow(x, static_cast<float>(p));
-}
-
+// The tanh kernel for float arrays, all arithmetic in float (a conversion to double would
+// halve the vector width).
 
 // out[i] = tanh(in[i]) in single precision; in and out may be the same array. The loop body
 // is branch-free and uses 32-bit lanes only, so an AVX-512 vector holds 16 elements (8 for
