@@ -69,21 +69,6 @@ bool evaluate(const Network& net, const double* t, const Real* theta, const Real
   return true;
 }
 
-// The network in double, then in float (its parameters and states rounded to float).
-#define NEURALODE_CLONE(name, attributes)                                                 \
-  attributes bool name(const Network& net, const double* t, const double* theta,          \
-                       const double* y, std::vector<double>& out) {                       \
-    const std::vector<float> theta_f(theta, theta + net.num_params()),                    \
-        y_f(y, y + static_cast<long>(net.dim()) * kLanes);                               \
-    return evaluate(net, t, theta, y, out) &&                                            \
-           evaluate(net, t, theta_f.data(), y_f.data(), out);                            \
-  }
-NEURALODE_CLONE(evaluate_baseline, __attribute__((flatten, noinline)))
-#if defined(__x86_64__)
-NEURALODE_CLONE(evaluate_v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
-NEURALODE_CLONE(evaluate_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
-#endif
-
 // The activation kernels over `x` (one scalar type), appended to `out`; false if tanh_array on
 // one element gives other bits than the same element within the whole array.
 template <class T>
@@ -109,15 +94,26 @@ inline bool evaluate_kernels(const std::vector<T>& x, std::vector<T>& out) {
   return true;
 }
 
-#define NEURALODE_KERNEL_CLONE(name, attributes)                                            \
-  attributes bool name(const std::vector<double>& xd, const std::vector<float>& xf,          \
-                       std::vector<double>& outd, std::vector<float>& outf) {               \
-    return evaluate_kernels(xd, outd) && evaluate_kernels(xf, outf);                         \
+// Per instruction set (`suffix`): evaluate_<suffix>, the network in double, then in float
+// (its parameters and states rounded to float); kernels_<suffix>, the activation kernels.
+#define NEURALODE_CLONES(suffix, attributes)                                              \
+  attributes bool evaluate_##suffix(const Network& net, const double* t,                  \
+                                    const double* theta, const double* y,                 \
+                                    std::vector<double>& out) {                           \
+    const std::vector<float> theta_f(theta, theta + net.num_params()),                    \
+        y_f(y, y + static_cast<long>(net.dim()) * kLanes);                               \
+    return evaluate(net, t, theta, y, out) &&                                            \
+           evaluate(net, t, theta_f.data(), y_f.data(), out);                            \
+  }                                                                                       \
+  attributes bool kernels_##suffix(const std::vector<double>& xd,                         \
+                                   const std::vector<float>& xf, std::vector<double>& outd, \
+                                   std::vector<float>& outf) {                            \
+    return evaluate_kernels(xd, outd) && evaluate_kernels(xf, outf);                      \
   }
-NEURALODE_KERNEL_CLONE(kernels_baseline, __attribute__((flatten, noinline)))
+NEURALODE_CLONES(baseline, __attribute__((flatten, noinline)))
 #if defined(__x86_64__)
-NEURALODE_KERNEL_CLONE(kernels_v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
-NEURALODE_KERNEL_CLONE(kernels_v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
+NEURALODE_CLONES(v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
+NEURALODE_CLONES(v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
 #endif
 
 // Kernel inputs: special values, both sides of the branch and clamp points, a dense grid over

@@ -13,7 +13,6 @@ namespace neuralode {
 // Buffers of one thread's lanes, sized once so the step loop never allocates.
 template <int L, class Real>
 struct StepWorkspace {
-  using Scalar = Real;
   int dim = 0;
   LaneBlocks<L, Real> k;  // stage derivatives, block i = stage i
   LaneBlocks<L, Real> vectors;
