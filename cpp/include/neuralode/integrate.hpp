@@ -251,21 +251,27 @@ class LaneIntegrator {
     return ws_.scratch_f;
   }
 
-  // Writes lane l's states at output times in (t, t_new] from the step just taken.
+  // Writes lane l's states at output times in (t, t_new] from the step just taken: inside
+  // by the dense output, at t_new y_new itself.
   void write_outputs(int l, const StepPoints<Real>& points) {
     LaneState<Real>& lane = lanes_[l];
-    const double t_new = t_new_[l], h = h_[l];
-    for (; lane.next < lane.grid.count &&
-           lane.direction * (lane.grid.time(lane.next) - t_new) <= 0;
-         ++lane.next) {
-      if (!lane.grid.ys) continue;  // nothing to write: only move past the outputs
-      const double t_out = lane.grid.time(lane.next);
-      Real* row = lane.grid.row(lane.next);
-      if (t_out == t_new)
-        for (int d = 0; d < dim_; ++d) row[d] = ws_.y_new[d * L + l];
-      else
-        dense_.evaluate((t_out - lane.t) / h, h, points, dim_, row);
+    const OutputGrid<Real> grid = lane.grid;  // copies: the rows written alias no lane state
+    const double t = lane.t, t_new = t_new_[l], h = h_[l], direction = lane.direction;
+    const long first = lane.next;
+    long last = first;
+    while (last < grid.count && direction * (grid.time(last) - t_new) <= 0) ++last;
+    lane.next = last;
+    if (!grid.ys || last == first) return;  // nothing to write: only move past the outputs
+    const bool at_end = grid.time(last - 1) == t_new;  // output times strictly monotone
+    if (dense_.uses_end())
+      for (long i = first; i < last - at_end; ++i)
+        dense_.evaluate((grid.time(i) - t) / h, h, points, dim_, grid.row(i));
+    else if (first < last - at_end) {  // the polynomial's coefficients, once for the step
+      dense_.polynomial<L>(h, ws_.k, dim_, l, ws_.dense.data());
+      dense_.outputs(grid, first, last - at_end, t, h, ws_.y + l, L, ws_.dense.data(), dim_);
     }
+    if (at_end)
+      for (int d = 0; d < dim_; ++d) grid.row(last - 1)[d] = ws_.y_new[d * L + l];
   }
 
   // Moves the accepted lanes to the end of their steps: y_new into y and f there into stage

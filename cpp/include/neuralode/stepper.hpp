@@ -18,6 +18,7 @@ struct StepWorkspace {
   LaneBlocks<L, Real> vectors;
   Real *y, *y_new, *stage, *error, *scratch_y, *scratch_f;
   std::vector<Real> one_y, one_f;  // one sample, contiguous
+  std::vector<Real> dense;  // one lane's dense output coefficients (DenseOutput::polynomial)
 
   void resize(int d, int stages) {
     dim = d;
@@ -31,6 +32,7 @@ struct StepWorkspace {
     scratch_f = vectors.block(5);
     one_y.resize(d);
     one_f.resize(d);
+    dense.resize(static_cast<size_t>(d) * max_dense_degree);
   }
 };
 
