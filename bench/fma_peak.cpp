@@ -1,0 +1,110 @@
+// The machine's double-precision FMA peak, in GFLOP/s (an FMA counts 2 flops), on 1 and on
+// 2 threads, for each vector width the build supports (512-bit with AVX-512, 256-bit with
+// FMA3): ACCUMULATORS independent chains acc = acc * a + b per thread, all in registers,
+// enough to cover the FMA latency (4 cycles) on both FMA ports. Each figure is the best of
+// REPETITIONS timed runs. Not part of the build; bench/fma_peak.py compiles and runs it:
+//   g++ -std=c++17 -O3 -march=native -pthread bench/fma_peak.cpp -o fma_peak
+// Prints one line per width and thread count:
+//   fma_peak bits=512 threads=2 gflops=123.4
+#include <immintrin.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+namespace {
+
+constexpr int ACCUMULATORS = 12;  // 4-cycle latency x 2 ports = 8 chains in flight, and spare
+constexpr int REPETITIONS = 7;
+constexpr long ITERATIONS = 20'000'000;  // per thread and run: 0.1-0.2 s at a few GHz
+
+// The register type of one width, its FMA and how many doubles it holds.
+#ifdef __AVX512F__
+struct V512 {
+  using reg = __m512d;
+  static constexpr int bits = 512, lanes = 8;
+  static reg set(double x) { return _mm512_set1_pd(x); }
+  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+  static double sum(reg a) {  // not _mm512_reduce_add_pd: GCC 12 warns in its header
+    alignas(64) double out[8];
+    _mm512_store_pd(out, a);
+    double total = 0.0;
+    for (double x : out) total += x;
+    return total;
+  }
+};
+#endif
+#ifdef __FMA__
+struct V256 {
+  using reg = __m256d;
+  static constexpr int bits = 256, lanes = 4;
+  static reg set(double x) { return _mm256_set1_pd(x); }
+  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
+  static double sum(reg a) {
+    alignas(32) double out[4];
+    _mm256_store_pd(out, a);
+    return out[0] + out[1] + out[2] + out[3];
+  }
+};
+#endif
+
+// acc = acc * a + b converges to b / (1 - a): no overflow, no subnormals.
+template <class V>
+__attribute__((noinline)) double chains(long iterations, double seed) {
+  typename V::reg acc[ACCUMULATORS];
+  for (int j = 0; j < ACCUMULATORS; ++j) acc[j] = V::set(seed + j);
+  const typename V::reg a = V::set(0.999999), b = V::set(1e-6);
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 16
+    for (int j = 0; j < ACCUMULATORS; ++j) acc[j] = V::fma(acc[j], a, b);
+  }
+  double total = 0.0;
+  for (int j = 0; j < ACCUMULATORS; ++j) total += V::sum(acc[j]);
+  return total;
+}
+
+template <class V>
+double gflops(int threads) {
+  double best = 1e300, sink = 0.0;
+  for (int rep = 0; rep < REPETITIONS; ++rep) {
+    std::vector<double> results(threads);
+    std::vector<std::thread> team;
+    const auto start = std::chrono::steady_clock::now();
+    for (int k = 0; k < threads; ++k)
+      team.emplace_back([&results, k] { results[k] = chains<V>(ITERATIONS, 1.0 + k); });
+    for (auto& thread : team) thread.join();
+    const std::chrono::duration<double> spent = std::chrono::steady_clock::now() - start;
+    best = std::min(best, spent.count());
+    for (double r : results) sink += r;
+  }
+  if (sink == 42.0) std::puts("");  // keeps the results live
+  const double flops = 2.0 * V::lanes * ACCUMULATORS * static_cast<double>(ITERATIONS) * threads;
+  return flops / best * 1e-9;
+}
+
+template <class V>
+void report(int max_threads) {
+  for (int threads = 1; threads <= max_threads; ++threads)
+    std::printf("fma_peak bits=%d threads=%d gflops=%.2f\n", V::bits, threads,
+                gflops<V>(threads));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int max_threads = argc > 1 ? std::atoi(argv[1]) : 2;
+#ifdef __AVX512F__
+  report<V512>(max_threads);
+#endif
+#ifdef __FMA__
+  report<V256>(max_threads);
+#endif
+#if !defined(__AVX512F__) && !defined(__FMA__)
+  std::puts("fma_peak: this CPU (or -march) has no FMA instructions");
+  return 1;
+#endif
+  return 0;
+}
