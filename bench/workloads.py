@@ -9,6 +9,11 @@ W2 float32: W2 at B=1024 (same network, weights and y0) at rtol 1e-5 atol 1e-7, 
 W3: the classic training step of the Neural ODE demo: 20 sub-trajectories of 10 consecutive
     points of W1's spiral, model Linear(50→2)(tanh(Linear(2→50)(y³))), L1 loss, forward and
     backward, dopri5 rtol 1e-7 atol 1e-9.
+W6: DiffEqFlux's spiral training benchmark: W3's model trained 500 Adam steps (lr 0.05) on
+    the spiral at 30 points on [0, 1.5], adjoint gradients, dopri5.
+W7: wide networks (issue 14): dz/dt = MLP(z), D→H→H→D tanh, Linear weights N(0, 1)/√in × 0.5
+    and zero biases (seed 0), B samples from N(0, 1) (seed 0), t ∈ [0, 1], 10 outputs, dopri5
+    rtol 1e-6 atol 1e-8, float64; rows (D, H, B) in W7_ROWS.
 """
 import numpy as np
 
@@ -139,3 +144,51 @@ def neuralode_w6(gradient="adjoint", iterations=W6_ITERATIONS):
     history = model.fit(t, y, optimizer=nde.optim.Adam(lr=W6_LR), loss=sum_of_squares,
                         iterations=iterations, batch_size=1, batch_time=len(t), progress=False)
     return history.loss[-1]
+
+
+# W7: wide networks, where the time goes to the matrix products (issue 14).
+W7_T = np.linspace(0.0, 1.0, 10)
+W7_TOL = {"rtol": 1e-6, "atol": 1e-8}
+W7_ROWS = ((2, 64, 1024), (2, 256, 1024), (8, 256, 512), (32, 256, 512), (32, 512, 256),
+           (64, 1024, 128))  # (D, H, B)
+W7_SMALL = (8, 256, 64)  # the pytest-benchmark row
+
+
+def w7_net(dim, hidden):
+    """MLP(dim, [hidden, hidden], tanh) and θ: every Linear's W ~ N(0, 1)/√in × 0.5, b = 0,
+    drawn layer by layer from one generator (seed 0). The peers take the same θ through
+    net.unflatten (torch.nn.Linear's layout)."""
+    net = nde.nets.MLP(dim, hidden=[hidden, hidden], activation="tanh")
+    rng = np.random.default_rng(0)
+    theta = np.zeros(net.num_params)
+    views = net.unflatten(theta)
+    for name in w7_linear_names(net):
+        weight = views[name]
+        weight[...] = rng.normal(size=weight.shape) / np.sqrt(weight.shape[1]) * 0.5
+    return net, theta
+
+
+def w7_linear_names(net):
+    """The "{i}.weight" views of the network's Linear layers, in order."""
+    return [f"{i}.weight" for i, layer in enumerate(net.layers)
+            if isinstance(layer, nde.nets.Linear)]
+
+
+def w7_y0(dim, batch):
+    return np.random.default_rng(0).normal(size=(batch, dim))
+
+
+def w7_flops_per_eval(net):
+    """Multiply-adds of the Linear layers' matrix products, 2 flops each, for one sample's
+    evaluation of f (biases and activations not counted)."""
+    return sum(2 * layer.in_features * layer.out_features for layer in net.layers
+               if isinstance(layer, nde.nets.Linear))
+
+
+def neuralode_w7(net, theta, y0):
+    return nde.odeint(net, y0, W7_T, params=theta, **W7_TOL)
+
+
+def neuralode_w7_nfe(net, theta, y0):
+    """f evaluations summed over the samples."""
+    return int(nde.solve(net, y0, W7_T, params=theta, **W7_TOL).stats.nfe.sum())
