@@ -190,9 +190,87 @@ def diffrax_w2_joint(net, theta, y0, tol=w.W2_TOL):
     return _compiled(f"diffrax W2 joint B={len(y0)} {y0.dtype}", solve, jnp.asarray(y0))
 
 
+# W7: the wide MLP D→H→H→D (workloads.w7_net), float64, with the network's own weights.
+
+
+def _w7_layers(net, theta):
+    """[(W (out, in), b)] of the network's Linear layers, in order (tanh between them)."""
+    views = net.unflatten(theta)
+    return [(views[name], views[name[:-len("weight")] + "bias"])
+            for name in w.w7_linear_names(net)]
+
+
+def torchdiffeq_w7(net, theta, y0):
+    """torchdiffeq dopri5 on the batch as one (B, D) state (the batch shares its steps), f a
+    torch.nn.Sequential of Linear and Tanh holding the same weights."""
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    modules = []
+    for weight, bias in _w7_layers(net, theta):
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
+        modules += [linear, torch.nn.Tanh()]
+    model = torch.nn.Sequential(*modules[:-1])
+    y0_t, t = torch.tensor(y0), torch.tensor(w.W7_T)
+
+    def run():
+        with torch.no_grad():
+            return torchdiffeq.odeint(lambda t, y: model(y), y0_t, t, method="dopri5",
+                                      **w.W7_TOL).numpy()
+    return run
+
+
+def _jax_w7_mlp(jnp, net, theta):
+    layers = [(jnp.asarray(weight), jnp.asarray(bias)) for weight, bias in _w7_layers(net, theta)]
+
+    def f(t, y, args):  # one sample's state (D,)
+        for weight, bias in layers[:-1]:
+            y = jnp.tanh(weight @ y + bias)
+        weight, bias = layers[-1]
+        return weight @ y + bias
+    return f
+
+
+def diffrax_w7_vmap(net, theta, y0):
+    """diffrax Dopri5 per sample (its own adaptive steps), vmapped over the batch, jit."""
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    f = _jax_w7_mlp(jnp, net, theta)
+    one = lambda y: _diffrax_solve(diffrax, jnp, f, w.W7_T, w.W7_TOL, y)  # noqa: E731
+    solve = jax.jit(jax.vmap(one))
+    batch, dim = y0.shape
+    run = _compiled(f"diffrax W7 vmap D={dim} H={_w7_hidden(net)} B={batch}", solve,
+                    jnp.asarray(y0))
+    return lambda: run().transpose(1, 0, 2)
+
+
+def diffrax_w7_joint(net, theta, y0):
+    """diffrax Dopri5 on the batch as one (B, D) state (shared steps), jit."""
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    f = _jax_w7_mlp(jnp, net, theta)
+    joint = lambda t, y, args: jax.vmap(lambda row: f(t, row, args))(y)  # noqa: E731
+    solve = jax.jit(lambda y: _diffrax_solve(diffrax, jnp, joint, w.W7_T, w.W7_TOL, y))
+    batch, dim = y0.shape
+    return _compiled(f"diffrax W7 joint D={dim} H={_w7_hidden(net)} B={batch}", solve,
+                     jnp.asarray(y0))
+
+
+def _w7_hidden(net):
+    return net.layers[0].out_features
+
+
 W1 = {"torchdiffeq": torchdiffeq_w1, "torchode": torchode_w1, "diffrax": diffrax_w1}
 W2 = {"torchdiffeq": torchdiffeq_w2, "torchode": torchode_w2,
       "diffrax-vmap": diffrax_w2_vmap, "diffrax-joint": diffrax_w2_joint}
+W7 = {"torchdiffeq": torchdiffeq_w7, "diffrax-vmap": diffrax_w7_vmap,
+      "diffrax-joint": diffrax_w7_joint}
 
 
 def _torch_w3_model(torch, net, theta):
