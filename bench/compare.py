@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fma_peak  # noqa: E402
 import peers  # noqa: E402
 import workloads as w  # noqa: E402
 
@@ -209,9 +210,9 @@ def w5_tolerance_rows(problem, budget):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
-    parser.add_argument("--only", choices=["forward", "float32", "gradients", "training"],
+    parser.add_argument("--only", choices=["forward", "float32", "w7", "gradients", "training"],
                         default=None, help="run one part of the comparison (float32: only "
-                        "the W2 float32 group of the forward table)")
+                        "the W2 float32 group of the forward table; w7: the wide networks)")
     parser.add_argument("--peer-iterations", type=int, default=20,
                         help="W6 iterations timed for torchdiffeq (its time is scaled to 500)")
     args = parser.parse_args()
@@ -221,10 +222,56 @@ def main():
         rows, notes = float32_group(args.budget)
         print_forward_rows(rows)
         print("\n" + "\n".join(notes))
+    if args.only in (None, "w7"):
+        w7_table(args)
     if args.only in (None, "gradients"):
         gradient_tables(args)
     if args.only in (None, "training"):
         training_table(args)
+
+
+def w7_table(args):
+    """W7: wide networks, one block of rows per (D, H, B), with what neuralode's solve reaches
+    in GFLOP/s (the Linear layers' matrix products over all samples' f evaluations) and as a
+    fraction of the machine's 2-thread FMA peak."""
+    print(f"\nW7: dz/dt = MLP(z), D→H→H→D tanh, t ∈ [0, 1], 10 outputs, dopri5 rtol "
+          f"{w.W7_TOL['rtol']:g} atol {w.W7_TOL['atol']:g}, float64; neuralode {nde.__version__}, "
+          f"{os.cpu_count()} cores, median of repeats, each block timed in {ROUNDS} interleaved "
+          "rounds")
+    print(fma_peak.describe())
+    peak = fma_peak.peak(2)
+    print("\n| workload | implementation | median | neuralode faster by | GFLOP/s | "
+          "of 2-thread FMA peak |")
+    print("|---|---|---:|---:|---:|---:|")
+    notes = []
+    for dim, hidden, batch in w.W7_ROWS:
+        net, theta = w.w7_net(dim, hidden)
+        y0 = w.w7_y0(dim, batch)
+        ours = "neuralode"
+        entries = [(ours, lambda: w.neuralode_w7(net, theta, y0), None)]
+        entries += [(PEER_LABELS.get(name, name), factory(net, theta, y0), ours)
+                    for name, factory in peers.W7.items()]
+        workload = f"W7 D={dim} H={hidden} B={batch}"
+        rows = side_by_side(workload, entries, args.budget)
+        nfe = nde.solve(net, y0, w.W7_T, params=theta, **w.W7_TOL).stats.nfe
+        flops = w.w7_flops_per_eval(net) * int(nfe.sum())
+        for _, name, seconds, ours_seconds in rows:
+            if seconds is None:
+                print(f"| {workload} | {name} | not installed | | | |")
+                continue
+            ratio = f"{seconds / ours_seconds:.1f}×" if ours_seconds else ""
+            rate = fraction = ""
+            if name == ours:
+                rate = f"{flops / seconds * 1e-9:.1f}"
+                fraction = f"{flops / seconds * 1e-9 / peak[0]:.1%}" if peak else ""
+            print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} | {rate} | "
+                  f"{fraction} |")
+        notes.append(f"{workload}: neuralode NFE per sample {nfe.mean():.1f} (min {nfe.min()}, "
+                     f"max {nfe.max()}), {flops * 1e-9:.3g} GFLOP of matrix products per solve")
+    print("\n" + "\n".join(notes))
+    for name, seconds in peers.COMPILE_SECONDS.items():
+        if "W7" in name:
+            print(f"{name}: compiled in {seconds:.2f} s before timing")
 
 
 def training_table(args):
