@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import neuralode as nde
 import peers
 import workloads as w
 
@@ -58,3 +59,15 @@ def test_w2_float32_tolerances_neuralode(benchmark, dtype):
     ys = benchmark(w.neuralode_w2, net, theta.astype(dtype), y0.astype(dtype), w.W2_32_TOL)
     assert ys.dtype == dtype
     assert np.abs(ys - w.neuralode_w2(net, theta, y0)).max() < 1e-4
+
+
+def test_w7_neuralode(benchmark):
+    """W7's wide network at a small row (D=8, H=256, B=64)."""
+    dim, hidden, batch = w.W7_SMALL
+    net, theta = w.w7_net(dim, hidden)
+    y0 = w.w7_y0(dim, batch)
+    ys = benchmark(w.neuralode_w7, net, theta, y0)
+    assert ys.shape == (len(w.W7_T), batch, dim)
+    assert np.array_equal(ys[0], y0)
+    reference = nde.odeint(net, y0, w.W7_T, params=theta, rtol=1e-11, atol=1e-13)
+    assert np.abs(ys - reference).max() < 1e-5
