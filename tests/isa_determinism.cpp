@@ -197,7 +197,8 @@ int main() {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal(0.0, 1.0);
   const Network networks[] = {make_network(2, {50}, false), make_network(3, {20, 33}, true),
-                              make_network(5, {17}, false), make_network(3, {9, 21}, true, true)};
+                              make_network(5, {17}, false), make_network(3, {9, 21}, true, true),
+                              make_network(3, {130, 70}, false)};  // tiled Linear (130 x 70)
   long checked = 0;
   std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the bits
   for (const Network& net : networks) {

@@ -126,3 +126,21 @@ def test_ready_arrays_and_other_inputs_give_the_same_solution(mlp):
         nde.odeint(net, np.ones((2, 4)), t, params=theta)
     with pytest.raises(nde.SolverError, match="max_steps"):
         nde.odeint(net, y0, t, params=theta, max_steps=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_wide_layers_batch_alone_and_threads_agree_bit_for_bit(dtype):
+    # 130 -> 70: wide enough for the Linear kernel's tiles of four outputs (and a remainder
+    # of two), which must leave every output's sum as one output alone computes it.
+    net = nde.nets.MLP(3, hidden=[130, 70], activation="tanh")
+    theta = (net.init(seed=1) * 0.5).astype(dtype)
+    y0 = _y0(21).astype(dtype)
+    t = np.linspace(0, 1, 4)
+    runs = [nde.solve(net, y0, t, params=theta, num_threads=n) for n in (1, 2)]
+    assert runs[0].ys.dtype == dtype
+    np.testing.assert_array_equal(runs[1].ys, runs[0].ys)
+    for b in (0, 9, 20):
+        np.testing.assert_array_equal(nde.solve(net, y0[b], t, params=theta).ys, runs[0].ys[:, b])
+    f_batch = net(0.0, y0, theta)
+    for b in (0, 20):
+        np.testing.assert_array_equal(net(0.0, y0[b], theta), f_batch[b])
