@@ -144,3 +144,20 @@ def test_wide_layers_batch_alone_and_threads_agree_bit_for_bit(dtype):
     f_batch = net(0.0, y0, theta)
     for b in (0, 20):
         np.testing.assert_array_equal(net(0.0, y0[b], theta), f_batch[b])
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
+def test_wide_layers_vjp_batch_and_alone_agree_bit_for_bit(gradient):
+    # 130 -> 70 and 70 -> 130: the VJP's tiles of four inputs (sums over 70 and 130 outputs).
+    net = nde.nets.MLP(3, hidden=[130, 70, 130], activation="tanh")
+    theta = net.init(seed=2) * 0.5
+    y0 = _y0(12)
+    a = np.random.default_rng(3).normal(size=(12, 3))
+    a_y = net.vjp(0.0, y0, theta, a)[0]
+    for b in (0, 11):
+        np.testing.assert_array_equal(net.vjp(0.0, y0[b], theta, a[b])[0], a_y[b])
+    t = np.linspace(0, 0.5, 3)
+    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient)
+    batch = pullback(np.ones_like(ys))
+    ys1, pullback1 = nde.odeint_vjp(net, y0[4], t, params=theta, gradient=gradient)
+    np.testing.assert_array_equal(pullback1(np.ones_like(ys1)).y0, batch.y0[4])
