@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -28,13 +29,6 @@ struct V512 {
   static constexpr int bits = 512, lanes = 8;
   static reg set(double x) { return _mm512_set1_pd(x); }
   static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
-  static double sum(reg a) {  // not _mm512_reduce_add_pd: GCC 12 warns in its header
-    alignas(64) double out[8];
-    _mm512_store_pd(out, a);
-    double total = 0.0;
-    for (double x : out) total += x;
-    return total;
-  }
 };
 #endif
 #ifdef __FMA__
@@ -43,13 +37,18 @@ struct V256 {
   static constexpr int bits = 256, lanes = 4;
   static reg set(double x) { return _mm256_set1_pd(x); }
   static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-  static double sum(reg a) {
-    alignas(32) double out[4];
-    _mm256_store_pd(out, a);
-    return out[0] + out[1] + out[2] + out[3];
-  }
 };
 #endif
+
+// The sum of a register's doubles (not _mm512_reduce_add_pd: GCC 12 warns in its header).
+template <class V>
+double sum(typename V::reg a) {
+  double out[V::lanes];
+  std::memcpy(out, &a, sizeof a);
+  double total = 0.0;
+  for (double x : out) total += x;
+  return total;
+}
 
 // acc = acc * a + b converges to b / (1 - a): no overflow, no subnormals.
 template <class V>
@@ -62,7 +61,7 @@ __attribute__((noinline)) double chains(long iterations, double seed) {
     for (int j = 0; j < ACCUMULATORS; ++j) acc[j] = V::fma(acc[j], a, b);
   }
   double total = 0.0;
-  for (int j = 0; j < ACCUMULATORS; ++j) total += V::sum(acc[j]);
+  for (int j = 0; j < ACCUMULATORS; ++j) total += sum<V>(acc[j]);
   return total;
 }
 
