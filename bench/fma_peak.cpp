@@ -3,16 +3,13 @@
 // FMA3): ACCUMULATORS independent chains acc = acc * a + b per thread, all in registers,
 // enough to cover the FMA latency (4 cycles) on both FMA ports. Each figure is the best of
 // REPETITIONS timed runs. Not part of the build; bench/fma_peak.py compiles and runs it:
-//   g++ -std=c++17 -O3 -march=native -pthread bench/fma_peak.cpp -o fma_peak
+//   g++ -std=c++17 -O3 -march=native -ffp-contract=fast -pthread bench/fma_peak.cpp -o fma_peak
 // Prints one line per width and thread count:
 //   fma_peak bits=512 threads=2 gflops=123.4
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -22,33 +19,26 @@ constexpr int ACCUMULATORS = 12;  // 4-cycle latency x 2 ports = 8 chains in fli
 constexpr int REPETITIONS = 7;
 constexpr long ITERATIONS = 20'000'000;  // per thread and run: 0.1-0.2 s at a few GHz
 
-// The register type of one width, its FMA and how many doubles it holds.
-#ifdef __AVX512F__
-struct V512 {
-  using reg = __m512d;
-  static constexpr int bits = 512, lanes = 8;
-  static reg set(double x) { return _mm512_set1_pd(x); }
-  static reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
-};
-#endif
-#ifdef __FMA__
-struct V256 {
-  using reg = __m256d;
-  static constexpr int bits = 256, lanes = 4;
-  static reg set(double x) { return _mm256_set1_pd(x); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-};
-#endif
+// One vector width: a GCC vector of doubles. acc * a + b on it is one FMA instruction per
+// vector (-ffp-contract=fast, as bench/fma_peak.py builds it).
+typedef double Doubles4 __attribute__((vector_size(32)));
+typedef double Doubles8 __attribute__((vector_size(64)));
 
-// The sum of a register's doubles (not _mm512_reduce_add_pd: GCC 12 warns in its header).
-template <class V>
-double sum(typename V::reg a) {
-  double out[V::lanes];
-  std::memcpy(out, &a, sizeof a);
-  double total = 0.0;
-  for (double x : out) total += x;
-  return total;
-}
+template <class Reg>
+struct Width {
+  using reg = Reg;
+  static constexpr int lanes = sizeof(Reg) / sizeof(double), bits = 8 * sizeof(Reg);
+  static reg set(double x) {
+    reg r;
+    for (int i = 0; i < lanes; ++i) r[i] = x;
+    return r;
+  }
+  static double sum(reg a) {
+    double total = 0.0;
+    for (int i = 0; i < lanes; ++i) total += a[i];
+    return total;
+  }
+};
 
 // acc = acc * a + b converges to b / (1 - a): no overflow, no subnormals.
 template <class V>
@@ -58,10 +48,10 @@ __attribute__((noinline)) double chains(long iterations, double seed) {
   const typename V::reg a = V::set(0.999999), b = V::set(1e-6);
   for (long i = 0; i < iterations; ++i) {
 #pragma GCC unroll 16
-    for (int j = 0; j < ACCUMULATORS; ++j) acc[j] = V::fma(acc[j], a, b);
+    for (int j = 0; j < ACCUMULATORS; ++j) acc[j] = acc[j] * a + b;
   }
   double total = 0.0;
-  for (int j = 0; j < ACCUMULATORS; ++j) total += sum<V>(acc[j]);
+  for (int j = 0; j < ACCUMULATORS; ++j) total += V::sum(acc[j]);
   return total;
 }
 
@@ -96,10 +86,10 @@ void report(int max_threads) {
 int main(int argc, char** argv) {
   const int max_threads = argc > 1 ? std::atoi(argv[1]) : 2;
 #ifdef __AVX512F__
-  report<V512>(max_threads);
+  report<Width<Doubles8>>(max_threads);
 #endif
 #ifdef __FMA__
-  report<V256>(max_threads);
+  report<Width<Doubles4>>(max_threads);
 #endif
 #if !defined(__AVX512F__) && !defined(__FMA__)
   std::puts("fma_peak: this CPU (or -march) has no FMA instructions");

@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fma_peak.cpp")
-FLAGS = ["-std=c++17", "-O3", "-march=native", "-pthread"]
+FLAGS = ["-std=c++17", "-O3", "-march=native", "-ffp-contract=fast", "-pthread"]
 LINE = re.compile(r"fma_peak bits=(\d+) threads=(\d+) gflops=([\d.]+)")
 
 
