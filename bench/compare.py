@@ -210,9 +210,11 @@ def w5_tolerance_rows(problem, budget):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--budget", type=float, default=1.0, help="seconds of timing per row")
-    parser.add_argument("--only", choices=["forward", "float32", "w7", "gradients", "training"],
+    parser.add_argument("--only", choices=["forward", "float32", "w7", "w7grad", "gradients",
+                                           "training"],
                         default=None, help="run one part of the comparison (float32: only "
-                        "the W2 float32 group of the forward table; w7: the wide networks)")
+                        "the W2 float32 group of the forward table; w7: the wide networks; "
+                        "w7grad: W7 gradients, about a minute, not part of the full run)")
     parser.add_argument("--peer-iterations", type=int, default=20,
                         help="W6 iterations timed for torchdiffeq (its time is scaled to 500)")
     args = parser.parse_args()
@@ -224,6 +226,8 @@ def main():
         print("\n" + "\n".join(notes))
     if args.only in (None, "w7"):
         w7_table(args)
+    if args.only == "w7grad":  # minutes on 2 cores: only when asked for
+        w7_gradient_table(args)
     if args.only in (None, "gradients"):
         gradient_tables(args)
     if args.only in (None, "training"):
@@ -272,6 +276,82 @@ def w7_table(args):
     for name, seconds in peers.COMPILE_SECONDS.items():
         if "W7" in name:
             print(f"{name}: compiled in {seconds:.2f} s before timing")
+
+
+def _relative_difference(a, b):
+    """max |a - b| / max |b|."""
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def _pullback_seconds(net, theta, y0, gradient, budget, min_repeats=3, max_repeats=50):
+    """Median seconds of the pullback alone (a fresh odeint_vjp before each, not timed)."""
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_repeats or (time.perf_counter() - start < budget
+                                       and len(times) < max_repeats):
+        ys, pullback = nde.odeint_vjp(net, y0, w.W7_T, params=theta, gradient=gradient,
+                                      **w.W7_TOL)
+        ones = np.ones_like(ys)
+        t0 = time.perf_counter()
+        pullback(ones)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def w7_gradient_table(args):
+    """W7 gradients: L = sum of all outputs of MLP(32, [256, 256]) at B = W7_GRAD_BATCH,
+    odeint_vjp + pullback per gradient mode against torchdiffeq odeint_adjoint and diffrax
+    RecursiveCheckpointAdjoint; then each mode's backward cost per f evaluation against the
+    forward solve's."""
+    dim, hidden = w.W7_GRAD
+    batch = w.W7_GRAD_BATCH
+    net, theta = w.w7_net(dim, hidden)
+    y0 = w.w7_y0(dim, batch)
+    print(f"\nW7 gradients: L = sum of ys, dz/dt = MLP(z), D={dim} H={hidden} B={batch} tanh, "
+          f"t ∈ [0, 1], 10 outputs, dopri5 rtol {w.W7_TOL['rtol']:g} atol "
+          f"{w.W7_TOL['atol']:g} (forward and backward), float64; neuralode {nde.__version__}, "
+          f"{os.cpu_count()} cores, median of repeats timed in {ROUNDS} interleaved rounds")
+    entries = [(f"neuralode {g}", lambda g=g: w.neuralode_w7_grad(net, theta, y0, g))
+               for g in nde.GRADIENT_MODES]
+    entries += [(name, factory(net, theta, y0)) for name, factory in peers.W7_GRAD.items()]
+    grads = {}
+    for name, fn in entries:
+        if fn is not None:
+            out = fn()
+            grads[name] = (out.y0, out.params) if name.startswith("neuralode") else out
+    seconds = median_seconds_side_by_side([fn for _, fn in entries], args.budget,
+                                          max_repeats=100)
+    ref_y0, ref_theta = grads["neuralode adjoint"]
+    ours = seconds[0]
+    print("\n| W7 gradient, odeint_vjp + pullback | median | vs neuralode adjoint | "
+          "dL/dy0 max rel. diff vs adjoint | dL/dθ max rel. diff vs adjoint |")
+    print("|---|---:|---:|---:|---:|")
+    for (name, _), sec in zip(entries, seconds):
+        if sec is None:
+            print(f"| {name} | not installed | | | |")
+            continue
+        g_y0, g_theta = grads[name]
+        print(f"| {name} | {sec * 1e3:.4g} ms | {sec / ours:.2f}× | "
+              f"{_relative_difference(g_y0, ref_y0):.1e} | "
+              f"{_relative_difference(g_theta, ref_theta):.1e} |")
+    for name, sec in peers.COMPILE_SECONDS.items():
+        if "W7 grad" in name:
+            print(f"{name}: compiled in {sec:.2f} s before timing")
+    forward = lambda: nde.solve(net, y0, w.W7_T, params=theta, **w.W7_TOL)  # noqa: E731
+    nfe_forward = int(forward().stats.nfe.sum())
+    forward_seconds = median_seconds(forward, args.budget)
+    print("\nBackward cost ratio = (pullback time / backward NFE) / (forward solve time / "
+          "forward NFE), NFE summed over the batch; forward: nde.solve, "
+          f"{forward_seconds * 1e3:.4g} ms, {nfe_forward} NFE "
+          f"({forward_seconds / nfe_forward * 1e6:.3g} µs per f evaluation)")
+    print("\n| mode | pullback median | backward NFE | µs per backward NFE | ratio |")
+    print("|---|---:|---:|---:|---:|")
+    for g in nde.GRADIENT_MODES:
+        nfe_backward = int(np.sum(w.neuralode_w7_grad(net, theta, y0, g).stats.nfe_backward))
+        pull = _pullback_seconds(net, theta, y0, g, args.budget)
+        ratio = (pull / nfe_backward) / (forward_seconds / nfe_forward)
+        print(f"| {g} | {pull * 1e3:.4g} ms | {nfe_backward} | "
+              f"{pull / nfe_backward * 1e6:.3g} | {ratio:.2f} |")
 
 
 def training_table(args):

@@ -262,6 +262,96 @@ def diffrax_w7_joint(net, theta, y0):
                      jnp.asarray(y0))
 
 
+def _w7_flat_grad(net, grads):
+    """dL/dθ in the network's flat layout from [(dL/dW, dL/db)] of its Linear layers."""
+    flat = np.zeros(net.num_params)
+    views = net.unflatten(flat)
+    for name, (grad_weight, grad_bias) in zip(w.w7_linear_names(net), grads):
+        views[name][...] = grad_weight
+        views[name[:-len("weight")] + "bias"][...] = grad_bias
+    return flat
+
+
+# W7 gradients: L = sum of all outputs; each callable returns (dL/dy0 (B, D), flat dL/dθ).
+
+
+def torchdiffeq_w7_grad(net, theta, y0):
+    """torchdiffeq odeint_adjoint, dopri5 forward and adjoint at W7_TOL, on the batch as one
+    (B, D) state, f the same torch.nn.Sequential as torchdiffeq_w7; L.backward()."""
+    torch = _torch()
+    if torch is None:
+        return None
+    import torchdiffeq
+    linears = []
+    for weight, bias in _w7_layers(net, theta):
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
+        linears.append(linear)
+    modules = [m for linear in linears for m in (linear, torch.nn.Tanh())][:-1]
+    model = torch.nn.Sequential(*modules)
+
+    class Func(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, t, y):
+            return self.model(y)
+    func = Func()
+    t = torch.tensor(w.W7_T)
+    tol = dict(w.W7_TOL, adjoint_rtol=w.W7_TOL["rtol"], adjoint_atol=w.W7_TOL["atol"])
+
+    def run():
+        func.zero_grad()
+        y0_t = torch.tensor(y0, requires_grad=True)
+        ys = torchdiffeq.odeint_adjoint(func, y0_t, t, method="dopri5", **tol)
+        ys.sum().backward()
+        grads = [(linear.weight.grad.numpy(), linear.bias.grad.numpy()) for linear in linears]
+        return y0_t.grad.numpy(), _w7_flat_grad(net, grads)
+    return run
+
+
+def diffrax_w7_grad_vmap(net, theta, y0):
+    """diffrax Dopri5 per sample, vmapped over the batch, RecursiveCheckpointAdjoint:
+    jit(grad) of L over (y0, θ), compiled before returning."""
+    jax, jnp, diffrax = _diffrax()
+    if jax is None:
+        return None
+    layers = [(jnp.asarray(weight), jnp.asarray(bias)) for weight, bias in _w7_layers(net, theta)]
+
+    def f(t, y, params):
+        for weight, bias in params[:-1]:
+            y = jnp.tanh(weight @ y + bias)
+        weight, bias = params[-1]
+        return weight @ y + bias
+
+    def one(y, params):
+        return diffrax.diffeqsolve(
+            diffrax.ODETerm(f), diffrax.Dopri5(), t0=float(w.W7_T[0]), t1=float(w.W7_T[-1]),
+            dt0=None, y0=y, args=params, saveat=diffrax.SaveAt(ts=jnp.asarray(w.W7_T)),
+            stepsize_controller=diffrax.PIDController(**w.W7_TOL),
+            adjoint=diffrax.RecursiveCheckpointAdjoint(), max_steps=1_000_000).ys
+
+    def loss(y, params):
+        return jax.vmap(one, in_axes=(0, None))(y, params).sum()
+
+    step = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    y0_j = jnp.asarray(y0)
+    batch, dim = y0.shape
+    start = time.perf_counter()
+    jax.block_until_ready(step(y0_j, layers))
+    COMPILE_SECONDS[f"diffrax W7 grad vmap D={dim} H={_w7_hidden(net)} B={batch}"] = (
+        time.perf_counter() - start)
+
+    def run():
+        grad_y0, grad_params = jax.block_until_ready(step(y0_j, layers))
+        return np.asarray(grad_y0), _w7_flat_grad(
+            net, [(np.asarray(gw), np.asarray(gb)) for gw, gb in grad_params])
+    return run
+
+
 def _w7_hidden(net):
     return net.layers[0].out_features
 
@@ -271,6 +361,8 @@ W2 = {"torchdiffeq": torchdiffeq_w2, "torchode": torchode_w2,
       "diffrax-vmap": diffrax_w2_vmap, "diffrax-joint": diffrax_w2_joint}
 W7 = {"torchdiffeq": torchdiffeq_w7, "diffrax-vmap": diffrax_w7_vmap,
       "diffrax-joint": diffrax_w7_joint}
+W7_GRAD = {"torchdiffeq odeint_adjoint": torchdiffeq_w7_grad,
+           "diffrax RecursiveCheckpointAdjoint, vmap (jit)": diffrax_w7_grad_vmap}
 
 
 def _torch_w3_model(torch, net, theta):
