@@ -200,6 +200,18 @@ def _w7_layers(net, theta):
             for name in w.w7_linear_names(net)]
 
 
+def _torch_w7_linears(torch, net, theta):
+    """The network's Linear layers as float64 torch.nn.Linear modules with the same weights."""
+    linears = []
+    for weight, bias in _w7_layers(net, theta):
+        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(weight))
+            linear.bias.copy_(torch.from_numpy(bias))
+        linears.append(linear)
+    return linears
+
+
 def torchdiffeq_w7(net, theta, y0):
     """torchdiffeq dopri5 on the batch as one (B, D) state (the batch shares its steps), f a
     torch.nn.Sequential of Linear and Tanh holding the same weights."""
@@ -207,13 +219,8 @@ def torchdiffeq_w7(net, theta, y0):
     if torch is None:
         return None
     import torchdiffeq
-    modules = []
-    for weight, bias in _w7_layers(net, theta):
-        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(weight))
-            linear.bias.copy_(torch.from_numpy(bias))
-        modules += [linear, torch.nn.Tanh()]
+    modules = [m for linear in _torch_w7_linears(torch, net, theta)
+               for m in (linear, torch.nn.Tanh())]
     model = torch.nn.Sequential(*modules[:-1])
     y0_t, t = torch.tensor(y0), torch.tensor(w.W7_T)
 
@@ -282,13 +289,7 @@ def torchdiffeq_w7_grad(net, theta, y0):
     if torch is None:
         return None
     import torchdiffeq
-    linears = []
-    for weight, bias in _w7_layers(net, theta):
-        linear = torch.nn.Linear(weight.shape[1], weight.shape[0], dtype=torch.float64)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(weight))
-            linear.bias.copy_(torch.from_numpy(bias))
-        linears.append(linear)
+    linears = _torch_w7_linears(torch, net, theta)
     modules = [m for linear in linears for m in (linear, torch.nn.Tanh())][:-1]
     model = torch.nn.Sequential(*modules)
 
