@@ -232,3 +232,38 @@ def test_time_dependent_dynamics_against_finite_differences(gradient):
     y0, t = np.array([1.0, -0.4]), np.array([0.2, 0.7, 1.5, 2.0])
     weights = np.array([[0.0, 0.0], [1.0, -0.5], [0.3, 2.0], [-1.0, 0.4]])
     _assert_matches_finite_differences(chirp, y0, t, theta, weights, gradient, **TIGHT)
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "interpolated"])
+def test_theta_records_and_theta_in_the_state_give_the_same_gradient(gradient):
+    # The seminorm leaves a_θ out of the state (each step adds its stages' θ records to it);
+    # the full norm integrates a_θ in the state, stage by stage. With tolerances tight enough
+    # for both to take many steps, they approximate the same integral.
+    net = nde.nets.Sequential(nde.nets.ConcatSquashLinear(2, 40), nde.nets.Tanh(),
+                              nde.nets.Linear(40, 2))
+    theta = net.init(seed=3)
+    y0 = np.random.default_rng(5).normal(size=(6, 2))
+    t = np.linspace(0, 1, 4)
+    grads = {}
+    for norm in ("seminorm", "full"):
+        ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient,
+                                      adjoint_norm=norm, rtol=1e-11, atol=1e-12)
+        grads[norm] = pullback(np.cos(ys))
+    np.testing.assert_allclose(grads["seminorm"].params, grads["full"].params, rtol=1e-8,
+                               atol=1e-10 * np.abs(grads["full"].params).max())
+    np.testing.assert_allclose(grads["seminorm"].y0, grads["full"].y0, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("gradient", ["adjoint", "interpolated", "backprop"])
+def test_a_theta_gradient_that_overflows_raises_solver_error(gradient):
+    # y' = W y with W tiny: y stays near y0 = 1e200 and a near dL/dy = 1e200, both finite,
+    # but dL/dW = ∫ a yᵀ overflows. No step control sees it (a_θ is summed from the θ
+    # records outside the state), so the pullback checks it and names the failure.
+    net = nde.nets.Sequential(nde.nets.Linear(2, 2))
+    theta = np.array([1e-300, 0.0, 0.0, 1e-300, 0.0, 0.0])
+    y0 = np.full((3, 2), 1e200)
+    ys, pullback = nde.odeint_vjp(net, y0, [0.0, 1.0], params=theta, gradient=gradient)
+    g = np.zeros_like(ys)
+    g[-1, 1] = 1e200
+    with pytest.raises(nde.SolverError, match=rf"backward \({gradient}.*non-finite.*samples 1"):
+        pullback(g)

@@ -14,26 +14,46 @@
 namespace neuralode::bindings {
 namespace {
 
-// s0 (B, 2D+P+1): the augmented state at t_N; t_back (1 or B, T): the grid from t_N to t_0;
-// ys, dL_dys (T, B, D) in forward order.
+// s0 (B, 2D+P+1): the augmented state at t_N, its a_θ zero; t_back (1 or B, T): the grid
+// from t_N to t_0; ys, dL_dys (T, B, D) in forward order.
 template <class R, class RealArray = ArrayOf<typename R::Real>>
 AdjointResult<typename R::Real> adjoint_with(const R& rhs, const RealArray& s0,
                                              const Array& t_back, const RealArray& ys,
                                              const RealArray& dL_dys, const AdjointOptions& opts) {
   using Real = typename R::Real;
-  const AdjointLayout layout{rhs.dim(), rhs.num_params()};
-  SolverOptions options = backward_options(opts, layout, s0, t_back);
+  const AdjointLayout given{rhs.dim(), rhs.num_params()};
+  SolverOptions options = backward_options(opts, given, s0, t_back);
   const long samples = s0.shape(0), times = t_back.shape(1);
-  AdjointResult<Real> result(samples, layout.dim, layout.params, layout.size(), times);
-  const AdjointJumps<Real> jumps = result.jumps(layout, times, ys, dL_dys, true);
-  run_on_lanes(rhs, s0.data(), layout.size(), t_back, options, opts.num_threads, result.batch,
-               [&](auto lanes, auto& queue) {
-                 constexpr int L = decltype(lanes)::value;
-                 AdjointSystem<L, R> system(rhs);
-                 AdjointJumps<Real> lane_jumps = jumps;  // per thread: it tracks its lanes
-                 integrate_queue<L>(system, opts.method(), options, queue, result.batch,
-                                    lane_jumps);
-               });
+  AdjointResult<Real> result(samples, given.dim, given.params, given.size(), times);
+  const AdjointJumps<Real> jumps = result.jumps(given, times, ys, dL_dys, true);
+  // As costly per sample as with a_θ in the state (more threads for fewer samples).
+  const double cost = 3 * solve_cost(static_cast<double>(given.size()));
+  const AdjointLayout layout = backward_layout(rhs, true, opts.full_norm);
+  if (layout.theta_in_state()) {
+    run_on_lanes(rhs, s0.data(), given.size(), t_back, options, opts.num_threads, result.batch,
+                 [&](auto lanes, auto& queue) {
+                   constexpr int L = decltype(lanes)::value;
+                   AdjointSystem<L, R> system(rhs, given);
+                   AdjointJumps<Real> lane_jumps = jumps;  // per thread: it tracks its lanes
+                   integrate_queue<L>(system, opts.method(), options, queue, result.batch,
+                                      lane_jumps);
+                 }, cost);
+    return result;
+  }
+  if constexpr (has_theta_records<R>::value) {
+    const std::vector<Real> state = to_layout(s0, given, layout, options);
+    run_on_lanes(rhs, state.data(), layout.size(), t_back, options, opts.num_threads,
+                 result.batch, [&](auto lanes, auto& queue) {
+                   constexpr int L = decltype(lanes)::value;
+                   AdjointSystem<L, R, true> system(rhs, layout);
+                   ThetaQuadrature<Real> quadrature(rhs.network(), opts.method(), L);
+                   AdjointJumps<Real> lane_jumps = jumps;  // per thread: it tracks its lanes
+                   lane_jumps.layout = layout;
+                   lane_jumps.quadrature = &quadrature;
+                   integrate_queue<L>(system, opts.method(), options, queue, result.batch,
+                                      lane_jumps);
+                 }, cost);
+  }
   return result;
 }
 

@@ -3,7 +3,11 @@
 // pass and its solver options.
 #include <pybind11/numpy.h>
 
+#include <algorithm>
+#include <vector>
+
 #include <neuralode/gradients/adjoint.hpp>
+#include <neuralode/rhs.hpp>
 
 #include "solve_common.hpp"
 
@@ -58,6 +62,35 @@ SolverOptions backward_options(const AdjointOptions& opts, const AdjointLayout& 
   options.norm_components = opts.full_norm ? 0 : static_cast<int>(layout.theta());
   options.stop_at_outputs = true;
   return options;
+}
+
+// The layout of a backward pass of R: with θ records (theta_records.hpp) where R has them
+// and the seminorm leaves a_θ out of the error norm, else with a_θ in the state.
+template <class R>
+AdjointLayout backward_layout(const R& rhs, bool with_z, bool full_norm) {
+  AdjointLayout layout{rhs.dim(), rhs.num_params(), with_z};
+  if constexpr (has_theta_records<R>::value)
+    if (!full_norm) layout.records = rhs.record_size();
+  return layout;
+}
+
+// A backward state given as s0 (B, given.size()), a_θ in it and zero, in `layout` (with θ
+// records): a_θ dropped, record rows added (never read). options, made for `given`, follow.
+template <class Real>
+std::vector<Real> to_layout(const ArrayOf<Real>& s0, const AdjointLayout& given,
+                            const AdjointLayout& layout, SolverOptions& options) {
+  const long samples = s0.shape(0), size = layout.size();
+  std::vector<Real> state(static_cast<size_t>(samples * size), Real(0));
+  for (long b = 0; b < samples; ++b) {
+    const Real* from = s0.data() + b * given.size();
+    std::copy(from, from + given.theta(), state.data() + b * size);
+    state[b * size + layout.time()] = from[given.time()];
+  }
+  std::vector<double> atol(static_cast<size_t>(size), options.atol[given.time()]);
+  std::copy(options.atol.begin(), options.atol.begin() + given.theta(), atol.begin());
+  options.atol = std::move(atol);
+  options.integrated_components = static_cast<int>(layout.integrated());
+  return state;
 }
 
 }  // namespace neuralode::bindings

@@ -117,17 +117,37 @@ class RecordedSolve {
   AdjointResult<Real> interpolated_pullback(const RealArray& s0, const Array& t_back,
                                             const RealArray& dL_dys,
                                             const AdjointOptions& opts) const {
-    const AdjointLayout layout{dim_, rhs().num_params(), false};
-    SolverOptions options = backward_options(opts, layout, s0, t_back);
-    AdjointResult<Real> result(samples(), layout.dim, layout.params, layout.size(),
+    const AdjointLayout given{dim_, rhs().num_params(), false};
+    SolverOptions options = backward_options(opts, given, s0, t_back);
+    AdjointResult<Real> result(samples(), given.dim, given.params, given.size(),
                                t_back.shape(1));
-    const AdjointJumps<Real> jumps = result.jumps(layout, t_back.shape(1), out_.ys, dL_dys, R::threads);
-    run_on_lanes(rhs(), s0.data(), layout.size(), t_back, options, opts.num_threads,
-                 result.batch, [&](auto lanes, auto& queue) {
-                   constexpr int L = decltype(lanes)::value;
-                   InterpolatedAdjointSystem<L, R> system(rhs(), tableau_, tapes_.data(), jumps);
-                   integrate_queue<L>(system, tableau_, options, queue, result.batch, system);
-                 });
+    const AdjointJumps<Real> jumps =
+        result.jumps(given, t_back.shape(1), out_.ys, dL_dys, R::threads);
+    const double cost = 3 * solve_cost(static_cast<double>(given.size()));  // as adjoint's
+    const AdjointLayout layout = backward_layout(rhs(), false, opts.full_norm);
+    if (layout.theta_in_state()) {
+      run_on_lanes(rhs(), s0.data(), given.size(), t_back, options, opts.num_threads,
+                   result.batch, [&](auto lanes, auto& queue) {
+                     constexpr int L = decltype(lanes)::value;
+                     InterpolatedAdjointSystem<L, R> system(rhs(), tableau_, tapes_.data(), jumps);
+                     integrate_queue<L>(system, tableau_, options, queue, result.batch, system);
+                   }, cost);
+      return result;
+    }
+    if constexpr (has_theta_records<R>::value) {
+      const std::vector<Real> state = to_layout(s0, given, layout, options);
+      run_on_lanes(rhs(), state.data(), layout.size(), t_back, options, opts.num_threads,
+                   result.batch, [&](auto lanes, auto& queue) {
+                     constexpr int L = decltype(lanes)::value;
+                     ThetaQuadrature<Real> quadrature(rhs().network(), tableau_, L);
+                     AdjointJumps<Real> lane_jumps = jumps;
+                     lane_jumps.layout = layout;
+                     lane_jumps.quadrature = &quadrature;
+                     InterpolatedAdjointSystem<L, R, true> system(rhs(), tableau_, tapes_.data(),
+                                                                  lane_jumps);
+                     integrate_queue<L>(system, tableau_, options, queue, result.batch, system);
+                   }, cost);
+    }
     return result;
   }
 
@@ -192,6 +212,7 @@ class RecordedSolve {
       const OutputGrid<Real> grid{t_row(b), 1, t_.shape(1), nullptr, 0};
       backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
                       samples() * dim_, dim_, grad_y0 + b * dim_, work);
+      vjp.finish();
       work_done[3 * b] = vjp.calls - calls_before;
       work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
       work_done[3 * b + 2] = 0;

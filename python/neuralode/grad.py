@@ -154,15 +154,16 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
 
 
-def _check_backprop_finite(grad_y0, grad_theta, batched):
-    """backprop has no step control of its own to fail, so a NaN or inf derivative (a
-    non-finite VJP at some stage) would pass silently: raise as the adjoint modes do."""
+def _check_finite(grad_y0, grad_theta, batched, mode):
+    """backprop has no step control of its own to fail, and the adjoint modes keep dL/dθ out
+    of theirs (the seminorm: it is summed from each step's θ records), so a NaN or inf there
+    (a VJP that overflows at some stage) would pass silently: raise as a failed solve does."""
     bad = ~(np.isfinite(grad_y0).all(axis=1) & np.isfinite(grad_theta).all(axis=1))
     if bad.any():
         samples = np.flatnonzero(bad)
         who = (f"samples {', '.join(map(str, samples[:5]))}" + (" ..." if samples.size > 5 else "")
                if batched else "the solve")
-        raise SolverError(f"the backward (backprop) pass gave non-finite gradients for {who}: "
+        raise SolverError(f"the backward ({mode}) pass gave non-finite gradients for {who}: "
                           "the network's derivative is NaN or inf at a point the forward solve "
                           "stepped through")
 
@@ -174,6 +175,7 @@ def _backward_result(out, batched, mode):
             raise_failures(out.status, out.t_reached, batched)
         except SolverError as error:
             raise SolverError(f"the backward ({mode}) solve failed: {error}") from None
+    _check_finite(out.grad_y0, out.grad_theta, batched, mode)
     return out.grad_y0, out.grad_theta, out.a_t, out.stats[:, [0, 2, 3]]
 
 
@@ -239,7 +241,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
         if gradient == "backprop" or T == 1:
             swept = solve.pullback(g, options.num_threads)
             grad_y0, grad_theta, work = swept.grad_y0, swept.grad_theta, swept.work
-            _check_backprop_finite(grad_y0, grad_theta, batched)
+            _check_finite(grad_y0, grad_theta, batched, "backprop")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
             s0 = np.zeros((B, D + theta.size + 1), ys.dtype)

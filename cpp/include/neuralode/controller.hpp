@@ -18,6 +18,9 @@ struct SolverOptions {
   long max_steps = 100000;
   int norm_components = 0;       // the error norm covers the first ones (0: all)
   int input_components = 0;      // f reads only the first ones (0: all); see stepper.hpp
+  // Only the first ones are integrated (0: all); f's further rows are records of each
+  // evaluation, kept in the stage blocks only (the adjoint's θ records, theta_records.hpp).
+  int integrated_components = 0;
   bool stop_at_outputs = false;  // end a step at every output time (state jumps there)
   // Interruption: once *stop is set, every lane abandons its sample within four steps. poll,
   // when given, is called every four steps of each lane group and may ask to stop (the

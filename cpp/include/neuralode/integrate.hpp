@@ -89,7 +89,9 @@ class LaneIntegrator {
       : rhs_(rhs), tableau_(tableau), options_(options), dim_(dim), ws_(ws), hooks_(hooks),
         lanes_(options, dim, ws, next_problem, record, hooks), dense_(tableau),
         inputs_(options.input_components > 0 ? std::min(options.input_components, dim) : dim),
-        errors_(options.norm_components > 0 ? std::min(options.norm_components, dim) : dim) {
+        errors_(options.norm_components > 0 ? std::min(options.norm_components, dim) : dim),
+        integrated_(options.integrated_components > 0
+                        ? std::min(options.integrated_components, dim) : dim) {
     ws_.resize(dim, tableau.stages);
   }
 
@@ -118,6 +120,7 @@ class LaneIntegrator {
   LaneScheduler<L, Real, NextProblem, Record, Hooks> lanes_;
   const DenseOutput dense_;
   const int inputs_, errors_;  // rows f reads, rows the error norm reads
+  const int integrated_;       // rows integrated (the rest: f's records, in k only)
   // Per lane: time, signed step and end of the current attempt (idle lanes: h = 0).
   std::array<double, L> t_{}, h_{}, t_new_{};
   std::array<bool, L> finite_{};  // the attempt's y_new is finite
@@ -199,8 +202,8 @@ class LaneIntegrator {
       h_[l] = t_new - lane.t;
       t_new_[l] = t_new;
     }
-    take_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_);  // step
-    lane::lanes_finite<L>(ws_.y_new, dim_, finite_);
+    take_step<L>(rhs_, tableau_, t_, h_, ws_, inputs_, errors_, integrated_);  // step
+    lane::lanes_finite<L>(ws_.y_new, integrated_, finite_);
     accepted_.fill(0);
     for (int l = 0; l < L; ++l) {  // decide
       LaneState<Real>& lane = lanes_[l];
@@ -278,7 +281,7 @@ class LaneIntegrator {
   // block 0, all lanes at once; then each lane's time, the hooks at an output time it
   // stopped on (f anew where they changed the state), and the end of the lane.
   void commit(const Real* f_new) {
-    lane::copy_masked<L>(accepted_, ws_.y_new, ws_.y, dim_);
+    lane::copy_masked<L>(accepted_, ws_.y_new, ws_.y, integrated_);
     lane::copy_masked<L>(accepted_, f_new, ws_.k.block(0), dim_);
     Mask jumped{};
     for (int l = 0; l < L; ++l) {

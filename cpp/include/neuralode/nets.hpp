@@ -22,6 +22,13 @@ struct NetWorkspace {
   aligned_vector<Real> a, b, scratch, tangent_a, tangent_b;
 };
 
+// Where a layer's parameters and its θ record sit (layer.hpp, theta_records.hpp): W's
+// out x in entries (`matrix`, 0 for kinds without parameters), the `rest` after it, and the
+// record [x (in) | rest's gradient] at `record_offset` among a network's records (-1: none).
+struct ParamShape {
+  long matrix = 0, rest = 0, record_offset = -1;
+};
+
 class Network {
  public:
   Network(std::vector<Layer> layers, int dim, long num_params)
@@ -49,13 +56,19 @@ class Network {
         throw std::invalid_argument(where + " (" + kind_name(layer.kind) + ") cannot map " +
                                     std::to_string(layer.in_features) + " inputs to " +
                                     std::to_string(layer.out_features) + " outputs");
+      ParamShape shape;
       if (count > 0) {
+        shape.matrix = static_cast<long>(layer.out_features) * layer.in_features;
+        shape.rest = count - shape.matrix;
+        shape.record_offset = record_size_;
+        record_size_ += layer.in_features + shape.rest;
         if (layer.param_offset != expected_offset)
           throw std::invalid_argument(where + " has a bad parameter offset");
         // Checked: Linear(2**31 - 1, 2**31 - 1) twice overflows 64 bits.
         if (__builtin_add_overflow(expected_offset, count, &expected_offset))
           throw std::invalid_argument("the network's parameter count overflows 64 bits");
       }
+      param_shapes_.push_back(shape);
       width = layer.out_features;
       max_width_ = std::max(max_width_, width);
     }
@@ -70,6 +83,9 @@ class Network {
   int dim() const { return dim_; }
   long num_params() const { return num_params_; }
   const std::vector<Layer>& layers() const { return layers_; }
+  const ParamShape& param_shape(size_t layer) const { return param_shapes_[layer]; }
+  // Values in one evaluation's θ record (the layers' records back to back).
+  long record_size() const { return record_size_; }
 
   template <int L, class Real>
   void prepare(NetWorkspace<Real>& ws) const {
@@ -119,8 +135,9 @@ class Network {
 
  private:
   std::vector<Layer> layers_;
+  std::vector<ParamShape> param_shapes_;
   int dim_;
-  long num_params_;
+  long num_params_, record_size_ = 0;
   int max_width_ = 0;
 };
 

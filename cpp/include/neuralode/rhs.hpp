@@ -17,6 +17,11 @@
 //   void vjp_one(double t, const Real* y, const Real* c, Real* f, Real* c_y, Real* c_theta,
 //                Real* c_t);
 // vjp overwrites its outputs; f there may be null when the caller does not need f(t, y).
+// Optional, for right-hand sides whose cᵀ∂f/∂θ has a factored form (networks: u xᵀ per
+// layer, theta_records.hpp): long record_size() const on R, and on its Lanes
+//   void vjp_records(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
+//                    Real* records /*[record_size][L]*/, Real* c_t);  // and vjp_records_one
+// which write cᵀ∂f/∂θ as that record instead of [P][L] values.
 // Optional, for lane groups whose call costs the same for any number of lanes (a batched
 // Python f): set_active(lane, bool), told by the integrator which lanes hold a sample, and
 // masked(mask, t, y, dy), which evaluates the lanes in `mask` in one call.
@@ -24,6 +29,7 @@
 // grouped. Adapters: NetworkRhs below (C++ networks), and in the bindings the Python
 // callables and neuralode.Dynamics.
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -45,6 +51,7 @@ class NetworkRhs {
   int dim() const { return net_.dim(); }
   long num_params() const { return net_.num_params(); }
   const Network& network() const { return net_; }
+  long record_size() const { return net_.record_size(); }
   const Real* theta() const { return theta_; }
 
   template <int L>
@@ -76,12 +83,21 @@ class NetworkRhs {
       vjp_on<1>(&t, y, c, f, c_y, c_theta, c_t, tape_one_);
     }
 
+    void vjp_records(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
+                     Real* records, Real* c_t) {
+      vjp_on<L, true>(t, y, c, f, c_y, records, c_t, tape_);
+    }
+    void vjp_records_one(double t, const Real* y, const Real* c, Real* f, Real* c_y,
+                         Real* records, Real* c_t) {
+      vjp_on<1, true>(&t, y, c, f, c_y, records, c_t, tape_one_);
+    }
+
    private:
-    template <int M>
+    template <int M, bool Records = false>
     void vjp_on(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
                 Real* c_theta, Real* c_t, NetTape<Real>& tape) {
       if (!f) f = f_scratch_.data();  // the forward pass runs anyway: its output goes here
-      evaluate_vjp<M>(net_, t, theta_, y, c, f, c_y, c_theta, c_t, tape, ws_);
+      evaluate_vjp<M, Records>(net_, t, theta_, y, c, f, c_y, c_theta, c_t, tape, ws_);
     }
 
     const Network& net_;
@@ -100,6 +116,13 @@ class NetworkRhs {
   const Network& net_;
   const Real* theta_;
 };
+
+// Whether R has vjp_records (see above).
+template <class R, class = void>
+struct has_theta_records : std::false_type {};
+template <class R>
+struct has_theta_records<R, std::void_t<decltype(std::declval<const R&>().record_size())>>
+    : std::true_type {};
 
 // f of a right-hand side as the integrator's system (integrate.hpp): the forward solve.
 template <int L, class R>

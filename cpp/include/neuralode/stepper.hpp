@@ -41,13 +41,14 @@ struct StepWorkspace {
 // For FSAL methods the last stage is f(t + h, y_new). Lanes with h = 0 just idle.
 // Only the first `inputs` components are read by f (the rest, like the adjoint's a_θ and
 // a_t, are quadratures), so stage values are formed for those alone; the error estimate is
-// formed for the first `errors` components, the ones the error norm reads. Times and step
-// sizes are double; each stage coefficient h a_ij is rounded to Real once.
+// formed for the first `errors` components, the ones the error norm reads; y_new for the
+// first `integrated` (f's later rows are records of the evaluation, not derivatives). Times
+// and step sizes are double; each stage coefficient h a_ij is rounded to Real once.
 template <int L, class Rhs, class Real>
 void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
                       const std::array<double, L>& h, StepWorkspace<L, Real>& ws, int inputs,
-                      int errors) {
-  const int dim = ws.dim, stages = tableau.stages;
+                      int errors, int integrated) {
+  const int stages = tableau.stages;
   std::array<Real, L> coef;
   std::array<double, L> t_stage;
   // dst = y + h Σ_j coefs[j] k_j over `count` rows from row `first`: the first term added to
@@ -76,9 +77,9 @@ void runge_kutta_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<
   // buffer becomes y_new, and only the rows f does not read are left to form.
   if (tableau.fsal()) {
     std::swap(ws.stage, ws.y_new);
-    if (inputs < dim) combine(tableau.b, stages, ws.y_new, inputs, dim - inputs);
+    if (inputs < integrated) combine(tableau.b, stages, ws.y_new, inputs, integrated - inputs);
   } else {
-    combine(tableau.b, stages, ws.y_new, 0, dim);
+    combine(tableau.b, stages, ws.y_new, 0, integrated);
   }
   if (tableau.adaptive()) {
     std::fill(ws.error, ws.error + errors * L, Real(0));
@@ -107,19 +108,19 @@ NEURALODE_SIMD_CLONES void runge_kutta_step_simd(Rhs& rhs, const ButcherTableau&
                                                  const std::array<double, L>& t,
                                                  const std::array<double, L>& h,
                                                  StepWorkspace<L, Real>& ws, int inputs,
-                                                 int errors) {
-  runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors);
+                                                 int errors, int integrated) {
+  runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors, integrated);
 }
 
 // One step (see runge_kutta_step), per instruction set where the right-hand side allows.
 template <int L, class Rhs, class Real>
 void take_step(Rhs& rhs, const ButcherTableau& tableau, const std::array<double, L>& t,
                const std::array<double, L>& h, StepWorkspace<L, Real>& ws, int inputs,
-               int errors) {
+               int errors, int integrated) {
   if constexpr (is_simd_rhs<Rhs>::value)
-    runge_kutta_step_simd<L>(rhs, tableau, t, h, ws, inputs, errors);
+    runge_kutta_step_simd<L>(rhs, tableau, t, h, ws, inputs, errors, integrated);
   else
-    runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors);
+    runge_kutta_step<L>(rhs, tableau, t, h, ws, inputs, errors, integrated);
 }
 
 }  // namespace neuralode

@@ -6,38 +6,46 @@
 // dL/dz(t_i) is added to a. a_t starts at 0 and takes no jumps; the caller adds the
 // jump terms -Σ dL/dz(t_i)·f(t_i, z_i) for dL/dt_0. Written once for every right-hand side
 // (rhs.hpp).
+#include <algorithm>
 #include <type_traits>
 #include <vector>
 
 #include "../lanes.hpp"
+#include "../theta_records.hpp"
 
 namespace neuralode {
 
 // Where the parts of the augmented state sit (rows of the component-major lane arrays):
 // [z, a, a_θ, a_t], or [a, a_θ, a_t] when z comes from elsewhere (the interpolated adjoint).
+// With θ records (records > 0, theta_records.hpp) a_θ leaves the state, which ends with
+// the rows where f writes each evaluation's record instead: [z, a, a_t, record].
 struct AdjointLayout {
   int dim;              // D
   long params;          // P
   bool with_z = true;
+  long records = 0;     // values in one θ record; 0: a_θ integrated in the state
+  bool theta_in_state() const { return records == 0; }
   int z() const { return 0; }
   int a() const { return with_z ? dim : 0; }
-  long theta() const { return a() + dim; }
-  long time() const { return theta() + params; }
-  long size() const { return time() + 1; }
+  long theta() const { return a() + dim; }  // where a_θ sits when in the state
+  long time() const { return theta() + (theta_in_state() ? params : 0); }
+  long record() const { return time() + 1; }
+  long integrated() const { return time() + 1; }
+  long size() const { return time() + 1 + records; }
 };
 
 // The augmented dynamics of a right-hand side R on L lanes (and on one sample, for starting
 // lanes). The VJP is linear in a and negation is exact, so it runs on -a and writes the
-// negated parts directly.
-template <int L, class R>
+// negated parts directly. With Records, -aᵀ∂f/∂θ goes out as a θ record (see AdjointLayout).
+template <int L, class R, bool Records = false>
 class AdjointSystem {
   static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
 
  public:
   using Real = typename R::Real;
   static constexpr bool simd = R::simd;
-  explicit AdjointSystem(const R& rhs)
-      : lanes_(rhs.template lanes<L>()), layout_{rhs.dim(), rhs.num_params()},
+  AdjointSystem(const R& rhs, const AdjointLayout& layout)
+      : lanes_(rhs.template lanes<L>()), layout_(layout),
         neg_a_(static_cast<size_t>(rhs.dim()) * L) {}
 
   void operator()(const double* t, const Real* s, Real* ds) { evaluate<L>(t, s, ds); }
@@ -51,10 +59,17 @@ class AdjointSystem {
     for (int i = 0; i < lay.dim * M; ++i) neg_a_[i] = -a[i];
     Real *dz = ds + lay.z() * M, *da = ds + lay.a() * M;
     Real *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
-    if constexpr (M == L)
+    if constexpr (Records) {
+      Real* record = ds + lay.record() * M;
+      if constexpr (M == L)
+        lanes_.vjp_records(t, s + lay.z() * M, neg_a_.data(), dz, da, record, da_t);
+      else
+        lanes_.vjp_records_one(*t, s + lay.z() * M, neg_a_.data(), dz, da, record, da_t);
+    } else if constexpr (M == L) {
       lanes_.vjp(t, s + lay.z() * M, neg_a_.data(), dz, da, da_theta, da_t);
-    else
+    } else {
       lanes_.vjp_one(*t, s + lay.z() * M, neg_a_.data(), dz, da, da_theta, da_t);
+    }
   }
 
   typename R::template Lanes<L> lanes_;
@@ -77,6 +92,9 @@ struct AdjointJumps {
   // (B, T) or null: dL/dz(t_k)·f(t_k, z_k) for k >= 1, from the f the backward pass evaluates
   // at t_k anyway (with z in the state: stage block 0 of the first step after the jump).
   Real* f_dot = nullptr;
+  // With θ records: this thread's quadrature, which adds the accepted steps to the sample's
+  // grad_theta row (zeroed when the sample starts).
+  ThetaQuadrature<Real>* quadrature = nullptr;
   // Per lane: the forward index whose f is still to be dotted, or -1.
   long pending[max_lanes] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
@@ -107,7 +125,7 @@ struct AdjointJumps {
     if (k == 0) {
       for (int d = 0; d < layout.dim; ++d)
         grad_y0[sample * layout.dim + d] = s[(layout.a() + d) * L + l];
-      for (long p = 0; p < layout.params; ++p)
+      for (long p = 0; layout.theta_in_state() && p < layout.params; ++p)
         grad_theta[sample * layout.params + p] = s[(layout.theta() + p) * L + l];
       a_t_end[sample] = s[layout.time() * L + l];
     }
@@ -116,13 +134,19 @@ struct AdjointJumps {
   }
 
   template <int L, class R>
-  void accepted(long sample, double, double, const R*, const LaneBlocks<L, R>& k, int l) {
+  void accepted(long sample, double, double h, const R*, const LaneBlocks<L, R>& k, int l) {
     static_assert(L <= max_lanes, "pending holds 16 lanes");
     if (f_dot && layout.with_z && pending[l] >= 0)
       record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
+    if (quadrature) quadrature->add_step(h, k, layout.record(), l);
   }
-  void started(long, int l) { pending[l] = times - 1; }
-  void finished(long, int) {}
+  void started(long sample, int l) {
+    pending[l] = times - 1;
+    if (quadrature) quadrature->start(l, grad_theta + sample * layout.params, layout.params);
+  }
+  void finished(long, int l) {
+    if (quadrature) quadrature->finish(l);
+  }
 };
 
 }  // namespace neuralode

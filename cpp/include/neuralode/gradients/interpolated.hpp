@@ -13,7 +13,7 @@ namespace neuralode {
 // Serves as the integrator's system and as its hooks (it needs to know which sample each
 // lane holds). With jumps.f_dot, the first evaluation of a lane after it started or jumped
 // is at that output time t_k: its f(t_k, z_k) gives the lane's pending dL/dt_k term.
-template <int L, class R>
+template <int L, class R, bool Records = false>
 class InterpolatedAdjointSystem {
   static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
 
@@ -46,7 +46,8 @@ class InterpolatedAdjointSystem {
     hint_[l] = tapes_[sample].steps() - 1;
     jumps_.started(sample, l);
   }
-  void finished(long, int l) {  // the lane is idle until it takes a sample again
+  void finished(long sample, int l) {  // the lane is idle until it takes a sample again
+    jumps_.finished(sample, l);
     sample_[l] = -1;
     jumps_.pending[l] = -1;
   }
@@ -56,7 +57,9 @@ class InterpolatedAdjointSystem {
     return true;
   }
   template <int M, class S>
-  void accepted(long, double, double, const S*, const LaneBlocks<M, S>&, int) {}
+  void accepted(long sample, double t, double h, const S* y, const LaneBlocks<M, S>& k, int l) {
+    jumps_.template accepted<M>(sample, t, h, y, k, l);  // f_dot is taken in operator()
+  }
 
  private:
   // z of the sample in lane l at time tau, into lane `slot` of a block of M lanes.
@@ -81,10 +84,17 @@ class InterpolatedAdjointSystem {
     for (int i = 0; i < dim_ * M; ++i) neg_a_[i] = -a[i];
     Real* f = jumps_.f_dot ? f_.data() : nullptr;
     Real *da = ds + lay.a() * M, *da_theta = ds + lay.theta() * M, *da_t = ds + lay.time() * M;
-    if constexpr (M == L)
+    if constexpr (Records) {
+      Real* record = ds + lay.record() * M;
+      if constexpr (M == L)
+        lanes_.vjp_records(t, z_.data(), neg_a_.data(), f, da, record, da_t);
+      else
+        lanes_.vjp_records_one(*t, z_.data(), neg_a_.data(), f, da, record, da_t);
+    } else if constexpr (M == L) {
       lanes_.vjp(t, z_.data(), neg_a_.data(), f, da, da_theta, da_t);
-    else
+    } else {
       lanes_.vjp_one(*t, z_.data(), neg_a_.data(), f, da, da_theta, da_t);
+    }
   }
 
   typename R::template Lanes<L> lanes_;

@@ -44,15 +44,17 @@ struct ConcatSquashLinear {
       }
   }
 
-  // With s = σ(a t + c) and u = W x + b: g_in = Wᵀ(g s), dL/dW = (g s) xᵀ, dL/db = g s,
-  // dL/dd = g t, dL/dc = g u s (1 - s), dL/da = dL/dc t, and a_t += Σ_o g (d + a u s (1 - s)).
+  // With s = σ(a t + c) and u = W x + b: g_in = Wᵀ(g s), dL/db = g s, dL/dd = g t,
+  // dL/dc = g u s (1 - s), dL/da = dL/dc t, and a_t += Σ_o g (d + a u s (1 - s)); dL/dW is
+  // (g s) xᵀ (see layer.hpp).
   // u s is taken as y - d t, the forward's output less the hyper bias: no second W x.
   template <int L, class Real>
-  static void vjp(const Layer& layer, const double* t, const Real* theta, const Real* x,
-                  const Real* y, const Real* g, Real* g_in, Real* a_theta, Real* a_t) {
+  static void vjp(const Layer& layer, const double* t, const Real* theta, const Real*,
+                  const Real* y, const Real* g, Real* g_in, Real* a_rest, Real* a_t,
+                  Real* scratch) {
     const int n_in = layer.in_features, n_out = layer.out_features;
     const Hyper<Real> h(layer, theta);
-    Real* grad_b = a_theta + static_cast<long>(n_out) * n_in * L;
+    Real* grad_b = a_rest;
     Real* grad_d = grad_b + static_cast<long>(n_out) * L;
     Real* grad_a = grad_d + static_cast<long>(n_out) * L;
     Real* grad_c = grad_a + static_cast<long>(n_out) * L;
@@ -71,7 +73,7 @@ struct ConcatSquashLinear {
         const int k = o * L + l;
         a_t[l] += g[k] * h.d[o] + grad_c[k] * h.a[o];
       }
-    detail::linear_vjp_without_bias<L>(theta, n_in, n_out, x, grad_b, g_in, a_theta);
+    detail::linear_transpose<L>(theta, n_in, n_out, grad_b, g_in, scratch);
   }
 
   // v_out = s ⊙ (W v).

@@ -24,7 +24,7 @@ struct ConcatTime {
   // The cotangent of the appended t goes to a_t; the rest passes through.
   template <int L, class Real>
   static void vjp(const Layer& layer, const double*, const Real*, const Real*, const Real*,
-                  const Real* g, Real* g_in, Real*, Real* a_t) {
+                  const Real* g, Real* g_in, Real*, Real* a_t, Real*) {
     const int n = layer.in_features * L;
     for (int l = 0; l < L; ++l) a_t[l] += g[n + l];
     if (g_in != g) std::copy(g, g + n, g_in);

@@ -33,7 +33,7 @@ struct Elementwise {
 
   template <int L, class Real>
   static void vjp(const Layer& layer, const double*, const Real*, const Real* x, const Real* y,
-                  const Real* g, Real* g_in, Real*, Real*) {
+                  const Real* g, Real* g_in, Real*, Real*, Real*) {
     const Layer own = layer;
     const int n = own.in_features * L;
     for (int i = 0; i < n; ++i) g_in[i] = g[i] * Kind::derivative(own, x[i], y[i]);
@@ -122,7 +122,7 @@ struct Identity : Elementwise<Identity> {
   }
   template <int L, class Real>
   static void vjp(const Layer& layer, const double*, const Real*, const Real*, const Real*,
-                  const Real* g, Real* g_in, Real*, Real*) {
+                  const Real* g, Real* g_in, Real*, Real*, Real*) {
     if (g_in != g) std::copy(g, g + layer.in_features * L, g_in);
   }
   template <int L, class Real>

@@ -13,7 +13,7 @@
 //       const Real* theta, const Real* x, Real* y, Real* scratch);
 //   template <int L, class Real> static void vjp(const Layer&, const double* t,
 //       const Real* theta, const Real* x, const Real* y, const Real* g, Real* g_in,
-//       Real* a_theta, Real* a_t);
+//       Real* a_rest, Real* a_t, Real* scratch);
 //   template <int L, class Real> static void jvp(const Layer&, const double* t,
 //       const Real* theta, const Real* x, const Real* y, const Real* v, Real* v_out,
 //       Real* scratch);
@@ -21,11 +21,16 @@
 // Real is the scalar type of states and parameters (double or float); times are always
 // double (an input t is rounded to Real where a layer uses it as a feature).
 // All arrays hold L lanes, component-major ([feature][lane]); t is one time per lane. theta
-// points at the layer's own parameters, a_theta at its own block of [num_params][L] (every
-// entry written). x is the layer's input and y its output (as forward computed it), g the
-// cotangent of y and g_in that of x; a_t[l] gets the lane's aᵀ∂y/∂t added. v is a tangent of
-// x and v_out the tangent of y it gives, at fixed t and θ. `scratch` holds 4 * max_width
-// values. Each lane's arithmetic must not depend on L, nor on the instruction set.
+// points at the layer's own parameters. x is the layer's input and y its output (as forward
+// computed it), g the cotangent of y and g_in that of x; a_t[l] gets the lane's aᵀ∂y/∂t
+// added. v is a tangent of x and v_out the tangent of y it gives, at fixed t and θ.
+// `scratch` holds 4 * max_width values. Each lane's arithmetic must not depend on L, nor on the instruction set.
+//
+// Parameters, where a kind has them, begin with a matrix W (out x in, row-major) followed by
+// the rest (b, ...), and dL/dW is u xᵀ for the first `out` entries u of the rest's gradient
+// (dL/db = g for Linear). vjp writes only the rest's gradient, a_rest ([num_params - out *
+// in][L], every entry written); the caller forms u xᵀ where it wants dL/dW as such, or keeps
+// u and x (the adjoint sums a step's u xᵀ over its stages at once: theta_records.hpp).
 namespace neuralode {
 
 struct Layer {
