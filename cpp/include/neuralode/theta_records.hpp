@@ -20,6 +20,34 @@
 
 namespace neuralode {
 
+// dst[i] += Σ_j c[j] v_j[i] for i < n, v_j = v0 + j * stride, each sum in order of j:
+// sixteen entries at a time held in registers over all j (a loop over j inside one entry
+// ran as scalar fused multiply-adds), the rest one by one in the same order.
+template <class Real>
+inline void add_combination(Real* dst, long n, const Real* c, int count, const Real* v0,
+                            long stride) {
+  constexpr int block = 16;
+  long i = 0;
+  for (; i + block <= n; i += block) {
+    Real acc[block];
+#pragma omp simd
+    for (int b = 0; b < block; ++b) acc[b] = dst[i + b];
+    for (int j = 0; j < count; ++j) {
+      const Real cj = c[j];
+      const Real* v = v0 + j * stride + i;
+#pragma omp simd
+      for (int b = 0; b < block; ++b) acc[b] = std::fma(cj, v[b], acc[b]);
+    }
+#pragma omp simd
+    for (int b = 0; b < block; ++b) dst[i + b] = acc[b];
+  }
+  for (; i < n; ++i) {
+    Real acc = dst[i];
+    for (int j = 0; j < count; ++j) acc = std::fma(c[j], v0[j * stride + i], acc);
+    dst[i] = acc;
+  }
+}
+
 // a_theta (P values) += Σ_j w[j] · record j, for `count` records of `net` back to back
 // (record j at records + j * record_size). wu: `count` values of scratch.
 template <class Real>
@@ -35,22 +63,11 @@ NEURALODE_SIMD_CLONES void add_theta_records(const Network& net, const Real* rec
     const Real* x0 = records + shape.record_offset;  // record j's x at x0 + j * size
     const Real* rest0 = x0 + n_in;                   // and its rest's gradient; u first
     Real* grad_w = a_theta + layers[k].param_offset;
-    for (int o = 0; o < n_out; ++o) {
+    for (int o = 0; o < n_out; ++o) {  // W's row o += Σ_j (w_j u_j[o]) x_j
       for (int j = 0; j < count; ++j) wu[j] = w[j] * rest0[j * size + o];
-      Real* row = grad_w + static_cast<long>(o) * n_in;
-#pragma omp simd
-      for (int i = 0; i < n_in; ++i) {
-        Real acc = row[i];
-        for (int j = 0; j < count; ++j) acc = std::fma(wu[j], x0[j * size + i], acc);
-        row[i] = acc;
-      }
+      add_combination(grad_w + static_cast<long>(o) * n_in, n_in, wu, count, x0, size);
     }
-    Real* grad_rest = grad_w + shape.matrix;
-    for (long m = 0; m < shape.rest; ++m) {
-      Real acc = grad_rest[m];
-      for (int j = 0; j < count; ++j) acc = std::fma(w[j], rest0[j * size + m], acc);
-      grad_rest[m] = acc;
-    }
+    add_combination(grad_w + shape.matrix, shape.rest, w, count, rest0, size);
   }
 }
 
