@@ -91,8 +91,39 @@ inline void linear_single_narrow(const Real* params, int n_out, const Real* x, R
   }
 }
 
+// One lane and four chains (n_in >= 16): outputs o0 .. o0 + Tile - 1, each output's four
+// chains one short vector running along W's row (chain c, inputs c, c + 4, ..., in its
+// entry c): linear_tile's sums, with contiguous loads.
+template <int Tile, bool Bias, class Real>
+inline void linear_single_rows(const Real* params, int n_in, int n_out, int o0, const Real* x,
+                               Real* out) {
+  const int n_blocked = n_in - n_in % 4;
+  const Real* w[Tile];
+  for (int t = 0; t < Tile; ++t) w[t] = params + static_cast<long>(o0 + t) * n_in;
+  Real acc[Tile][4];
+  for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+    for (int c = 0; c < 4; ++c) acc[t][c] = w[t][c] * x[c];
+  for (int i = 4; i < n_blocked; i += 4)
+    for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+      for (int c = 0; c < 4; ++c) acc[t][c] = std::fma(w[t][i + c], x[i + c], acc[t][c]);
+  for (int i = n_blocked; i < n_in; ++i)
+    for (int t = 0; t < Tile; ++t)
+      acc[t][i - n_blocked] = std::fma(w[t][i], x[i], acc[t][i - n_blocked]);
+  const Real* bias = params + static_cast<long>(n_out) * n_in;
+  for (int t = 0; t < Tile; ++t) {
+    const Real sum = (acc[t][0] + acc[t][1]) + (acc[t][2] + acc[t][3]);
+    if constexpr (Bias)
+      out[o0 + t] = sum + bias[o0 + t];
+    else
+      out[o0 + t] = sum;
+  }
+}
+
 // One lane: the same sums with the loops turned around, so that they run across outputs
-// (vectorized) with the chains in `scratch` (4 * n_out values).
+// (vectorized) with the chains in `scratch` (4 * n_out values); with four chains along W's
+// rows instead (a column at a time loaded a cache line per weight).
 template <bool Bias, class Real>
 inline void linear_single(const Real* params, int n_in, int n_out, const Real* x, Real* out,
                           Real* scratch) {
@@ -104,6 +135,12 @@ inline void linear_single(const Real* params, int n_in, int n_out, const Real* x
     default: break;
   }
   const int chains = linear_chains(n_in);
+  if (chains == 4) {
+    int o = 0;
+    for (; o + 4 <= n_out; o += 4) linear_single_rows<4, Bias>(params, n_in, n_out, o, x, out);
+    for (; o < n_out; ++o) linear_single_rows<1, Bias>(params, n_in, n_out, o, x, out);
+    return;
+  }
   const Real* bias = params + static_cast<long>(n_out) * n_in;
   for (int i = 0; i < n_in; ++i) {
     Real* acc = scratch + static_cast<long>(i % chains) * n_out;
