@@ -239,8 +239,9 @@ def test_theta_records_and_theta_in_the_state_give_the_same_gradient(gradient):
     # The seminorm leaves a_θ out of the state (each step adds its stages' θ records to it);
     # the full norm integrates a_θ in the state, stage by stage. With tolerances tight enough
     # for both to take many steps, they approximate the same integral.
-    net = nde.nets.Sequential(nde.nets.ConcatSquashLinear(2, 40), nde.nets.Tanh(),
-                              nde.nets.Linear(40, 2))
+    net = nde.nets.Sequential(nde.nets.ConcatSquashLinear(2, 64), nde.nets.Tanh(),
+                              nde.nets.ConcatSquashLinear(64, 64), nde.nets.Tanh(),
+                              nde.nets.Linear(64, 2))  # θ records: P >= 4 x record size
     theta = net.init(seed=3)
     y0 = np.random.default_rng(5).normal(size=(6, 2))
     t = np.linspace(0, 1, 4)
@@ -256,11 +257,13 @@ def test_theta_records_and_theta_in_the_state_give_the_same_gradient(gradient):
 
 @pytest.mark.parametrize("gradient", ["adjoint", "interpolated", "backprop"])
 def test_a_theta_gradient_that_overflows_raises_solver_error(gradient):
-    # y' = W y with W tiny: y stays near y0 = 1e200 and a near dL/dy = 1e200, both finite,
-    # but dL/dW = ∫ a yᵀ overflows. No step control sees it (a_θ is summed from the θ
-    # records outside the state), so the pullback checks it and names the failure.
-    net = nde.nets.Sequential(nde.nets.Linear(2, 2))
-    theta = np.array([1e-300, 0.0, 0.0, 1e-300, 0.0, 0.0])
+    # y' = W3 W2 W1 y with W1 tiny: y stays near y0 = 1e200 and a near dL/dy = 1e200, both
+    # finite, but the first layer's dL/dW1 = ∫ (W2ᵀ W3ᵀ a) yᵀ overflows. No step control
+    # sees it (a_θ is summed from the θ records outside the state), so the pullback checks
+    # it and names the failure.
+    net = nde.nets.MLP(2, hidden=[64, 64], activation="identity")
+    theta = net.init(seed=0)
+    net.unflatten(theta)["0.weight"][...] *= 1e-300
     y0 = np.full((3, 2), 1e200)
     ys, pullback = nde.odeint_vjp(net, y0, [0.0, 1.0], params=theta, gradient=gradient)
     g = np.zeros_like(ys)
