@@ -25,7 +25,8 @@ AdjointResult<typename R::Real> adjoint_with(const R& rhs, const RealArray& s0,
   SolverOptions options = backward_options(opts, given, s0, t_back);
   const long samples = s0.shape(0), times = t_back.shape(1);
   AdjointResult<Real> result(samples, given.dim, given.params, given.size(), times);
-  const AdjointJumps<Real> jumps = result.jumps(given, times, ys, dL_dys, true);
+  ThetaSum<Real> theta_sum = result.theta_sum();
+  const AdjointJumps<Real> jumps = result.jumps(given, times, ys, dL_dys, true, theta_sum);
   // As costly per sample as with a_θ in the state (more threads for fewer samples).
   const double cost = 3 * solve_cost(static_cast<double>(given.size()));
   const AdjointLayout layout = backward_layout(rhs, true, opts.full_norm);

@@ -4,33 +4,48 @@
 #include <pybind11/numpy.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include <neuralode/gradients/adjoint.hpp>
+#include <neuralode/gradients/theta_sum.hpp>
 #include <neuralode/rhs.hpp>
 
 #include "solve_common.hpp"
 
 namespace neuralode::bindings {
 
+// A bool array's flags as bytes (numpy's bool is one byte, 0 or 1).
+inline std::uint8_t* finite_flags(py::array_t<bool>& flags) {
+  static_assert(sizeof(bool) == 1);
+  return reinterpret_cast<std::uint8_t*>(flags.mutable_data());
+}
+
 // Per-sample gradients of a backward pass, plus its BatchResult (statuses and statistics).
 // Bound as _core.BackwardResult.
 template <class Real>
 struct AdjointResult {
-  ArrayOf<Real> grad_y0, grad_theta, a_t_end, f_dot;
+  ArrayOf<Real> grad_y0, a_t_end, f_dot;
+  Array grad_theta;                     // (P,): dL/dθ summed over samples, in double
+  py::array_t<bool> theta_finite;       // (B,): whether each sample's dL/dθ is finite
   BatchResult<Real> batch;
   AdjointResult(long samples, long dim, long params, long state_size, long times)
-      : grad_y0({samples, dim}), grad_theta({samples, params}), a_t_end(samples),
-        f_dot({samples, times}), batch(samples, 0, state_size) {
+      : grad_y0({samples, dim}), a_t_end(samples), f_dot({samples, times}), grad_theta(params),
+        theta_finite(samples), batch(samples, 0, state_size) {
     std::fill(f_dot.mutable_data(), f_dot.mutable_data() + f_dot.size(), Real(0));
+  }
+  // What sums dL/dθ into grad_theta (kept by the caller while the backward pass runs).
+  ThetaSum<Real> theta_sum() {
+    return ThetaSum<Real>(theta_finite.size(), grad_theta.size(), grad_theta.mutable_data(),
+                          finite_flags(theta_finite));
   }
   // with_dots: the backward pass fills f_dot (see AdjointJumps).
   AdjointJumps<Real> jumps(const AdjointLayout& layout, long times, const ArrayOf<Real>& ys,
-                           const ArrayOf<Real>& dL_dys, bool with_dots) {
-    AdjointJumps<Real> jumps{layout,           times,
-                       ys.shape(1),      ys.data(),
-                       dL_dys.data(),    grad_y0.mutable_data(),
-                       grad_theta.mutable_data(), a_t_end.mutable_data()};
+                           const ArrayOf<Real>& dL_dys, bool with_dots, ThetaSum<Real>& sum) {
+    AdjointJumps<Real> jumps{layout,          times,
+                             ys.shape(1),     ys.data(),
+                             dL_dys.data(),   grad_y0.mutable_data(),
+                             a_t_end.mutable_data(), &sum};
     if (with_dots) jumps.f_dot = f_dot.mutable_data();
     has_dots = with_dots;
     return jumps;
@@ -40,11 +55,14 @@ struct AdjointResult {
   bool has_dots = false;
 };
 
-// What backprop's reverse sweep gives: dL/dy0 (B, D), dL/dθ (B, P) one row per sample, and
-// per sample (VJP evaluations, steps gone back through, 0). Bound as _core.BackpropResult.
+// What backprop's reverse sweep gives: dL/dy0 (B, D), dL/dθ (P,) summed over samples in
+// double with whether each sample's was finite (B,), and per sample (VJP evaluations, steps
+// gone back through, 0). Bound as _core.BackpropResult.
 template <class Real>
 struct BackpropResult {
-  ArrayOf<Real> grad_y0, grad_theta;
+  ArrayOf<Real> grad_y0;
+  Array grad_theta;
+  py::array_t<bool> theta_finite;
   py::array_t<long> work;
 };
 

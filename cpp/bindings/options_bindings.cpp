@@ -96,6 +96,7 @@ void register_real_types(py::module_& m, const std::string& suffix) {
   py::class_<Backward> backward(m, ("BackwardResult" + suffix).c_str());
   backward.def_readonly("grad_y0", &Backward::grad_y0)
       .def_readonly("grad_theta", &Backward::grad_theta)
+      .def_readonly("theta_finite", &Backward::theta_finite)
       .def_readonly("a_t", &Backward::a_t_end)
       .def_property_readonly("dots", &Backward::dots);
   def_batch_fields(backward, [](const Backward& r) -> const Solve& { return r.batch; });
@@ -103,6 +104,7 @@ void register_real_types(py::module_& m, const std::string& suffix) {
   py::class_<Backprop>(m, ("BackpropResult" + suffix).c_str())
       .def_readonly("grad_y0", &Backprop::grad_y0)
       .def_readonly("grad_theta", &Backprop::grad_theta)
+      .def_readonly("theta_finite", &Backprop::theta_finite)
       .def_readonly("work", &Backprop::work);
 }
 

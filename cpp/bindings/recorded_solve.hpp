@@ -88,10 +88,13 @@ class RecordedSolve {
   // every sample's recorded steps.
   BackpropResult<Real> pullback(const RealArray& dL_dys, int num_threads) const {
     const long params = rhs().num_params();
-    RealArray grad_y0({samples(), static_cast<long>(dim_)}), grad_theta({samples(), params});
+    RealArray grad_y0({samples(), static_cast<long>(dim_)});
+    Array grad_theta(params);
+    py::array_t<bool> theta_finite(samples());
+    ThetaSum<Real> gt(samples(), params, grad_theta.mutable_data(), finite_flags(theta_finite));
     py::array_t<long> work_done({samples(), 3L});
     long* wd = work_done.mutable_data();
-    Real *gy = grad_y0.mutable_data(), *gt = grad_theta.mutable_data();
+    Real* gy = grad_y0.mutable_data();
     const Real* g = dL_dys.data();
     if constexpr (R::threads) {
       run_interruptibly(nullptr, [&](InterruptWatch& watch) {
@@ -107,7 +110,7 @@ class RecordedSolve {
       auto take = [&]() -> long { return next < samples() ? next++ : -1; };
       backprop_samples(take, g, gy, gt, wd, [] { return false; });
     }
-    return BackpropResult<Real>{grad_y0, grad_theta, work_done};
+    return BackpropResult<Real>{grad_y0, grad_theta, theta_finite, work_done};
   }
 
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
@@ -121,8 +124,9 @@ class RecordedSolve {
     SolverOptions options = backward_options(opts, given, s0, t_back);
     AdjointResult<Real> result(samples(), given.dim, given.params, given.size(),
                                t_back.shape(1));
+    ThetaSum<Real> theta_sum = result.theta_sum();
     const AdjointJumps<Real> jumps =
-        result.jumps(given, t_back.shape(1), out_.ys, dL_dys, R::threads);
+        result.jumps(given, t_back.shape(1), out_.ys, dL_dys, R::threads, theta_sum);
     const double cost = 3 * solve_cost(static_cast<double>(given.size()));  // as adjoint's
     const AdjointLayout layout = backward_layout(rhs(), false, opts.full_norm);
     if (layout.theta_in_state()) {
@@ -192,7 +196,7 @@ class RecordedSolve {
   // One thread's share of the pullback (compiled per instruction set where R allows).
   template <class Take, class Stop>
   NEURALODE_SIMD_CLONES void backprop_thread_work(Take& take, const Real* dL_dys, Real* grad_y0,
-                                                  Real* grad_theta, long* work_done,
+                                                  ThetaSum<Real>& grad_theta, long* work_done,
                                                   Stop&& stop) const {
     backprop_samples(take, dL_dys, grad_y0, grad_theta, work_done, stop);
   }
@@ -200,19 +204,18 @@ class RecordedSolve {
   // Backpropagation through the steps of the samples `take` hands out. work_done row: VJP
   // evaluations, steps gone back through, 0.
   template <class Take, class Stop>
-  void backprop_samples(Take& take, const Real* dL_dys, Real* grad_y0, Real* grad_theta,
-                        long* work_done, Stop&& stop) const {
-    const long params = rhs().num_params();
+  void backprop_samples(Take& take, const Real* dL_dys, Real* grad_y0,
+                        ThetaSum<Real>& grad_theta, long* work_done, Stop&& stop) const {
     BackpropVjp<R> vjp(rhs());
     std::vector<Real> work;
     for (long b = take(); b >= 0 && !stop(); b = take()) {
-      std::fill(grad_theta + b * params, grad_theta + (b + 1) * params, Real(0));
-      vjp.theta_bar = grad_theta + b * params;
+      vjp.theta_bar = grad_theta.take(b);
       const long calls_before = vjp.calls;
       const OutputGrid<Real> grid{t_row(b), 1, t_.shape(1), nullptr, 0};
       backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
                       samples() * dim_, dim_, grad_y0 + b * dim_, work);
       vjp.finish();
+      grad_theta.done(b);
       work_done[3 * b] = vjp.calls - calls_before;
       work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
       work_done[3 * b + 2] = 0;

@@ -82,7 +82,8 @@ class SolveResult:
 
 class BackwardResult:
     grad_y0: F64              # (B, D)
-    grad_theta: F64           # (B, P), one row per sample
+    grad_theta: F64           # (P,): summed over samples in order, in float64
+    theta_finite: NDArray[np.bool_]  # (B,): whether each sample's dL/dθ is finite
     a_t: F64                  # (B,): a_t at t_0
     dots: Optional[F64]       # (B, T): dL/dy(t_k)·f(t_k, y_k), column 0 unused; or None
     status: NDArray[np.int32]
@@ -92,7 +93,8 @@ class BackwardResult:
 
 class BackpropResult:
     grad_y0: F64              # (B, D)
-    grad_theta: F64           # (B, P), one row per sample
+    grad_theta: F64           # (P,): summed over samples in order, in float64
+    theta_finite: NDArray[np.bool_]  # (B,): whether each sample's dL/dθ is finite
     work: I64                 # (B, 3): VJP evaluations, steps gone back through, 0
 
 def solve(rhs: Rhs, y0: F64, t: F64, options: SolverOptions) -> SolveResult: ...

@@ -142,7 +142,7 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     T, B, D = ys.shape
     P = theta.size
     if T == 1:  # nothing to integrate: y(t_0) is y0
-        return _gradients(dL_dys[0].copy(), np.zeros((B, P), ys.dtype), np.zeros((B, 1)), t,
+        return _gradients(dL_dys[0].copy(), np.zeros(P), np.zeros((B, 1)), t,
                           np.zeros((B, 3), dtype=np.int64), T * B * D, batched, nfe_forward)
     s0 = np.zeros((B, 2 * D + P + 1), ys.dtype)
     s0[:, :D] = ys[-1]
@@ -154,11 +154,11 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     return _gradients(grad_y0, grad_theta, dL_dt, t, work, T * B * D, batched, nfe_forward)
 
 
-def _check_finite(grad_y0, grad_theta, batched, mode):
+def _check_finite(grad_y0, theta_finite, batched, mode):
     """backprop has no step control of its own to fail, and the adjoint modes keep dL/dθ out
     of theirs (the seminorm: it is summed from each step's θ records), so a NaN or inf there
     (a VJP that overflows at some stage) would pass silently: raise as a failed solve does."""
-    bad = ~(np.isfinite(grad_y0).all(axis=1) & np.isfinite(grad_theta).all(axis=1))
+    bad = ~(np.isfinite(grad_y0).all(axis=1) & theta_finite)
     if bad.any():
         samples = np.flatnonzero(bad)
         who = (f"samples {', '.join(map(str, samples[:5]))}" + (" ..." if samples.size > 5 else "")
@@ -175,18 +175,18 @@ def _backward_result(out, batched, mode):
             raise_failures(out.status, out.t_reached, batched)
         except SolverError as error:
             raise SolverError(f"the backward ({mode}) solve failed: {error}") from None
-    _check_finite(out.grad_y0, out.grad_theta, batched, mode)
+    _check_finite(out.grad_y0, out.theta_finite, batched, mode)
     return out.grad_y0, out.grad_theta, out.a_t, out.stats[:, [0, 2, 3]]
 
 
 def _gradients(grad_y0, grad_theta, dL_dt, t, work, stored, batched, nfe_forward) -> Gradients:
-    """Gradients in the caller's shapes: dL/dθ summed over samples (in float64, then in the
-    states' type), dL/dt like t (float64)."""
+    """Gradients in the caller's shapes: dL/dθ (summed over samples in float64 by the core)
+    in the states' type, dL/dt like t (float64)."""
     stats = GradientStats(*(w if batched else w[0].item() for w in work.T),
                           stored_floats=int(stored),
                           nfe_forward=nfe_forward if batched else nfe_forward[0].item())
     dL_dt = dL_dt.astype(np.float64, copy=False)
-    grad_params = grad_theta.sum(axis=0, dtype=np.float64).astype(grad_theta.dtype, copy=False)
+    grad_params = grad_theta.astype(grad_y0.dtype, copy=False)
     return Gradients(grad_y0 if batched else grad_y0[0], grad_params,
                      dL_dt if t.ndim == 2 else dL_dt.sum(axis=0), stats)
 
@@ -241,7 +241,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
         if gradient == "backprop" or T == 1:
             swept = solve.pullback(g, options.num_threads)
             grad_y0, grad_theta, work = swept.grad_y0, swept.grad_theta, swept.work
-            _check_finite(grad_y0, grad_theta, batched, "backprop")
+            _check_finite(grad_y0, swept.theta_finite, batched, "backprop")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
             s0 = np.zeros((B, D + theta.size + 1), ys.dtype)

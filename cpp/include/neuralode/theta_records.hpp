@@ -9,7 +9,6 @@
 // sums from the stage blocks streamed P values a lane several times per stage.
 // The order of every sum is fixed per sample (stages in order, steps in order), whatever
 // the lanes around it or the thread.
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -116,11 +115,8 @@ class ThetaQuadrature {
     for (int l = 0; l < lanes; ++l) panels_.emplace_back(net, 6 * weighted);
   }
 
-  // Lane l takes a sample whose a_θ is `a_theta` (P values), zeroed here.
-  void start(int l, Real* a_theta, long params) {
-    a_theta_[l] = a_theta;
-    std::fill_n(a_theta, params, Real(0));
-  }
+  // Lane l takes a sample whose a_θ, zero so far, is `a_theta` (P values).
+  void start(int l, Real* a_theta) { a_theta_[l] = a_theta; }
 
   template <int L>
   void add_step(double h, const LaneBlocks<L, Real>& k, long first, int l) {

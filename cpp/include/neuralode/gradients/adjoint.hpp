@@ -12,6 +12,7 @@
 
 #include "../lanes.hpp"
 #include "../theta_records.hpp"
+#include "theta_sum.hpp"
 
 namespace neuralode {
 
@@ -87,14 +88,16 @@ struct AdjointJumps {
   const Real* ys;
   const Real* dL_dys;
   Real* grad_y0;      // (B, D)
-  Real* grad_theta;   // (B, P), one row per sample
   Real* a_t_end;      // (B,)
+  ThetaSum<Real>* theta_sum;  // dL/dθ: a row per sample in flight, summed over samples
   // (B, T) or null: dL/dz(t_k)·f(t_k, z_k) for k >= 1, from the f the backward pass evaluates
   // at t_k anyway (with z in the state: stage block 0 of the first step after the jump).
   Real* f_dot = nullptr;
   // With θ records: this thread's quadrature, which adds the accepted steps to the sample's
-  // grad_theta row (zeroed when the sample starts).
+  // dL/dθ row.
   ThetaQuadrature<Real>* quadrature = nullptr;
+  // Per lane: its sample's dL/dθ row (from theta_sum).
+  Real* theta_row[max_lanes] = {};
   // Per lane: the forward index whose f is still to be dotted, or -1.
   long pending[max_lanes] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
@@ -126,7 +129,7 @@ struct AdjointJumps {
       for (int d = 0; d < layout.dim; ++d)
         grad_y0[sample * layout.dim + d] = s[(layout.a() + d) * L + l];
       for (long p = 0; layout.theta_in_state() && p < layout.params; ++p)
-        grad_theta[sample * layout.params + p] = s[(layout.theta() + p) * L + l];
+        theta_row[l][p] = s[(layout.theta() + p) * L + l];
       a_t_end[sample] = s[layout.time() * L + l];
     }
     pending[l] = k >= 1 ? k : -1;
@@ -142,10 +145,12 @@ struct AdjointJumps {
   }
   void started(long sample, int l) {
     pending[l] = times - 1;
-    if (quadrature) quadrature->start(l, grad_theta + sample * layout.params, layout.params);
+    theta_row[l] = theta_sum->take(sample);
+    if (quadrature) quadrature->start(l, theta_row[l]);
   }
-  void finished(long, int l) {
+  void finished(long sample, int l) {
     if (quadrature) quadrature->finish(l);
+    theta_sum->done(sample);
   }
 };
 
