@@ -1,6 +1,7 @@
 // Every instruction-set clone computes the same bits (cpp/include/neuralode/simd.hpp): the
 // forward pass and the VJPs of small networks, in double and in float, compiled for x86-64-v4,
-// x86-64-v3 and baseline x86-64, must agree exactly, and in each a sample alone must match it among 8 lanes. Built
+// x86-64-v3 and baseline x86-64, must agree exactly, and in each a sample alone must match it
+// among 16 lanes and in a lane block (16 doubles, 32 floats, packed matrices). Built
 // and run by test_isa_determinism.py; prints the clones it compared, the values checked and
 // a hash of them, or the first difference (exit status 1). Also checks that lane buffers
 // start on cache lines, and that the activation kernels of activations.hpp alone (tanh_array
@@ -22,36 +23,44 @@ using namespace neuralode;
 
 namespace {
 
-constexpr int kLanes = 8;
+// y and t hold kMaxLanes lanes; the lane blocks (16 doubles, 32 floats) take linear.hpp's
+// lane-block kernels over packed matrices.
+constexpr int kMaxLanes = 32;
 
-// f, every VJP output and a JVP on 8 lanes, appended to `out` (floats exactly as doubles);
-// returns false if any lane evaluated alone gives other bits than it does among 8.
-template <class Real>
-bool evaluate(const Network& net, const double* t, const Real* theta, const Real* y,
-              std::vector<double>& out) {
+// f, every VJP output and a JVP on L lanes (the first L of y's kMaxLanes), appended to `out`
+// (floats exactly as doubles); returns false if any lane evaluated alone gives other bits
+// than it does among L.
+template <int L, class Real>
+bool evaluate_on(const Network& net, const double* t, const Real* theta, const Real* y_all,
+                 std::vector<double>& out) {
   const int dim = net.dim();
   const long params = net.num_params();
+  std::vector<Real> y(static_cast<size_t>(dim) * L);
+  for (int d = 0; d < dim; ++d)
+    for (int l = 0; l < L; ++l) y[d * L + l] = y_all[d * kMaxLanes + l];
   NetWorkspace<Real> wide, one;
-  net.prepare<kLanes>(wide);
+  net.prepare<L>(wide);
   net.prepare<1>(one);
+  const PackedMatrices<Real> packed = net.pack(theta);
+  if (detail::lane_block<L, Real>) wide.packed = &packed;
   NetTape<Real> tape, tape_one;
-  prepare_tape<kLanes>(net, tape);
+  prepare_tape<L>(net, tape);
   prepare_tape<1>(net, tape_one);
-  std::vector<Real> f(static_cast<size_t>(dim) * kLanes), a_y(f.size()),
-      a_theta(static_cast<size_t>(params) * kLanes), a_t(kLanes);
-  forward_recorded<kLanes>(net, t, theta, y, f.data(), tape, wide);
-  network_vjp<kLanes>(net, theta, tape, y, a_y.data(), a_theta.data(), a_t.data(), wide);
+  std::vector<Real> f(static_cast<size_t>(dim) * L), a_y(f.size()),
+      a_theta(static_cast<size_t>(params) * L), a_t(L);
+  forward_recorded<L>(net, t, theta, y.data(), f.data(), tape, wide);
+  network_vjp<L>(net, theta, tape, y.data(), a_y.data(), a_theta.data(), a_t.data(), wide);
   std::vector<Real> f_jvp(f.size()), jv(f.size());  // the tangent: a_y, any vector
-  network_jvp<kLanes>(net, t, theta, y, a_y.data(), f_jvp.data(), jv.data(), wide);
+  network_jvp<L>(net, t, theta, y.data(), a_y.data(), f_jvp.data(), jv.data(), wide);
   if (std::memcmp(f.data(), f_jvp.data(), f.size() * sizeof(Real)) != 0) return false;
   for (const std::vector<Real>* v : {&f, &a_y, &a_theta, &a_t, &jv})
     out.insert(out.end(), v->begin(), v->end());
   std::vector<Real> y_one(dim), f_one(dim), a_y_one(dim), a_theta_one(params), v_one(dim),
       jv_one(dim);
   Real a_t_one = 0;
-  for (int l = 0; l < kLanes; ++l) {  // the same sample alone (its cotangent is its state)
-    for (int d = 0; d < dim; ++d) y_one[d] = y[d * kLanes + l];
-    for (int d = 0; d < dim; ++d) v_one[d] = a_y[d * kLanes + l];
+  for (int l = 0; l < L; ++l) {  // the same sample alone (its cotangent is its state)
+    for (int d = 0; d < dim; ++d) y_one[d] = y[d * L + l];
+    for (int d = 0; d < dim; ++d) v_one[d] = a_y[d * L + l];
     forward_recorded<1>(net, t + l, theta, y_one.data(), f_one.data(), tape_one, one);
     network_vjp<1>(net, theta, tape_one, y_one.data(), a_y_one.data(), a_theta_one.data(),
                    &a_t_one, one);
@@ -59,14 +68,24 @@ bool evaluate(const Network& net, const double* t, const Real* theta, const Real
                    one);
     bool same = std::memcmp(&a_t_one, &a_t[l], sizeof(Real)) == 0;
     for (int d = 0; d < dim; ++d)
-      same = same && std::memcmp(&f_one[d], &f[d * kLanes + l], sizeof(Real)) == 0 &&
-             std::memcmp(&a_y_one[d], &a_y[d * kLanes + l], sizeof(Real)) == 0 &&
-             std::memcmp(&jv_one[d], &jv[d * kLanes + l], sizeof(Real)) == 0;
+      same = same && std::memcmp(&f_one[d], &f[d * L + l], sizeof(Real)) == 0 &&
+             std::memcmp(&a_y_one[d], &a_y[d * L + l], sizeof(Real)) == 0 &&
+             std::memcmp(&jv_one[d], &jv[d * L + l], sizeof(Real)) == 0;
     for (long p = 0; p < params; ++p)
-      same = same && std::memcmp(&a_theta_one[p], &a_theta[p * kLanes + l], sizeof(Real)) == 0;
+      same = same && std::memcmp(&a_theta_one[p], &a_theta[p * L + l], sizeof(Real)) == 0;
     if (!same) return false;
   }
   return true;
+}
+
+// 16 lanes: a lane block of doubles, and the float lane groups of 16 (one vector) that
+// net(...) uses; and a float lane block of 32.
+template <class Real>
+bool evaluate(const Network& net, const double* t, const Real* theta, const Real* y,
+              std::vector<double>& out) {
+  if constexpr (sizeof(Real) == sizeof(float))
+    if (!evaluate_on<32>(net, t, theta, y, out)) return false;
+  return evaluate_on<16>(net, t, theta, y, out);
 }
 
 // The activation kernels over `x` (one scalar type), appended to `out`; false if tanh_array on
@@ -101,7 +120,7 @@ inline bool evaluate_kernels(const std::vector<T>& x, std::vector<T>& out) {
                                     const double* theta, const double* y,                 \
                                     std::vector<double>& out) {                           \
     const std::vector<float> theta_f(theta, theta + net.num_params()),                    \
-        y_f(y, y + static_cast<long>(net.dim()) * kLanes);                               \
+        y_f(y, y + static_cast<long>(net.dim()) * kMaxLanes);                            \
     return evaluate(net, t, theta, y, out) &&                                            \
            evaluate(net, t, theta_f.data(), y_f.data(), out);                            \
   }                                                                                       \
@@ -202,8 +221,8 @@ int main() {
   long checked = 0;
   std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a over the bits
   for (const Network& net : networks) {
-    std::vector<double> theta(net.num_params()), y(static_cast<size_t>(net.dim()) * kLanes),
-        t(kLanes);
+    std::vector<double> theta(net.num_params()), y(static_cast<size_t>(net.dim()) * kMaxLanes),
+        t(kMaxLanes);
     for (int rep = 0; rep < 500; ++rep) {
       for (double& v : theta) v = 0.7 * normal(rng);
       for (double& v : y) v = 1.5 * normal(rng);
@@ -212,8 +231,8 @@ int main() {
       for (size_t c = 0; c < clones.size(); ++c) {
         std::vector<double> other;
         if (!clones[c].second(net, t.data(), theta.data(), y.data(), c ? other : reference)) {
-          std::printf("%s: a sample alone differs from the same sample among %d lanes\n",
-                      clones[c].first, kLanes);
+          std::printf("%s: a sample alone differs from the same sample among its lanes\n",
+                      clones[c].first);
           return 1;
         }
         if (c == 0) continue;

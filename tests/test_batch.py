@@ -131,15 +131,18 @@ def test_ready_arrays_and_other_inputs_give_the_same_solution(mlp):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_wide_layers_batch_alone_and_threads_agree_bit_for_bit(dtype):
     # 130 -> 70: wide enough for the Linear kernel's tiles of four outputs (and a remainder
-    # of two), which must leave every output's sum as one output alone computes it.
+    # of two), which must leave every output's sum as one output alone computes it. 21
+    # samples run in lane groups of 4 or 8; 70 in lane blocks of two vectors (16 doubles,
+    # 32 floats: tiles of 8 outputs over packed weights, remainders of 2 and 6 outputs).
     net = nde.nets.MLP(3, hidden=[130, 70], activation="tanh")
     theta = (net.init(seed=1) * 0.5).astype(dtype)
-    y0 = _y0(21).astype(dtype)
+    y0 = _y0(70).astype(dtype)
     t = np.linspace(0, 1, 4)
     runs = [nde.solve(net, y0, t, params=theta, num_threads=n) for n in (1, 2)]
     assert runs[0].ys.dtype == dtype
     np.testing.assert_array_equal(runs[1].ys, runs[0].ys)
-    for b in (0, 9, 20):
+    np.testing.assert_array_equal(nde.solve(net, y0[:21], t, params=theta).ys, runs[0].ys[:, :21])
+    for b in (0, 9, 20, 37, 69):
         np.testing.assert_array_equal(nde.solve(net, y0[b], t, params=theta).ys, runs[0].ys[:, b])
     f_batch = net(0.0, y0, theta)
     for b in (0, 20):
@@ -148,19 +151,22 @@ def test_wide_layers_batch_alone_and_threads_agree_bit_for_bit(dtype):
 
 @pytest.mark.parametrize("gradient", ["adjoint", "backprop"])
 def test_wide_layers_vjp_batch_and_alone_agree_bit_for_bit(gradient):
-    # 130 -> 70 and 70 -> 130: the VJP's tiles of four inputs (sums over 70 and 130 outputs).
+    # 130 -> 70 and 70 -> 130: the VJP's tiles of four inputs (sums over 70 and 130 outputs);
+    # 12 samples run in lane groups of 4 or 8, 70 in lane blocks (packed Wᵀ, tiles of 8).
     net = nde.nets.MLP(3, hidden=[130, 70, 130], activation="tanh")
     theta = net.init(seed=2) * 0.5
-    y0 = _y0(12)
-    a = np.random.default_rng(3).normal(size=(12, 3))
+    y0 = _y0(70)
+    a = np.random.default_rng(3).normal(size=(70, 3))
     a_y = net.vjp(0.0, y0, theta, a)[0]
     for b in (0, 11):
         np.testing.assert_array_equal(net.vjp(0.0, y0[b], theta, a[b])[0], a_y[b])
     t = np.linspace(0, 0.5, 3)
-    ys, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient=gradient)
-    batch = pullback(np.ones_like(ys))
-    ys1, pullback1 = nde.odeint_vjp(net, y0[4], t, params=theta, gradient=gradient)
-    np.testing.assert_array_equal(pullback1(np.ones_like(ys1)).y0, batch.y0[4])
+    for batch_size in (12, 70):
+        ys, pullback = nde.odeint_vjp(net, y0[:batch_size], t, params=theta, gradient=gradient)
+        batch = pullback(np.ones_like(ys))
+        for b in (4, batch_size - 1):
+            ys1, pullback1 = nde.odeint_vjp(net, y0[b], t, params=theta, gradient=gradient)
+            np.testing.assert_array_equal(pullback1(np.ones_like(ys1)).y0, batch.y0[b])
 
 
 @pytest.mark.parametrize("gradient", ["adjoint", "interpolated", "backprop"])
@@ -172,9 +178,9 @@ def test_theta_gradient_of_a_sample_is_the_same_in_any_batch_bit_for_bit(gradien
     # must be what the sample alone gives, whatever the lanes around it and the threads.
     net = nde.nets.MLP(3, hidden=[130, 70, 130], activation="tanh")
     theta = (net.init(seed=2) * 0.5).astype(dtype)
-    y0 = _y0(12).astype(dtype)
+    y0 = _y0(70).astype(dtype)  # lane blocks of 16 doubles or 32 floats
     t = np.linspace(0, 0.5, 3)
-    g = np.zeros((3, 12, 3), dtype)
+    g = np.zeros((3, 70, 3), dtype)
     g[:, 5] = np.random.default_rng(4).normal(size=(3, 3))
     batch = []
     for threads in (1, 2):

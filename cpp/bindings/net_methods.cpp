@@ -22,7 +22,7 @@ namespace neuralode::bindings {
 
 namespace {
 
-constexpr int kRowLanes = 8;
+constexpr int kRowLanes = 16;
 
 // out = f(t, y) for the rows of block `block` of y (rows, dim): kRowLanes rows side by side
 // (component-major), or one at a time for a last, partial block. Each row's arithmetic is the

@@ -28,7 +28,7 @@ void network_jvp(const Network& net, const double* t, const Real* theta, const R
                       : dx == ws.tangent_a.data()        ? ws.tangent_b.data()
                                                          : ws.tangent_a.data();
       const Real* own = theta + layer.param_offset;
-      Kind::template forward<L>(layer, t, own, x, out, ws.scratch.data());
+      net.apply_layer<L>(k, t, theta, x, out, ws);
       Kind::template jvp<L>(layer, t, own, x, out, dx, d_out, ws.scratch.data());
       x = out;
       dx = d_out;

@@ -41,7 +41,7 @@ void forward_recorded(const Network& net, const double* t, const Real* theta, co
   std::copy(y, y + net.dim() * L, tape.slot(0));
   std::copy(t, t + L, tape.t.data());
   for (size_t i = 0; i < layers.size(); ++i)
-    net.apply_layer<L>(layers[i], t, theta, tape.slot(i), tape.slot(i + 1), ws.scratch.data());
+    net.apply_layer<L>(i, t, theta, tape.slot(i), tape.slot(i + 1), ws);
   std::copy(tape.slot(layers.size()), tape.slot(layers.size()) + net.dim() * L, out);
 }
 
@@ -75,8 +75,13 @@ void network_vjp(const Network& net, const Real* theta, const NetTape<Real>& tap
     visit_kind(layer.kind, [&](auto kind) {
       using Kind = decltype(kind);
       Real* g_in = Kind::in_place ? g : other;
-      Kind::template vjp<L>(layer, tape.t.data(), theta + layer.param_offset, x,
-                            tape.slot(k + 1), g, g_in, rest, a_t, ws.scratch.data());
+      if constexpr (packs_weights<Kind>::value)
+        Kind::template vjp<L>(layer, tape.t.data(), theta + layer.param_offset, x,
+                              tape.slot(k + 1), g, g_in, rest, a_t, ws.scratch.data(),
+                              ws.columns(k));
+      else
+        Kind::template vjp<L>(layer, tape.t.data(), theta + layer.param_offset, x,
+                              tape.slot(k + 1), g, g_in, rest, a_t, ws.scratch.data());
       if (!Kind::in_place) std::swap(g, other);
     });
     if constexpr (!Records)

@@ -15,11 +15,31 @@
 
 namespace neuralode {
 
+// The matrices of a network's layers packed for the lane-block kernels (linear.hpp,
+// pack_chains), per layer: W for W x (`rows`) and Wᵀ for the VJP's Wᵀ g (`columns`); empty
+// where a layer has no matrix or its kernels take no packed one. Made once per solve and
+// shared by its threads (NetworkRhs::packed): the parameters do not change during a solve.
+template <class Real>
+struct PackedMatrices {
+  std::vector<aligned_vector<Real>> rows, columns;
+  static const Real* at(const std::vector<aligned_vector<Real>>& m, size_t layer) {
+    return layer < m.size() && !m[layer].empty() ? m[layer].data() : nullptr;
+  }
+};
+
 // Per-thread scratch for one evaluation: two ping-pong buffers of the widest layer, for
-// L lanes each, the layers' scratch, and two more buffers for tangents (evaluate_jvp).
+// L lanes each, the layers' scratch, and two more buffers for tangents (evaluate_jvp); and
+// the packed matrices, where the lane group is a lane block (null otherwise).
 template <class Real>
 struct NetWorkspace {
   aligned_vector<Real> a, b, scratch, tangent_a, tangent_b;
+  const PackedMatrices<Real>* packed = nullptr;
+  const Real* rows(size_t layer) const {
+    return packed ? PackedMatrices<Real>::at(packed->rows, layer) : nullptr;
+  }
+  const Real* columns(size_t layer) const {
+    return packed ? PackedMatrices<Real>::at(packed->columns, layer) : nullptr;
+  }
 };
 
 // Where a layer's parameters and its θ record sit (layer.hpp, theta_records.hpp): W's
@@ -94,14 +114,46 @@ class Network {
     ws.scratch.resize(static_cast<size_t>(max_width_) * 4);
   }
 
-  // Layer `layer` of the network on L lanes: in (its input) -> out (its output), both
-  // component-major. out may be in itself for kinds that work in place. `scratch` holds
+  // W and Wᵀ of every layer whose kind packs them and whose lane-block kernels would read
+  // them (linear.hpp: four chains over the sum, at least a tile of outputs).
+  template <class Real>
+  PackedMatrices<Real> pack(const Real* theta) const {
+    PackedMatrices<Real> packed;
+    packed.rows.resize(layers_.size());
+    packed.columns.resize(layers_.size());
+    for (size_t k = 0; k < layers_.size(); ++k) {
+      const Layer& layer = layers_[k];
+      visit_kind(layer.kind, [&](auto kind) {
+        if constexpr (packs_weights<decltype(kind)>::value) {
+          const int n_in = layer.in_features, n_out = layer.out_features;
+          const Real* w = theta + layer.param_offset;
+          for (bool transposed : {false, true}) {
+            if (detail::linear_chains(transposed ? n_out : n_in) != 4) continue;
+            auto& to = transposed ? packed.columns[k] : packed.rows[k];
+            to.resize(detail::packed_chains_size<Real>(n_in, n_out, transposed));
+            if (!to.empty()) detail::pack_chains(w, n_in, n_out, transposed, to.data());
+          }
+        }
+      });
+    }
+    return packed;
+  }
+
+  // Layer k of the network on L lanes: in (its input) -> out (its output), both
+  // component-major. out may be in itself for kinds that work in place. `ws.scratch` holds
   // 4 * max_width values.
   template <int L, class Real>
-  void apply_layer(const Layer& layer, const double* t, const Real* theta, const Real* in,
-                   Real* out, Real* scratch) const {
+  void apply_layer(size_t k, const double* t, const Real* theta, const Real* in, Real* out,
+                   NetWorkspace<Real>& ws) const {
+    const Layer& layer = layers_[k];
     visit_kind(layer.kind, [&](auto kind) {
-      decltype(kind)::template forward<L>(layer, t, theta + layer.param_offset, in, out, scratch);
+      using Kind = decltype(kind);
+      if constexpr (packs_weights<Kind>::value)
+        Kind::template forward<L>(layer, t, theta + layer.param_offset, in, out,
+                                  ws.scratch.data(), ws.rows(k));
+      else
+        Kind::template forward<L>(layer, t, theta + layer.param_offset, in, out,
+                                  ws.scratch.data());
     });
   }
 
@@ -119,17 +171,14 @@ class Network {
     const Real* in = y;
     Real* held = nullptr;  // the buffer `in` is in, once a layer has written one
     for (size_t k = 0; k < layers_.size(); ++k) {
-      const Layer& layer = layers_[k];
-      visit_kind(layer.kind, [&](auto kind) {
-        using Kind = decltype(kind);
-        Real* dst = k + 1 == layers_.size()     ? out
-                      : held && Kind::in_place    ? held
-                      : held == ws.a.data()       ? ws.b.data()
-                                                  : ws.a.data();
-        Kind::template forward<L>(layer, t, theta + layer.param_offset, in, dst,
-                                  ws.scratch.data());
-        in = held = dst;
-      });
+      bool in_place = false;
+      visit_kind(layers_[k].kind, [&](auto kind) { in_place = decltype(kind)::in_place; });
+      Real* dst = k + 1 == layers_.size() ? out
+                  : held && in_place      ? held
+                  : held == ws.a.data()   ? ws.b.data()
+                                          : ws.a.data();
+      apply_layer<L>(k, t, theta, in, dst, ws);
+      in = held = dst;
     }
   }
 

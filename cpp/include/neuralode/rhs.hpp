@@ -29,6 +29,8 @@
 // grouped. Adapters: NetworkRhs below (C++ networks), and in the bindings the Python
 // callables and neuralode.Dynamics.
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -44,8 +46,9 @@ class NetworkRhs {
  public:
   using Real = Scalar;
   static constexpr bool threads = true, simd = true;
-  // One AVX-512 vector of lanes: 8 doubles or 16 floats.
-  static constexpr int max_lanes = 64 / sizeof(Real);
+  // Two AVX-512 vectors of lanes: 16 doubles or 32 floats, so that the Linear kernels reuse
+  // each weight across a block of samples (linear.hpp, lane_block).
+  static constexpr int max_lanes = 128 / sizeof(Real);
 
   NetworkRhs(const Network& net, const Real* theta) : net_(net), theta_(theta) {}
   int dim() const { return net_.dim(); }
@@ -60,6 +63,7 @@ class NetworkRhs {
     explicit Lanes(const NetworkRhs& rhs)
         : net_(rhs.net_), theta_(rhs.theta_), f_scratch_(static_cast<size_t>(net_.dim()) * L) {
       net_.prepare<L>(ws_);
+      if constexpr (detail::lane_block<L, Real>) ws_.packed = &rhs.packed();
       prepare_tape<L>(net_, tape_);
       prepare_tape<1>(net_, tape_one_);
     }
@@ -112,9 +116,21 @@ class NetworkRhs {
     return Lanes<L>(*this);
   }
 
+  // The network's matrices packed for lane blocks, made by the first lane group that asks
+  // and shared by the others (and by copies of this right-hand side).
+  const PackedMatrices<Real>& packed() const {
+    std::call_once(packing_->once, [this] { packing_->matrices = net_.pack(theta_); });
+    return packing_->matrices;
+  }
+
  private:
+  struct Packing {
+    std::once_flag once;
+    PackedMatrices<Real> matrices;
+  };
   const Network& net_;
   const Real* theta_;
+  std::shared_ptr<Packing> packing_ = std::make_shared<Packing>();
 };
 
 // Whether R has vjp_records (see above).

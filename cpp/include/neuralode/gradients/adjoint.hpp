@@ -6,6 +6,7 @@
 // dL/dz(t_i) is added to a. a_t starts at 0 and takes no jumps; the caller adds the
 // jump terms -Σ dL/dz(t_i)·f(t_i, z_i) for dL/dt_0. Written once for every right-hand side
 // (rhs.hpp).
+#include <array>
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -35,12 +36,15 @@ struct AdjointLayout {
   long size() const { return time() + 1 + records; }
 };
 
+// The widest lane group the adjoint systems take (AdjointJumps keeps a few values per lane).
+constexpr int adjoint_max_lanes = 32;
+
 // The augmented dynamics of a right-hand side R on L lanes (and on one sample, for starting
 // lanes). The VJP is linear in a and negation is exact, so it runs on -a and writes the
 // negated parts directly. With Records, -aᵀ∂f/∂θ goes out as a θ record (see AdjointLayout).
 template <int L, class R, bool Records = false>
 class AdjointSystem {
-  static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
+  static_assert(L <= adjoint_max_lanes, "AdjointJumps tracks 32 lanes");
 
  public:
   using Real = typename R::Real;
@@ -82,7 +86,7 @@ class AdjointSystem {
 // t_N..t_0, so its index i is the forward index T-1-i. ys and dL_dys are (T, B, D).
 template <class Real>
 struct AdjointJumps {
-  static constexpr int max_lanes = 16;
+  static constexpr int max_lanes = adjoint_max_lanes;
   AdjointLayout layout;
   long times, samples;
   const Real* ys;
@@ -99,7 +103,13 @@ struct AdjointJumps {
   // Per lane: its sample's dL/dθ row (from theta_sum).
   Real* theta_row[max_lanes] = {};
   // Per lane: the forward index whose f is still to be dotted, or -1.
-  long pending[max_lanes] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  std::array<long, max_lanes> pending = none_pending();
+
+  static constexpr std::array<long, max_lanes> none_pending() {
+    std::array<long, max_lanes> none{};
+    for (long& p : none) p = -1;
+    return none;
+  }
 
   // The dot in double (the same bits as before for double states).
   void record_dot(long sample, int l, const Real* f, int stride) {
@@ -138,7 +148,7 @@ struct AdjointJumps {
 
   template <int L, class R>
   void accepted(long sample, double, double h, const R*, const LaneBlocks<L, R>& k, int l) {
-    static_assert(L <= max_lanes, "pending holds 16 lanes");
+    static_assert(L <= max_lanes, "pending holds 32 lanes");
     if (f_dot && layout.with_z && pending[l] >= 0)
       record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
     if (quadrature) quadrature->add_step(h, k, layout.record(), l);

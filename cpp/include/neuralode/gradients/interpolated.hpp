@@ -15,7 +15,7 @@ namespace neuralode {
 // is at that output time t_k: its f(t_k, z_k) gives the lane's pending dL/dt_k term.
 template <int L, class R, bool Records = false>
 class InterpolatedAdjointSystem {
-  static_assert(L <= 16, "AdjointJumps tracks 16 lanes");
+  static_assert(L <= adjoint_max_lanes, "AdjointJumps tracks 32 lanes");
 
  public:
   using Real = typename R::Real;

@@ -14,7 +14,7 @@ namespace neuralode::layers {
 
 struct ConcatSquashLinear {
   static constexpr const char* name = "concat_squash_linear";
-  static constexpr bool in_place = false;
+  static constexpr bool in_place = false, packs = true;
   static bool fits(const Layer&) { return true; }
   static long num_params(const Layer& layer) {
     return static_cast<long>(layer.out_features) * (static_cast<long>(layer.in_features) + 4);
@@ -33,9 +33,9 @@ struct ConcatSquashLinear {
 
   template <int L, class Real>
   static void forward(const Layer& layer, const double* t, const Real* theta, const Real* x,
-                      Real* y, Real* scratch) {
+                      Real* y, Real* scratch, const Real* packed) {
     const int n_out = layer.out_features;
-    detail::linear<L>(theta, layer.in_features, n_out, x, y, scratch);
+    detail::linear<L>(theta, layer.in_features, n_out, x, y, scratch, packed);
     const Hyper<Real> h(layer, theta);
     for (int o = 0; o < n_out; ++o)
       for (int l = 0; l < L; ++l) {
@@ -51,7 +51,7 @@ struct ConcatSquashLinear {
   template <int L, class Real>
   static void vjp(const Layer& layer, const double* t, const Real* theta, const Real*,
                   const Real* y, const Real* g, Real* g_in, Real* a_rest, Real* a_t,
-                  Real* scratch) {
+                  Real* scratch, const Real* packed) {
     const int n_in = layer.in_features, n_out = layer.out_features;
     const Hyper<Real> h(layer, theta);
     Real* grad_b = a_rest;
@@ -73,7 +73,7 @@ struct ConcatSquashLinear {
         const int k = o * L + l;
         a_t[l] += g[k] * h.d[o] + grad_c[k] * h.a[o];
       }
-    detail::linear_transpose<L>(theta, n_in, n_out, grad_b, g_in, scratch);
+    detail::linear_transpose<L>(theta, n_in, n_out, grad_b, g_in, scratch, packed);
   }
 
   // v_out = s ⊙ (W v).

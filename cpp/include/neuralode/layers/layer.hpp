@@ -18,6 +18,11 @@
 //       const Real* theta, const Real* x, const Real* y, const Real* v, Real* v_out,
 //       Real* scratch);
 //
+// A kind whose parameters begin with a matrix W may also declare
+//   static constexpr bool packs = true;
+// and then forward and vjp take one more argument, `const Real* packed`: W (forward) or Wᵀ
+// (vjp) packed for the lane-block kernels (linear.hpp, pack_chains), or null.
+//
 // Real is the scalar type of states and parameters (double or float); times are always
 // double (an input t is rounded to Real where a layer uses it as a feature).
 // All arrays hold L lanes, component-major ([feature][lane]); t is one time per lane. theta
@@ -31,7 +36,14 @@
 // (dL/db = g for Linear). vjp writes only the rest's gradient, a_rest ([num_params - out *
 // in][L], every entry written); the caller forms u xᵀ where it wants dL/dW as such, or keeps
 // u and x (the adjoint sums a step's u xᵀ over its stages at once: theta_records.hpp).
+#include <type_traits>
+
 namespace neuralode {
+
+template <class Kind, class = void>
+struct packs_weights : std::false_type {};
+template <class Kind>
+struct packs_weights<Kind, std::void_t<decltype(Kind::packs)>> : std::bool_constant<Kind::packs> {};
 
 struct Layer {
   int kind;           // the kind's index in LayerKinds (layer_kinds.hpp): kind_index<K>

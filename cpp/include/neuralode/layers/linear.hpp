@@ -166,11 +166,147 @@ inline void linear_single(const Real* params, int n_in, int n_out, const Real* x
   }
 }
 
+// Lane blocks of two vectors (16 doubles, 32 floats) hold too many lanes for linear_tile's
+// chains to stay in registers beside a tile of outputs. Here each of the four chains is summed
+// on its own over `Tile` outputs x L lanes (Tile x L / vector accumulators, each weight loaded
+// once for all L lanes and each input vector once for all Tile outputs), kept in `part` and
+// combined as linear_tile combines them: per output and lane the same operations in the same
+// order. `weights.at(c, t)` points at the weight of chain c's first term for the tile's output
+// t, the chain's next weights `weights.step` apart: along W's rows for W x, down its columns
+// for Wᵀ g (whose outputs are W's inputs), or packed (pack_chains) so that they are adjacent.
+template <int L, int Tile, class Real, class Weights>
+inline void chains_block(const Weights& weights, int n_sum, int j0, const Real* x,
+                         const Real* bias, Real* out) {
+  alignas(64) Real part[4][Tile][L];
+  const long step = weights.step;
+  for (int c = 0; c < 4; ++c) {
+    const Real* w[Tile];
+    for (int t = 0; t < Tile; ++t) w[t] = weights.at(c, t);
+    Real acc[Tile][L];
+    for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+      for (int l = 0; l < L; ++l) acc[t][l] = w[t][0] * x[c * L + l];
+    long k = step;
+    for (int i = c + 4; i < n_sum; i += 4, k += step)
+      for (int t = 0; t < Tile; ++t) {
+        const Real w_it = w[t][k];
+#pragma omp simd
+        for (int l = 0; l < L; ++l) acc[t][l] = std::fma(w_it, x[i * L + l], acc[t][l]);
+      }
+    for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+      for (int l = 0; l < L; ++l) part[c][t][l] = acc[t][l];
+  }
+  for (int t = 0; t < Tile; ++t)
+#pragma omp simd
+    for (int l = 0; l < L; ++l) {
+      const Real sum = (part[0][t][l] + part[1][t][l]) + (part[2][t][l] + part[3][t][l]);
+      out[(j0 + t) * L + l] = bias ? sum + bias[j0 + t] : sum;
+    }
+}
+
+// W's entries for outputs j0.. of W x (rows, `transposed` false) or of Wᵀ g (columns).
+template <class Real>
+struct StridedWeights {
+  const Real* w;
+  long n_in;
+  int j0;
+  bool transposed;
+  long step = transposed ? 4 * n_in : 4;
+  const Real* at(int c, int t) const {
+    return transposed ? w + c * n_in + j0 + t : w + (j0 + t) * n_in + c;
+  }
+};
+
+// The entries chains_block reads for a tile, in the order it reads them: chain by chain, each
+// chain's terms one after the other, a term's `tile` weights side by side.
+template <class Real>
+struct PackedWeights {
+  const Real* tile_start;
+  int n_sum, tile;
+  long step = tile;
+  // Terms before chain c: the sums' indices below n_sum that are < c modulo 4.
+  const Real* at(int c, int t) const {
+    long before = 0;
+    for (int b = 0; b < c; ++b) before += (n_sum - b + 3) / 4;
+    return tile_start + before * tile + t;
+  }
+};
+
+// Whether the CPU has 32 vector registers of 64 bytes (AVX-512): a tile of 8 outputs x two
+// vectors of lanes then keeps its 16 accumulators in registers; with AVX2's 16 registers of 32
+// bytes, a tile of 3 (12 registers). Tiles never change a sum's order, so not the bits either.
+// NEURALODE_BLOCK_TILE fixes the tile at compile time (tests/test_isa_determinism.py).
+inline int block_tile() {
+#if defined(NEURALODE_BLOCK_TILE)
+  static_assert(NEURALODE_BLOCK_TILE == 3 || NEURALODE_BLOCK_TILE == 8, "tiles of 3 or 8");
+  return NEURALODE_BLOCK_TILE;
+#elif defined(__GNUC__) && defined(__x86_64__)
+  return __builtin_cpu_supports("avx512f") ? 8 : 3;
+#else
+  return 8;
+#endif
+}
+
+// The whole tiles of outputs of a four-chain product over n_sum terms (see chains_block),
+// from `packed` (pack_chains) where given; returns the outputs done (the rest are fewer than
+// a tile).
+template <int L, class Real>
+inline int chains_tiles(const Real* w, int n_in, int n_out, bool transposed, const Real* packed,
+                        const Real* x, const Real* bias, Real* out) {
+  const int n_sum = transposed ? n_out : n_in, n_tiled = transposed ? n_in : n_out;
+  auto tiles = [&](auto tile) {
+    constexpr int T = decltype(tile)::value;
+    int j = 0;
+    for (; j + T <= n_tiled; j += T) {
+      if (packed)
+        chains_block<L, T>(PackedWeights<Real>{packed + static_cast<long>(j) * n_sum, n_sum, T},
+                           n_sum, j, x, bias, out);
+      else
+        chains_block<L, T>(StridedWeights<Real>{w, n_in, j, transposed}, n_sum, j, x, bias, out);
+    }
+    return j;
+  };
+  return block_tile() == 8 ? tiles(std::integral_constant<int, 8>{})
+                           : tiles(std::integral_constant<int, 3>{});
+}
+
+// W (n_out x n_in, row-major), or Wᵀ where `transposed`, packed for chains_tiles: its whole
+// tiles only. `packed` holds packed_chains_size values.
+template <class Real>
+inline long packed_chains_size(int n_in, int n_out, bool transposed) {
+  const int n_tiled = transposed ? n_in : n_out;
+  return static_cast<long>(n_tiled - n_tiled % block_tile()) * (transposed ? n_out : n_in);
+}
+template <class Real>
+inline void pack_chains(const Real* w, int n_in, int n_out, bool transposed, Real* packed) {
+  const int tile = block_tile();
+  const int n_sum = transposed ? n_out : n_in, n_tiled = transposed ? n_in : n_out;
+  for (int j = 0; j + tile <= n_tiled; j += tile) {
+    const StridedWeights<Real> from{w, n_in, j, transposed};
+    for (int c = 0; c < 4; ++c)
+      for (int i = c, k = 0; i < n_sum; i += 4, ++k)
+        for (int t = 0; t < tile; ++t) *packed++ = from.at(c, t)[k * from.step];
+  }
+}
+
+// Lane groups this wide or wider take the lane-block kernels.
+template <int L, class Real>
+constexpr bool lane_block = L * sizeof(Real) >= 128;
+
 template <int L, bool Bias = true, class Real>
 inline void linear(const Real* params, int n_in, int n_out, const Real* x, Real* out,
-                   Real* scratch) {
+                   Real* scratch, const Real* packed = nullptr) {
   // One lane and many outputs: vectorize across outputs instead of lanes.
   if (L == 1 && n_out >= 8) return linear_single<Bias>(params, n_in, n_out, x, out, scratch);
+  if constexpr (lane_block<L, Real>) {
+    if (linear_chains(n_in) == 4) {  // whole tiles, then the rest one output at a time
+      const Real* bias = Bias ? params + static_cast<long>(n_out) * n_in : nullptr;
+      int o = chains_tiles<L>(params, n_in, n_out, false, packed, x, bias, out);
+      for (; o < n_out; ++o) linear_tile<L, 4, 1, Bias>(params, n_in, n_out, o, x, out);
+      return;
+    }
+  }
   if (linear_tiles(n_in, n_out))
     linear_lanes<L, 4, 4, Bias>(params, n_in, n_out, x, out);
   else if (linear_chains(n_in) == 4)
@@ -265,8 +401,15 @@ void linear_transpose_single(const Real* params, int n_in, int n_out, const Real
 // holds 4 * n_in values.
 template <int L, class Real>
 void linear_transpose(const Real* params, int n_in, int n_out, const Real* g, Real* g_in,
-                      Real* scratch) {
+                      Real* scratch, const Real* packed = nullptr) {
   if (L == 1 && n_in >= 8) return linear_transpose_single(params, n_in, n_out, g, g_in, scratch);
+  if constexpr (lane_block<L, Real>) {
+    if (linear_chains(n_out) == 4) {  // whole tiles, then the rest one input at a time
+      int i = chains_tiles<L>(params, n_in, n_out, true, packed, g, static_cast<const Real*>(nullptr), g_in);
+      for (; i < n_in; ++i) linear_vjp_tile<L, 4, 1>(params, n_in, n_out, i, g, g_in);
+      return;
+    }
+  }
   if (linear_vjp_tiles(n_in, n_out))
     linear_vjp_inputs<L, 4, 4>(params, n_in, n_out, g, g_in);
   else if (linear_chains(n_out) == 4)
@@ -281,7 +424,7 @@ namespace layers {
 
 struct Linear {
   static constexpr const char* name = "linear";
-  static constexpr bool in_place = false;
+  static constexpr bool in_place = false, packs = true;
   static bool fits(const Layer&) { return true; }
   static long num_params(const Layer& layer) {
     return static_cast<long>(layer.out_features) * (static_cast<long>(layer.in_features) + 1);
@@ -289,15 +432,17 @@ struct Linear {
 
   template <int L, class Real>
   static void forward(const Layer& layer, const double*, const Real* theta, const Real* x,
-                      Real* y, Real* scratch) {
-    detail::linear<L>(theta, layer.in_features, layer.out_features, x, y, scratch);
+                      Real* y, Real* scratch, const Real* packed) {
+    detail::linear<L>(theta, layer.in_features, layer.out_features, x, y, scratch, packed);
   }
 
   // g_in = Wᵀ g; dL/db = g, per lane (dL/dW = g xᵀ: see layer.hpp).
   template <int L, class Real>
   static void vjp(const Layer& layer, const double*, const Real* theta, const Real*,
-                  const Real*, const Real* g, Real* g_in, Real* a_rest, Real*, Real* scratch) {
-    detail::linear_transpose<L>(theta, layer.in_features, layer.out_features, g, g_in, scratch);
+                  const Real*, const Real* g, Real* g_in, Real* a_rest, Real*, Real* scratch,
+                  const Real* packed) {
+    detail::linear_transpose<L>(theta, layer.in_features, layer.out_features, g, g_in, scratch,
+                                packed);
     std::copy(g, g + layer.out_features * L, a_rest);
   }
 
