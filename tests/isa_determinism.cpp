@@ -41,7 +41,9 @@ bool evaluate_on(const Network& net, const double* t, const Real* theta, const R
   NetWorkspace<Real> wide, one;
   net.prepare<L>(wide);
   net.prepare<1>(one);
-  const PackedMatrices<Real> packed = net.pack(theta);
+  PackedMatrices<Real> packed;
+  net.pack(theta, false, packed);
+  net.pack(theta, true, packed);
   if (detail::lane_block<L, Real>) wide.packed = &packed;
   NetTape<Real> tape, tape_one;
   prepare_tape<L>(net, tape);

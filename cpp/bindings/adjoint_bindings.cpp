@@ -14,7 +14,7 @@
 namespace neuralode::bindings {
 namespace {
 
-// s0 (B, 2D+P+1): the augmented state at t_N, its a_θ zero; t_back (1 or B, T): the grid
+// s0 (B, 2D): z and a at t_N (a_θ and a_t start at zero); t_back (1 or B, T): the grid
 // from t_N to t_0; ys, dL_dys (T, B, D) in forward order.
 template <class R, class RealArray = ArrayOf<typename R::Real>>
 AdjointResult<typename R::Real> adjoint_with(const R& rhs, const RealArray& s0,
@@ -31,7 +31,8 @@ AdjointResult<typename R::Real> adjoint_with(const R& rhs, const RealArray& s0,
   const double cost = 3 * solve_cost(static_cast<double>(given.size()));
   const AdjointLayout layout = backward_layout(rhs, true, opts.full_norm);
   if (layout.theta_in_state()) {
-    run_on_lanes(rhs, s0.data(), given.size(), t_back, options, opts.num_threads, result.batch,
+    const std::vector<Real> state = initial_states(s0, given);
+    run_on_lanes(rhs, state.data(), given.size(), t_back, options, opts.num_threads, result.batch,
                  [&](auto lanes, auto& queue) {
                    constexpr int L = decltype(lanes)::value;
                    AdjointSystem<L, R> system(rhs, given);
@@ -42,7 +43,8 @@ AdjointResult<typename R::Real> adjoint_with(const R& rhs, const RealArray& s0,
     return result;
   }
   if constexpr (has_theta_records<R>::value) {
-    const std::vector<Real> state = to_layout(s0, given, layout, options);
+    to_layout(given, layout, options);
+    const std::vector<Real> state = initial_states(s0, layout);
     run_on_lanes(rhs, state.data(), layout.size(), t_back, options, opts.num_threads,
                  result.batch, [&](auto lanes, auto& queue) {
                    constexpr int L = decltype(lanes)::value;

@@ -66,14 +66,15 @@ struct BackpropResult {
   py::array_t<long> work;
 };
 
-// The core's options of a backward solve of the state s0 (B, size) over t_back (1 or B, T).
+// The core's options of a backward solve over t_back (1 or B, T) from s0 (B, layout.theta()):
+// the state's z and a at t_N (a alone without z); a_θ and a_t start at zero.
 template <class Real>
 SolverOptions backward_options(const AdjointOptions& opts, const AdjointLayout& layout,
                                const ArrayOf<Real>& s0, const Array& t_back) {
   const ProblemSize size = check_problem_arrays(s0, t_back);
-  if (s0.ndim() != 2 || size.dim != layout.size())
+  if (s0.ndim() != 2 || size.dim != layout.theta())
     throw py::value_error("the backward state must have shape (B, " +
-                          std::to_string(layout.size()) + ")");
+                          std::to_string(layout.theta()) + ")");
   SolverOptions options = opts.for_dim(layout.size());
   // f reads z and a; a_θ and a_t are quadratures the seminorm leaves out.
   options.input_components = static_cast<int>(layout.theta());
@@ -96,23 +97,26 @@ AdjointLayout backward_layout(const R& rhs, bool with_z, bool full_norm) {
   return layout;
 }
 
-// A backward state given as s0 (B, given.size()), a_θ in it and zero, in `layout` (with θ
-// records): a_θ dropped, record rows added (never read). options, made for `given`, follow.
+// The backward states at t_N in `layout` from s0 (B, layout.theta(), see backward_options):
+// a_θ (where in the state), a_t and the record rows (never read) zero. A (B, P) block of
+// zeros made in Python cost a page fault per 4 KiB on every pullback (338 MB at W7's B = 512).
 template <class Real>
-std::vector<Real> to_layout(const ArrayOf<Real>& s0, const AdjointLayout& given,
-                            const AdjointLayout& layout, SolverOptions& options) {
-  const long samples = s0.shape(0), size = layout.size();
+std::vector<Real> initial_states(const ArrayOf<Real>& s0, const AdjointLayout& layout) {
+  const long samples = s0.shape(0), size = layout.size(), given = layout.theta();
   std::vector<Real> state(static_cast<size_t>(samples * size), Real(0));
-  for (long b = 0; b < samples; ++b) {
-    const Real* from = s0.data() + b * given.size();
-    std::copy(from, from + given.theta(), state.data() + b * size);
-    state[b * size + layout.time()] = from[given.time()];
-  }
-  std::vector<double> atol(static_cast<size_t>(size), options.atol[given.time()]);
+  for (long b = 0; b < samples; ++b)
+    std::copy(s0.data() + b * given, s0.data() + (b + 1) * given, state.data() + b * size);
+  return state;
+}
+
+// options, made for `given` (a_θ in the state), for `layout` (with θ records): a_θ's
+// tolerances dropped, the records' added (never read).
+inline void to_layout(const AdjointLayout& given, const AdjointLayout& layout,
+                      SolverOptions& options) {
+  std::vector<double> atol(static_cast<size_t>(layout.size()), options.atol[given.time()]);
   std::copy(options.atol.begin(), options.atol.begin() + given.theta(), atol.begin());
   options.atol = std::move(atol);
   options.integrated_components = static_cast<int>(layout.integrated());
-  return state;
 }
 
 }  // namespace neuralode::bindings

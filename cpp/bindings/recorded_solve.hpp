@@ -114,7 +114,7 @@ class RecordedSolve {
   }
 
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
-  // s0 (B, D + P + 1) is [dL/dy(t_N), 0, 0]. Returns what adjoint returns. The dot products
+  // s0 (B, D) is dL/dy(t_N) (a_θ and a_t start at zero). Returns what adjoint returns. The dot products
   // of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would be a call
   // of its own, and grad.py takes them afterwards instead.
   AdjointResult<Real> interpolated_pullback(const RealArray& s0, const Array& t_back,
@@ -130,7 +130,8 @@ class RecordedSolve {
     const double cost = 3 * solve_cost(static_cast<double>(given.size()));  // as adjoint's
     const AdjointLayout layout = backward_layout(rhs(), false, opts.full_norm);
     if (layout.theta_in_state()) {
-      run_on_lanes(rhs(), s0.data(), given.size(), t_back, options, opts.num_threads,
+      const std::vector<Real> state = initial_states(s0, given);
+      run_on_lanes(rhs(), state.data(), given.size(), t_back, options, opts.num_threads,
                    result.batch, [&](auto lanes, auto& queue) {
                      constexpr int L = decltype(lanes)::value;
                      InterpolatedAdjointSystem<L, R> system(rhs(), tableau_, tapes_.data(), jumps);
@@ -139,7 +140,8 @@ class RecordedSolve {
       return result;
     }
     if constexpr (has_theta_records<R>::value) {
-      const std::vector<Real> state = to_layout(s0, given, layout, options);
+      to_layout(given, layout, options);
+      const std::vector<Real> state = initial_states(s0, layout);
       run_on_lanes(rhs(), state.data(), layout.size(), t_back, options, opts.num_threads,
                    result.batch, [&](auto lanes, auto& queue) {
                      constexpr int L = decltype(lanes)::value;

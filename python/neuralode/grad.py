@@ -144,9 +144,7 @@ def _adjoint(func, rhs, theta, ys, dL_dys, t, batched, options, nfe_forward):
     if T == 1:  # nothing to integrate: y(t_0) is y0
         return _gradients(dL_dys[0].copy(), np.zeros(P), np.zeros((B, 1)), t,
                           np.zeros((B, 3), dtype=np.int64), T * B * D, batched, nfe_forward)
-    s0 = np.zeros((B, 2 * D + P + 1), ys.dtype)
-    s0[:, :D] = ys[-1]
-    s0[:, D:2 * D] = dL_dys[-1]
+    s0 = np.concatenate([ys[-1], dL_dys[-1]], axis=1)  # z, a at t_N; a_θ, a_t start at 0
     t_back = np.ascontiguousarray(np.atleast_2d(t)[:, ::-1])
     out = _core.adjoint(rhs, s0, t_back, ys, dL_dys, options)
     grad_y0, grad_theta, a_t, work = _backward_result(out, batched, "adjoint")
@@ -244,9 +242,7 @@ def _recorded(gradient, func, rhs, y0, t, t_rows, options, theta, backward):
             _check_finite(grad_y0, swept.theta_finite, batched, "backprop")
             dL_dt = _time_gradients(func, theta, ys, g, grad_y0, t_arr)
         else:
-            s0 = np.zeros((B, D + theta.size + 1), ys.dtype)
-            s0[:, :D] = g[-1]
-            out = solve.interpolated_pullback(s0, np.ascontiguousarray(t_rows[:, ::-1]), g,
+            out = solve.interpolated_pullback(g[-1], np.ascontiguousarray(t_rows[:, ::-1]), g,
                                               backward)
             grad_y0, grad_theta, a_t, work = _backward_result(out, batched,
                                                               "interpolated adjoint")

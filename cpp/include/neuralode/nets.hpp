@@ -114,29 +114,26 @@ class Network {
     ws.scratch.resize(static_cast<size_t>(max_width_) * 4);
   }
 
-  // W and Wᵀ of every layer whose kind packs them and whose lane-block kernels would read
-  // them (linear.hpp: four chains over the sum, at least a tile of outputs).
+  // W (or Wᵀ, `transposed`) of every layer whose kind packs it and whose lane-block kernels
+  // would read it (linear.hpp: four chains over the sum, at least a tile of outputs), into
+  // packed.rows (packed.columns).
   template <class Real>
-  PackedMatrices<Real> pack(const Real* theta) const {
-    PackedMatrices<Real> packed;
-    packed.rows.resize(layers_.size());
-    packed.columns.resize(layers_.size());
+  void pack(const Real* theta, bool transposed, PackedMatrices<Real>& packed) const {
+    auto& to = transposed ? packed.columns : packed.rows;
+    to.assign(layers_.size(), {});
     for (size_t k = 0; k < layers_.size(); ++k) {
       const Layer& layer = layers_[k];
       visit_kind(layer.kind, [&](auto kind) {
         if constexpr (packs_weights<decltype(kind)>::value) {
           const int n_in = layer.in_features, n_out = layer.out_features;
-          const Real* w = theta + layer.param_offset;
-          for (bool transposed : {false, true}) {
-            if (detail::linear_chains(transposed ? n_out : n_in) != 4) continue;
-            auto& to = transposed ? packed.columns[k] : packed.rows[k];
-            to.resize(detail::packed_chains_size<Real>(n_in, n_out, transposed));
-            if (!to.empty()) detail::pack_chains(w, n_in, n_out, transposed, to.data());
-          }
+          if (detail::linear_chains(transposed ? n_out : n_in) != 4) return;
+          to[k].resize(detail::packed_chains_size<Real>(n_in, n_out, transposed));
+          if (!to[k].empty())
+            detail::pack_chains(theta + layer.param_offset, n_in, n_out, transposed,
+                                to[k].data());
         }
       });
     }
-    return packed;
   }
 
   // Layer k of the network on L lanes: in (its input) -> out (its output), both

@@ -61,9 +61,9 @@ class NetworkRhs {
   class Lanes {
    public:
     explicit Lanes(const NetworkRhs& rhs)
-        : net_(rhs.net_), theta_(rhs.theta_), f_scratch_(static_cast<size_t>(net_.dim()) * L) {
+        : rhs_(rhs), net_(rhs.net_), theta_(rhs.theta_), f_scratch_(static_cast<size_t>(net_.dim()) * L) {
       net_.prepare<L>(ws_);
-      if constexpr (detail::lane_block<L, Real>) ws_.packed = &rhs.packed();
+      if constexpr (detail::lane_block<L, Real>) ws_.packed = &rhs.packed(false);
       prepare_tape<L>(net_, tape_);
       prepare_tape<1>(net_, tape_one_);
     }
@@ -101,11 +101,15 @@ class NetworkRhs {
     void vjp_on(const double* t, const Real* y, const Real* c, Real* f, Real* c_y,
                 Real* c_theta, Real* c_t, NetTape<Real>& tape) {
       if (!f) f = f_scratch_.data();  // the forward pass runs anyway: its output goes here
+      if constexpr (detail::lane_block<M, Real>)
+        if (!columns_packed_) columns_packed_ = &rhs_.packed(true);  // Wᵀ, once per solve
       evaluate_vjp<M, Records>(net_, t, theta_, y, c, f, c_y, c_theta, c_t, tape, ws_);
     }
 
+    const NetworkRhs& rhs_;
     const Network& net_;
     const Real* theta_;
+    const PackedMatrices<Real>* columns_packed_ = nullptr;
     NetWorkspace<Real> ws_;
     NetTape<Real> tape_, tape_one_;
     std::vector<Real> f_scratch_;
@@ -116,16 +120,18 @@ class NetworkRhs {
     return Lanes<L>(*this);
   }
 
-  // The network's matrices packed for lane blocks, made by the first lane group that asks
-  // and shared by the others (and by copies of this right-hand side).
-  const PackedMatrices<Real>& packed() const {
-    std::call_once(packing_->once, [this] { packing_->matrices = net_.pack(theta_); });
+  // The network's matrices packed for lane blocks, W (for f) or Wᵀ (for VJPs, `transposed`),
+  // each made by the first lane group that asks and shared by the others (and by copies of
+  // this right-hand side).
+  const PackedMatrices<Real>& packed(bool transposed) const {
+    std::call_once(transposed ? packing_->columns : packing_->rows,
+                   [&] { net_.pack(theta_, transposed, packing_->matrices); });
     return packing_->matrices;
   }
 
  private:
   struct Packing {
-    std::once_flag once;
+    std::once_flag rows, columns;
     PackedMatrices<Real> matrices;
   };
   const Network& net_;

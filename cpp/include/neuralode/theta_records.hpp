@@ -19,27 +19,41 @@
 
 namespace neuralode {
 
-// dst[i] += Σ_j c[j] v_j[i] for i < n, v_j = v0 + j * stride, each sum in order of j:
-// sixteen entries at a time held in registers over all j (a loop over j inside one entry
-// ran as scalar fused multiply-adds), the rest one by one in the same order.
-template <class Real>
-inline void add_combination(Real* dst, long n, const Real* c, int count, const Real* v0,
-                            long stride) {
-  constexpr int block = 16;
-  long i = 0;
-  for (; i + block <= n; i += block) {
-    Real acc[block];
+// add_combination's entries i .. in blocks of Block held in registers over all j; returns
+// where the whole blocks end.
+template <int Block, class Real>
+inline long add_combination_blocks(Real* dst, long n, long i, const Real* c, int count,
+                                   const Real* v0, long stride) {
+  for (; i + Block <= n; i += Block) {
+    Real acc[Block];
 #pragma omp simd
-    for (int b = 0; b < block; ++b) acc[b] = dst[i + b];
+    for (int b = 0; b < Block; ++b) acc[b] = dst[i + b];
     for (int j = 0; j < count; ++j) {
       const Real cj = c[j];
       const Real* v = v0 + j * stride + i;
 #pragma omp simd
-      for (int b = 0; b < block; ++b) acc[b] = std::fma(cj, v[b], acc[b]);
+      for (int b = 0; b < Block; ++b) acc[b] = std::fma(cj, v[b], acc[b]);
     }
 #pragma omp simd
-    for (int b = 0; b < block; ++b) dst[i + b] = acc[b];
+    for (int b = 0; b < Block; ++b) dst[i + b] = acc[b];
   }
+  return i;
+}
+
+// dst[i] += Σ_j c[j] v_j[i] for i < n, v_j = v0 + j * stride, each sum in order of j: many
+// entries at a time held in registers over all j (a loop over j inside one entry ran as
+// scalar fused multiply-adds), the rest sixteen at a time, then one by one, in the same
+// order. Eight vectors of accumulators (AVX-512; four with AVX2's narrower registers) keep
+// both FMA units busy: with two, each waited on the latency of the one before (a quarter of
+// the peak: the W7 adjoint's hottest loop).
+template <class Real>
+inline void add_combination(Real* dst, long n, const Real* c, int count, const Real* v0,
+                            long stride) {
+  constexpr int wide = 512 / sizeof(Real);  // 64 doubles, 128 floats
+  long i = detail::block_tile() == 8
+               ? add_combination_blocks<wide>(dst, n, 0, c, count, v0, stride)
+               : add_combination_blocks<wide / 2>(dst, n, 0, c, count, v0, stride);
+  i = add_combination_blocks<16>(dst, n, i, c, count, v0, stride);
   for (; i < n; ++i) {
     Real acc = dst[i];
     for (int j = 0; j < count; ++j) acc = std::fma(c[j], v0[j * stride + i], acc);

@@ -225,12 +225,14 @@ struct PackedWeights {
   const Real* tile_start;
   int n_sum, tile;
   long step = tile;
-  // Terms before chain c: the sums' indices below n_sum that are < c modulo 4.
-  const Real* at(int c, int t) const {
+  // Where chain c starts: after the terms of chains 0 .. c - 1 (the sum's indices below n_sum
+  // that are < c modulo 4), `tile` weights each.
+  long chain_offset(int c) const {
     long before = 0;
     for (int b = 0; b < c; ++b) before += (n_sum - b + 3) / 4;
-    return tile_start + before * tile + t;
+    return before * tile;
   }
+  const Real* at(int c, int t) const { return tile_start + chain_offset(c) + t; }
 };
 
 // Whether the CPU has 32 vector registers of 64 bytes (AVX-512): a tile of 8 outputs x two
@@ -282,8 +284,19 @@ template <class Real>
 inline void pack_chains(const Real* w, int n_in, int n_out, bool transposed, Real* packed) {
   const int tile = block_tile();
   const int n_sum = transposed ? n_out : n_in, n_tiled = transposed ? n_in : n_out;
-  for (int j = 0; j + tile <= n_tiled; j += tile) {
-    const StridedWeights<Real> from{w, n_in, j, transposed};
+  const int n_whole = n_tiled - n_tiled % tile;
+  if (transposed) {  // along W's rows: each row's tiles go to their places whole
+    for (int o = 0; o < n_out; ++o) {
+      const long before = PackedWeights<Real>{nullptr, n_sum, tile}.chain_offset(o % 4);
+      const Real* row = w + static_cast<long>(o) * n_in;
+      for (int j = 0; j < n_whole; j += tile)
+        std::copy(row + j, row + j + tile,
+                  packed + static_cast<long>(j) * n_sum + before + (o / 4) * tile);
+    }
+    return;
+  }
+  for (int j = 0; j < n_whole; j += tile) {
+    const StridedWeights<Real> from{w, n_in, j, false};
     for (int c = 0; c < 4; ++c)
       for (int i = c, k = 0; i < n_sum; i += 4, ++k)
         for (int t = 0; t < tile; ++t) *packed++ = from.at(c, t)[k * from.step];
