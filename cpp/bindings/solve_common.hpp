@@ -134,6 +134,12 @@ struct LaneTracking {
   void accepted(long id, double t, double h, const R* y, const LaneBlocks<L, R>& k, int l) {
     hooks.template accepted<L, R>(id, t, h, y, k, l);
   }
+  template <int L, class R, class H = Hooks,
+            std::enable_if_t<has_accepted_lanes<H, L, R>::value, int> = 0>
+  void accepted_lanes(const std::array<std::uint64_t, L>& mask, const double* h,
+                      const LaneBlocks<L, R>& k) {
+    hooks.template accepted_lanes<L, R>(mask, h, k);
+  }
   template <class H = Hooks, std::enable_if_t<has_after_accept<H, Real>::value, int> = 0>
   void after_accept(long id, const AcceptedStep<Real>& step, int l) {
     hooks.after_accept(id, step, l);

@@ -62,6 +62,18 @@ struct has_after_accept<Hooks, Real, std::void_t<decltype(std::declval<Hooks&>()
                                          0L, std::declval<const AcceptedStep<Real>&>(), 0))>>
     : std::true_type {};
 
+// hooks.accepted_lanes(mask, h, k), optional, sees a step's accepted lanes together (mask
+// all ones for them, h per lane), before the accepted calls: work over all of them at once
+// reads the stage blocks once, where lane by lane read a cache line per value.
+template <class Hooks, int L, class Real, class = void>
+struct has_accepted_lanes : std::false_type {};
+template <class Hooks, int L, class Real>
+struct has_accepted_lanes<
+    Hooks, L, Real,
+    std::void_t<decltype(std::declval<Hooks&>().template accepted_lanes<L, Real>(
+        std::declval<const std::array<std::uint64_t, L>&>(), std::declval<const double*>(),
+        std::declval<const LaneBlocks<L, Real>&>()))>> : std::true_type {};
+
 // A right-hand side whose call costs the same for one lane as for all (a batched Python f:
 // one call for the whole group) has rhs.masked(mask, t, y, dy), which evaluates the lanes in
 // `mask` in one call and leaves the other lanes' dy as they are.
@@ -224,6 +236,8 @@ class LaneIntegrator {
       accepted_[l] = all;
     }
     const Real* f_new = end_slope();
+    if constexpr (has_accepted_lanes<Hooks, L, Real>::value)
+      hooks_.template accepted_lanes<L, Real>(accepted_, h_.data(), ws_.k);
     for (int l = 0; l < L; ++l) {  // hooks and outputs
       if (!accepted_[l]) continue;
       const long id = lanes_[l].id;

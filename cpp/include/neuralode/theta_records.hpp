@@ -9,7 +9,11 @@
 // sums from the stage blocks streamed P values a lane several times per stage.
 // The order of every sum is fixed per sample (stages in order, steps in order), whatever
 // the lanes around it or the thread.
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "lanes.hpp"
@@ -61,8 +65,85 @@ inline void add_combination(Real* dst, long n, const Real* c, int count, const R
   }
 }
 
+// dst (rows x n, row r at dst + r * ld) += U V: U (rows x count, row-major), V's row j at
+// v0 + j * stride; a tile of Rows rows x Block entries held in registers over all j, each
+// entry's sum in order of j as add_combination's. The row of V read at j serves Rows rows of
+// dst: one load per Rows fused multiply-adds where add_combination needs one per FMA, and
+// those loads came from L2 (a panel's V is larger than L1), which capped it near a quarter
+// of the peak.
+template <int Rows, int Block, class Real>
+inline void add_product_tile(Real* dst, long ld, const Real* u, int count, const Real* v0,
+                             long stride) {
+  Real acc[Rows][Block];
+  for (int r = 0; r < Rows; ++r)
+#pragma omp simd
+    for (int b = 0; b < Block; ++b) acc[r][b] = dst[r * ld + b];
+  for (int j = 0; j < count; ++j) {
+    const Real* v = v0 + j * stride;
+    for (int r = 0; r < Rows; ++r) {
+      const Real c = u[r * count + j];
+#pragma omp simd
+      for (int b = 0; b < Block; ++b) acc[r][b] = std::fma(c, v[b], acc[r][b]);
+    }
+  }
+  for (int r = 0; r < Rows; ++r)
+#pragma omp simd
+    for (int b = 0; b < Block; ++b) dst[r * ld + b] = acc[r][b];
+}
+
+// Asks for rows x length values at `at` (rows `ld` apart) to be brought into cache for
+// writing: the next tile's part of dst, fetched while this tile computes (each tile waited
+// on its rows from L3 otherwise, a third of add_product's time).
+template <class Real>
+inline void prefetch_rows(const Real* at, int rows, long ld, long length) {
+#if defined(__GNUC__)
+  constexpr long line = 64 / sizeof(Real);
+  for (int r = 0; r < rows; ++r)
+    for (long i = 0; i < length; i += line) __builtin_prefetch(at + r * ld + i, 1);
+#else
+  (void)at, (void)rows, (void)ld, (void)length;
+#endif
+}
+
+// dst (rows x n, row-major) += U V as add_product_tile, over the whole matrix; the entries
+// past the last whole block by add_combination. Same bits as add_combination row by row.
+template <class Real>
+inline void add_product(Real* dst, int rows, long n, const Real* u, int count, const Real* v0,
+                        long stride) {
+  constexpr int block = 128 / sizeof(Real);  // 16 doubles, 32 floats: two AVX-512 vectors
+  // Columns of V taken together: count x chunk values stay in L1 while the rows of dst pass,
+  // each row's chunk read in one sweep (dst, a sample's whole dL/dθ, lives in L3).
+  constexpr long chunk = 4 * block;
+  auto tiles = [&](auto tile) {
+    constexpr int T = decltype(tile)::value;
+    const long whole = n - n % block;
+    for (long start = 0; start < whole; start += chunk) {
+      const long end = std::min(whole, start + chunk);
+      int o = 0;
+      for (; o + T <= rows; o += T) {
+        prefetch_rows(dst + (o + T) * n + start, std::min(T, rows - o - T), n, end - start);
+        for (long i = start; i < end; i += block)
+          add_product_tile<T, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride);
+      }
+      for (; o < rows; ++o)
+        for (long i = start; i < end; i += block)
+          add_product_tile<1, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride);
+    }
+    if (whole < n)
+      for (int o = 0; o < rows; ++o)
+        add_combination(dst + o * n + whole, n - whole, u + o * count, count, v0 + whole,
+                        stride);
+  };
+  // Register tiles as the Linear kernels' (layers/linear.hpp): 8 x 2 vectors with AVX-512's
+  // 32 registers, 3 x 4 with AVX2's 16.
+  if (detail::block_tile() == 8)
+    tiles(std::integral_constant<int, 8>{});
+  else
+    tiles(std::integral_constant<int, 3>{});
+}
+
 // a_theta (P values) += Σ_j w[j] · record j, for `count` records of `net` back to back
-// (record j at records + j * record_size). wu: `count` values of scratch.
+// (record j at records + j * record_size). wu: count x (widest layer) values of scratch.
 template <class Real>
 NEURALODE_SIMD_CLONES void add_theta_records(const Network& net, const Real* records,
                                              const Real* w, int count, Real* wu,
@@ -76,10 +157,9 @@ NEURALODE_SIMD_CLONES void add_theta_records(const Network& net, const Real* rec
     const Real* x0 = records + shape.record_offset;  // record j's x at x0 + j * size
     const Real* rest0 = x0 + n_in;                   // and its rest's gradient; u first
     Real* grad_w = a_theta + layers[k].param_offset;
-    for (int o = 0; o < n_out; ++o) {  // W's row o += Σ_j (w_j u_j[o]) x_j
-      for (int j = 0; j < count; ++j) wu[j] = w[j] * rest0[j * size + o];
-      add_combination(grad_w + static_cast<long>(o) * n_in, n_in, wu, count, x0, size);
-    }
+    for (int o = 0; o < n_out; ++o)  // U[o][j] = w_j u_j[o]: W += U Xᵀ
+      for (int j = 0; j < count; ++j) wu[o * count + j] = w[j] * rest0[j * size + o];
+    add_product(grad_w, n_out, n_in, wu, count, x0, size);
     add_combination(grad_w + shape.matrix, shape.rest, w, count, rest0, size);
   }
 }
@@ -93,7 +173,8 @@ class RecordPanel {
   RecordPanel(const Network& net, int capacity)
       : net_(net), capacity_(capacity),
         records_(static_cast<size_t>(net.record_size()) * capacity),
-        w_(static_cast<size_t>(capacity)), wu_(w_.size()) {}
+        w_(static_cast<size_t>(capacity)),
+        wu_(static_cast<size_t>(capacity) * widest_output(net)) {}
 
   // Where the next record goes (record_size values); full() says when to add_to.
   Real* next(Real weight) {
@@ -109,6 +190,12 @@ class RecordPanel {
   }
 
  private:
+  static size_t widest_output(const Network& net) {
+    int widest = 1;
+    for (const Layer& layer : net.layers()) widest = std::max(widest, layer.out_features);
+    return static_cast<size_t>(widest);
+  }
+
   const Network& net_;
   int capacity_, count_ = 0;
   std::vector<Real> records_, w_, wu_;
@@ -132,16 +219,32 @@ class ThetaQuadrature {
   // Lane l takes a sample whose a_θ, zero so far, is `a_theta` (P values).
   void start(int l, Real* a_theta) { a_theta_[l] = a_theta; }
 
+  // The accepted lanes' steps (mask all ones for them, h per lane), records from row
+  // `first` of the stage blocks: gathered eight rows at a time across the lanes, so each
+  // cache line of a stage block is read once for all of them.
   template <int L>
-  void add_step(double h, const LaneBlocks<L, Real>& k, long first, int l) {
-    RecordPanel<Real>& panel = panels_[l];
+  void add_steps(const std::array<std::uint64_t, L>& mask, const double* h,
+                 const LaneBlocks<L, Real>& k, long first) {
+    int lanes[L] = {}, n = 0;
+    for (int l = 0; l < L; ++l)
+      if (mask[l]) lanes[n++] = l;
+    Real* dst[L] = {};
     for (int i = 0; i < tableau_.stages; ++i) {
       if (tableau_.b[i] == 0) continue;
-      Real* dst = panel.next(static_cast<Real>(h * tableau_.b[i]));  // as the step rounded it
-      const Real* src = k.block(i) + first * L + l;
-      for (long r = 0; r < size_; ++r) dst[r] = src[r * L];
-      if (panel.full()) panel.add_to(a_theta_[l]);
+      for (int m = 0; m < n; ++m)  // the weight as the step rounded it
+        dst[m] = panels_[lanes[m]].next(static_cast<Real>(h[lanes[m]] * tableau_.b[i]));
+      const Real* src = k.block(i) + first * L;
+      constexpr long rows = 8;
+      long r = 0;
+      for (; r + rows <= size_; r += rows)
+        for (int m = 0; m < n; ++m)
+          for (long q = r; q < r + rows; ++q) dst[m][q] = src[q * L + lanes[m]];
+      for (int m = 0; m < n; ++m)
+        for (long q = r; q < size_; ++q) dst[m][q] = src[q * L + lanes[m]];
     }
+    // A panel holds whole steps: it fills at a step's end.
+    for (int m = 0; m < n; ++m)
+      if (panels_[lanes[m]].full()) panels_[lanes[m]].add_to(a_theta_[lanes[m]]);
   }
 
   // Lane l's sample ended: the rest of its panel into its a_θ.

@@ -147,11 +147,15 @@ struct AdjointJumps {
   }
 
   template <int L, class R>
-  void accepted(long sample, double, double h, const R*, const LaneBlocks<L, R>& k, int l) {
+  void accepted(long sample, double, double, const R*, const LaneBlocks<L, R>& k, int l) {
     static_assert(L <= max_lanes, "pending holds 32 lanes");
     if (f_dot && layout.with_z && pending[l] >= 0)
       record_dot(sample, l, k.block(0) + layout.z() * L + l, L);
-    if (quadrature) quadrature->add_step(h, k, layout.record(), l);
+  }
+  template <int L, class R>
+  void accepted_lanes(const std::array<std::uint64_t, L>& mask, const double* h,
+                      const LaneBlocks<L, R>& k) {
+    if (quadrature) quadrature->template add_steps<L>(mask, h, k, layout.record());
   }
   void started(long sample, int l) {
     pending[l] = times - 1;

@@ -60,6 +60,11 @@ class InterpolatedAdjointSystem {
   void accepted(long sample, double t, double h, const S* y, const LaneBlocks<M, S>& k, int l) {
     jumps_.template accepted<M>(sample, t, h, y, k, l);  // f_dot is taken in operator()
   }
+  template <int M, class S>
+  void accepted_lanes(const std::array<std::uint64_t, M>& mask, const double* h,
+                      const LaneBlocks<M, S>& k) {
+    jumps_.template accepted_lanes<M>(mask, h, k);
+  }
 
  private:
   // z of the sample in lane l at time tau, into lane `slot` of a block of M lanes.
