@@ -234,10 +234,20 @@ def main():
         training_table(args)
 
 
+def _network_alone_seconds(net, theta, ys, evaluations, budget):
+    """Seconds of `evaluations` network evaluations alone, as one batched net(t, y, θ) call
+    over the solution's states (the same kernels, lane blocks and threads as the solve, with
+    no solver around them): what the solve would take if its loop cost nothing."""
+    states = ys.reshape(-1, ys.shape[-1])
+    rows = np.resize(states, (evaluations, states.shape[1]))
+    return median_seconds(lambda: net(0.5, rows, theta), budget)
+
+
 def w7_table(args):
     """W7: wide networks, one block of rows per (D, H, B), with what neuralode's solve reaches
     in GFLOP/s (the Linear layers' matrix products over all samples' f evaluations) and as a
-    fraction of the machine's 2-thread FMA peak."""
+    fraction of the machine's 2-thread FMA peak; then the same evaluations by the network
+    alone (one batched call) and the solve's time over theirs: what the solver loop adds."""
     print(f"\nW7: dz/dt = MLP(z), D→H→H→D tanh, t ∈ [0, 1], 10 outputs, dopri5 rtol "
           f"{w.W7_TOL['rtol']:g} atol {w.W7_TOL['atol']:g}, float64; neuralode {nde.__version__}, "
           f"{os.cpu_count()} cores, median of repeats, each block timed in {ROUNDS} interleaved "
@@ -245,8 +255,8 @@ def w7_table(args):
     print(fma_peak.describe())
     peak = fma_peak.peak(2)
     print("\n| workload | implementation | median | neuralode faster by | GFLOP/s | "
-          "of 2-thread FMA peak |")
-    print("|---|---|---:|---:|---:|---:|")
+          "of 2-thread FMA peak | network alone: GFLOP/s, of peak | solve / network alone |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     notes = []
     for dim, hidden, batch in w.W7_ROWS:
         net, theta = w.w7_net(dim, hidden)
@@ -257,19 +267,26 @@ def w7_table(args):
                     for name, factory in peers.W7.items()]
         workload = f"W7 D={dim} H={hidden} B={batch}"
         rows = side_by_side(workload, entries, args.budget)
-        nfe = nde.solve(net, y0, w.W7_T, params=theta, **w.W7_TOL).stats.nfe
+        solution = nde.solve(net, y0, w.W7_T, params=theta, **w.W7_TOL)
+        nfe = solution.stats.nfe
         flops = w.w7_flops_per_eval(net) * int(nfe.sum())
+        network_seconds = _network_alone_seconds(net, theta, solution.ys, int(nfe.sum()),
+                                                 args.budget)
         for _, name, seconds, ours_seconds in rows:
             if seconds is None:
-                print(f"| {workload} | {name} | not installed | | | |")
+                print(f"| {workload} | {name} | not installed | | | | | |")
                 continue
             ratio = f"{seconds / ours_seconds:.1f}×" if ours_seconds else ""
-            rate = fraction = ""
+            rate = fraction = alone = share = ""
             if name == ours:
                 rate = f"{flops / seconds * 1e-9:.1f}"
                 fraction = f"{flops / seconds * 1e-9 / peak[0]:.1%}" if peak else ""
+                alone = f"{flops / network_seconds * 1e-9:.1f}"
+                if peak:
+                    alone += f", {flops / network_seconds * 1e-9 / peak[0]:.1%}"
+                share = f"{seconds / network_seconds:.2f}"
             print(f"| {workload} | {name} | {seconds * 1e3:.4g} ms | {ratio} | {rate} | "
-                  f"{fraction} |")
+                  f"{fraction} | {alone} | {share} |")
         notes.append(f"{workload}: neuralode NFE per sample {nfe.mean():.1f} (min {nfe.min()}, "
                      f"max {nfe.max()}), {flops * 1e-9:.3g} GFLOP of matrix products per solve")
     print("\n" + "\n".join(notes))

@@ -114,9 +114,15 @@ void register_network_methods(py::module_& m) {
              {
                py::gil_scoped_release release;
                const long blocks = (count + kRowLanes - 1) / kRowLanes;
+               // Whole lane blocks take W packed, once for the call, as solves do (a copy of
+               // θ's matrices: about one row's evaluation).
+               PackedMatrices<Real> packed;
+               constexpr bool packs = detail::lane_block<kRowLanes, Real>;
+               if (packs && count >= kRowLanes) net.pack(thetap, false, packed);
                parallel_over_samples(blocks, num_threads, [&](auto take) {
                  NetWorkspace<Real> wide, one;
                  net.prepare<kRowLanes>(wide);
+                 if (packs && count >= kRowLanes) wide.packed = &packed;
                  net.prepare<1>(one);
                  std::vector<Real> in_lanes(static_cast<size_t>(dim) * kRowLanes),
                      out_lanes(in_lanes.size());
