@@ -12,6 +12,7 @@
 #include <neuralode/backprop.hpp>
 #include <neuralode/batch.hpp>
 #include <neuralode/gradients/adjoint.hpp>
+#include <neuralode/gradients/backprop_lanes.hpp>
 #include <neuralode/gradients/backprop_vjp.hpp>
 #include <neuralode/gradients/interpolated.hpp>
 
@@ -205,22 +206,38 @@ class RecordedSolve {
 
   // Backpropagation through the steps of the samples `take` hands out. work_done row: VJP
   // evaluations, steps gone back through, 0.
+  // Networks go back through a lane group of samples at once (BackpropLanes); other
+  // right-hand sides one sample at a time.
   template <class Take, class Stop>
   void backprop_samples(Take& take, const Real* dL_dys, Real* grad_y0,
                         ThetaSum<Real>& grad_theta, long* work_done, Stop&& stop) const {
-    BackpropVjp<R> vjp(rhs());
-    std::vector<Real> work;
-    for (long b = take(); b >= 0 && !stop(); b = take()) {
-      vjp.theta_bar = grad_theta.take(b);
-      const long calls_before = vjp.calls;
-      const OutputGrid<Real> grid{t_row(b), 1, t_.shape(1), nullptr, 0};
-      backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid, dL_dys + b * dim_,
-                      samples() * dim_, dim_, grad_y0 + b * dim_, work);
-      vjp.finish();
+    auto grid_of = [&](long b) { return OutputGrid<Real>{t_row(b), 1, t_.shape(1), nullptr, 0}; };
+    auto done = [&](long b, long vjps) {
       grad_theta.done(b);
-      work_done[3 * b] = vjp.calls - calls_before;
+      work_done[3 * b] = vjps;
       work_done[3 * b + 1] = tapes_[static_cast<size_t>(b)].steps();
       work_done[3 * b + 2] = 0;
+    };
+    if constexpr (has_theta_records<R>::value) {
+      BackpropLanes<R::max_lanes, R> lanes(rhs(), tableau_);
+      lanes.run([&] { return stop() ? -1L : take(); },
+                [&](long b, BackpropCursor<Real>& cursor) {
+                  cursor.start(tableau_, tapes_[static_cast<size_t>(b)], grid_of(b),
+                               dL_dys + b * dim_, samples() * dim_, dim_, grad_y0 + b * dim_);
+                  return grad_theta.take(b, /*zeroed=*/false);
+                },
+                done);
+    } else {
+      BackpropVjp<R> vjp(rhs());
+      BackpropCursor<Real> cursor;
+      for (long b = take(); b >= 0 && !stop(); b = take()) {
+        vjp.theta_bar = grad_theta.take(b);
+        const long calls_before = vjp.calls;
+        backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid_of(b),
+                        dL_dys + b * dim_, samples() * dim_, dim_, grad_y0 + b * dim_, cursor);
+        vjp.finish();
+        done(b, vjp.calls - calls_before);
+      }
     }
   }
 

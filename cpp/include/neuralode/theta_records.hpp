@@ -27,11 +27,11 @@ namespace neuralode {
 // where the whole blocks end.
 template <int Block, class Real>
 inline long add_combination_blocks(Real* dst, long n, long i, const Real* c, int count,
-                                   const Real* v0, long stride) {
+                                   const Real* v0, long stride, bool fresh) {
   for (; i + Block <= n; i += Block) {
     Real acc[Block];
 #pragma omp simd
-    for (int b = 0; b < Block; ++b) acc[b] = dst[i + b];
+    for (int b = 0; b < Block; ++b) acc[b] = fresh ? Real(0) : dst[i + b];
     for (int j = 0; j < count; ++j) {
       const Real cj = c[j];
       const Real* v = v0 + j * stride + i;
@@ -47,19 +47,20 @@ inline long add_combination_blocks(Real* dst, long n, long i, const Real* c, int
 // dst[i] += Σ_j c[j] v_j[i] for i < n, v_j = v0 + j * stride, each sum in order of j: many
 // entries at a time held in registers over all j (a loop over j inside one entry ran as
 // scalar fused multiply-adds), the rest sixteen at a time, then one by one, in the same
-// order. Eight vectors of accumulators (AVX-512; four with AVX2's narrower registers) keep
+// order. fresh: dst holds nothing yet, the sums start from +0 (as from zeros, same bits)
+// without reading it. Eight vectors of accumulators (AVX-512; four with AVX2's narrower registers) keep
 // both FMA units busy: with two, each waited on the latency of the one before (a quarter of
 // the peak: the W7 adjoint's hottest loop).
 template <class Real>
 inline void add_combination(Real* dst, long n, const Real* c, int count, const Real* v0,
-                            long stride) {
+                            long stride, bool fresh = false) {
   constexpr int wide = 512 / sizeof(Real);  // 64 doubles, 128 floats
   long i = detail::block_tile() == 8
-               ? add_combination_blocks<wide>(dst, n, 0, c, count, v0, stride)
-               : add_combination_blocks<wide / 2>(dst, n, 0, c, count, v0, stride);
-  i = add_combination_blocks<16>(dst, n, i, c, count, v0, stride);
+               ? add_combination_blocks<wide>(dst, n, 0, c, count, v0, stride, fresh)
+               : add_combination_blocks<wide / 2>(dst, n, 0, c, count, v0, stride, fresh);
+  i = add_combination_blocks<16>(dst, n, i, c, count, v0, stride, fresh);
   for (; i < n; ++i) {
-    Real acc = dst[i];
+    Real acc = fresh ? Real(0) : dst[i];
     for (int j = 0; j < count; ++j) acc = std::fma(c[j], v0[j * stride + i], acc);
     dst[i] = acc;
   }
@@ -73,11 +74,11 @@ inline void add_combination(Real* dst, long n, const Real* c, int count, const R
 // of the peak.
 template <int Rows, int Block, class Real>
 inline void add_product_tile(Real* dst, long ld, const Real* u, int count, const Real* v0,
-                             long stride) {
+                             long stride, bool fresh) {
   Real acc[Rows][Block];
   for (int r = 0; r < Rows; ++r)
 #pragma omp simd
-    for (int b = 0; b < Block; ++b) acc[r][b] = dst[r * ld + b];
+    for (int b = 0; b < Block; ++b) acc[r][b] = fresh ? Real(0) : dst[r * ld + b];
   for (int j = 0; j < count; ++j) {
     const Real* v = v0 + j * stride;
     for (int r = 0; r < Rows; ++r) {
@@ -109,7 +110,7 @@ inline void prefetch_rows(const Real* at, int rows, long ld, long length) {
 // past the last whole block by add_combination. Same bits as add_combination row by row.
 template <class Real>
 inline void add_product(Real* dst, int rows, long n, const Real* u, int count, const Real* v0,
-                        long stride) {
+                        long stride, bool fresh) {
   constexpr int block = 128 / sizeof(Real);  // 16 doubles, 32 floats: two AVX-512 vectors
   // Columns of V taken together: count x chunk values stay in L1 while the rows of dst pass,
   // each row's chunk read in one sweep (dst, a sample's whole dL/dθ, lives in L3).
@@ -123,16 +124,18 @@ inline void add_product(Real* dst, int rows, long n, const Real* u, int count, c
       for (; o + T <= rows; o += T) {
         prefetch_rows(dst + (o + T) * n + start, std::min(T, rows - o - T), n, end - start);
         for (long i = start; i < end; i += block)
-          add_product_tile<T, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride);
+          add_product_tile<T, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride,
+                                     fresh);
       }
       for (; o < rows; ++o)
         for (long i = start; i < end; i += block)
-          add_product_tile<1, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride);
+          add_product_tile<1, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride,
+                                     fresh);
     }
     if (whole < n)
       for (int o = 0; o < rows; ++o)
         add_combination(dst + o * n + whole, n - whole, u + o * count, count, v0 + whole,
-                        stride);
+                        stride, fresh);
   };
   // Register tiles as the Linear kernels' (layers/linear.hpp): 8 x 2 vectors with AVX-512's
   // 32 registers, 3 x 4 with AVX2's 16.
@@ -144,10 +147,12 @@ inline void add_product(Real* dst, int rows, long n, const Real* u, int count, c
 
 // a_theta (P values) += Σ_j w[j] · record j, for `count` records of `net` back to back
 // (record j at records + j * record_size). wu: count x (widest layer) values of scratch.
+// fresh: a_theta holds nothing yet and is written, not read (the records cover every
+// parameter): a pass over P values per sample saved, which live in L3 or memory.
 template <class Real>
 NEURALODE_SIMD_CLONES void add_theta_records(const Network& net, const Real* records,
                                              const Real* w, int count, Real* wu,
-                                             Real* a_theta) {
+                                             Real* a_theta, bool fresh) {
   const long size = net.record_size();
   const auto& layers = net.layers();
   for (size_t k = 0; k < layers.size(); ++k) {
@@ -159,9 +164,24 @@ NEURALODE_SIMD_CLONES void add_theta_records(const Network& net, const Real* rec
     Real* grad_w = a_theta + layers[k].param_offset;
     for (int o = 0; o < n_out; ++o)  // U[o][j] = w_j u_j[o]: W += U Xᵀ
       for (int j = 0; j < count; ++j) wu[o * count + j] = w[j] * rest0[j * size + o];
-    add_product(grad_w, n_out, n_in, wu, count, x0, size);
-    add_combination(grad_w + shape.matrix, shape.rest, w, count, rest0, size);
+    add_product(grad_w, n_out, n_in, wu, count, x0, size, fresh);
+    add_combination(grad_w + shape.matrix, shape.rest, w, count, rest0, size, fresh);
   }
+}
+
+// Lane lanes[m]'s record (size values) out of records laid out [size][L], into dst[m], for
+// the n lanes listed: eight rows at a time across the lanes, so each cache line of the block
+// is read once for all of them (lane by lane read a line per value).
+template <int L, class Real>
+inline void gather_lane_records(const Real* src, long size, const int* lanes, int n,
+                                Real* const* dst) {
+  constexpr long rows = 8;
+  long r = 0;
+  for (; r + rows <= size; r += rows)
+    for (int m = 0; m < n; ++m)
+      for (long q = r; q < r + rows; ++q) dst[m][q] = src[q * L + lanes[m]];
+  for (int m = 0; m < n; ++m)
+    for (long q = r; q < size; ++q) dst[m][q] = src[q * L + lanes[m]];
 }
 
 // Weighted records waiting to be added to one a_θ, `capacity` at a time: each entry of W is
@@ -182,10 +202,13 @@ class RecordPanel {
     return records_.data() + static_cast<long>(count_++) * net_.record_size();
   }
   bool full() const { return count_ == capacity_; }
-  // Adds the records held to a_theta and lets go of them.
-  void add_to(Real* a_theta) {
+  // Adds the records held to a_theta and lets go of them. fresh: a_theta holds nothing yet
+  // (not even zeros): the records are written there, or zeros where there are none.
+  void add_to(Real* a_theta, bool fresh = false) {
     if (count_ > 0)
-      add_theta_records(net_, records_.data(), w_.data(), count_, wu_.data(), a_theta);
+      add_theta_records(net_, records_.data(), w_.data(), count_, wu_.data(), a_theta, fresh);
+    else if (fresh)
+      std::fill_n(a_theta, net_.num_params(), Real(0));
     count_ = 0;
   }
 
@@ -209,19 +232,22 @@ template <class Real>
 class ThetaQuadrature {
  public:
   ThetaQuadrature(const Network& net, const ButcherTableau& tableau, int lanes)
-      : tableau_(tableau), size_(net.record_size()), a_theta_(static_cast<size_t>(lanes)) {
+      : tableau_(tableau), size_(net.record_size()), a_theta_(static_cast<size_t>(lanes)),
+        fresh_(static_cast<size_t>(lanes), 0) {
     int weighted = 0;  // stages with b_i != 0
     for (int i = 0; i < tableau.stages; ++i) weighted += tableau.b[i] != 0;
     panels_.reserve(static_cast<size_t>(lanes));
     for (int l = 0; l < lanes; ++l) panels_.emplace_back(net, 6 * weighted);
   }
 
-  // Lane l takes a sample whose a_θ, zero so far, is `a_theta` (P values).
-  void start(int l, Real* a_theta) { a_theta_[l] = a_theta; }
+  // Lane l takes a sample whose a_θ is `a_theta` (P values, written by the first add).
+  void start(int l, Real* a_theta) {
+    a_theta_[l] = a_theta;
+    fresh_[l] = 1;
+  }
 
   // The accepted lanes' steps (mask all ones for them, h per lane), records from row
-  // `first` of the stage blocks: gathered eight rows at a time across the lanes, so each
-  // cache line of a stage block is read once for all of them.
+  // `first` of the stage blocks.
   template <int L>
   void add_steps(const std::array<std::uint64_t, L>& mask, const double* h,
                  const LaneBlocks<L, Real>& k, long first) {
@@ -233,28 +259,27 @@ class ThetaQuadrature {
       if (tableau_.b[i] == 0) continue;
       for (int m = 0; m < n; ++m)  // the weight as the step rounded it
         dst[m] = panels_[lanes[m]].next(static_cast<Real>(h[lanes[m]] * tableau_.b[i]));
-      const Real* src = k.block(i) + first * L;
-      constexpr long rows = 8;
-      long r = 0;
-      for (; r + rows <= size_; r += rows)
-        for (int m = 0; m < n; ++m)
-          for (long q = r; q < r + rows; ++q) dst[m][q] = src[q * L + lanes[m]];
-      for (int m = 0; m < n; ++m)
-        for (long q = r; q < size_; ++q) dst[m][q] = src[q * L + lanes[m]];
+      gather_lane_records<L>(k.block(i) + first * L, size_, lanes, n, dst);
     }
     // A panel holds whole steps: it fills at a step's end.
     for (int m = 0; m < n; ++m)
-      if (panels_[lanes[m]].full()) panels_[lanes[m]].add_to(a_theta_[lanes[m]]);
+      if (panels_[lanes[m]].full()) add(lanes[m]);
   }
 
   // Lane l's sample ended: the rest of its panel into its a_θ.
-  void finish(int l) { panels_[l].add_to(a_theta_[l]); }
+  void finish(int l) { add(l); }
 
  private:
+  void add(int l) {
+    panels_[l].add_to(a_theta_[l], fresh_[l]);
+    fresh_[l] = 0;
+  }
+
   const ButcherTableau& tableau_;
   long size_;
   std::vector<RecordPanel<Real>> panels_;
   std::vector<Real*> a_theta_;
+  std::vector<unsigned char> fresh_;  // per lane: its a_θ not yet written
 };
 
 }  // namespace neuralode

@@ -159,7 +159,7 @@ struct AdjointJumps {
   }
   void started(long sample, int l) {
     pending[l] = times - 1;
-    theta_row[l] = theta_sum->take(sample);
+    theta_row[l] = theta_sum->take(sample, /*zeroed=*/!quadrature);  // it writes the row
     if (quadrature) quadrature->start(l, theta_row[l]);
   }
   void finished(long sample, int l) {

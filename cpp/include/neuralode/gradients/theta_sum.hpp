@@ -23,8 +23,9 @@ class ThetaSum {
     std::fill_n(total, params, 0.0);
   }
 
-  // A zeroed row for the sample's dL/dθ, its own until done(sample). Thread-safe.
-  Real* take(long sample) {
+  // A row for the sample's dL/dθ, its own until done(sample), zeroed unless the caller
+  // writes all of it (`zeroed` false). Thread-safe.
+  Real* take(long sample, bool zeroed = true) {
     Real* row;
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -37,7 +38,7 @@ class ThetaSum {
       }
       row_of_[sample] = row;
     }
-    std::fill_n(row, params_, Real(0));
+    if (zeroed) std::fill_n(row, params_, Real(0));
     return row;
   }
 
