@@ -163,7 +163,8 @@ class BackpropCursor {
       std::copy(y_, y_ + dim_, y_next_);
       for (int i = 0; i < s; ++i)
         if (tableau_->b[i] != 0)
-          for (int d = 0; d < dim_; ++d) y_next_[d] += times_h(tableau_->b[i]) * tape_->k(n_, i)[d];
+          for (int d = 0; d < dim_; ++d)
+            y_next_[d] += times_h(tableau_->b[i]) * tape_->k(n_, i)[d];
     } else {
       std::copy(tape_->y(n_ + 1), tape_->y(n_ + 1) + dim_, y_next_);
     }
@@ -197,7 +198,8 @@ class BackpropCursor {
     for (int d = 0; d < dim_; ++d) y_bar_n_[d] += y_bar_[d];
     for (int i = 0; i < tableau_->stages; ++i)
       if (tableau_->b[i] != 0)
-        for (int d = 0; d < dim_; ++d) k_bar_[i * dim_ + d] += times_h(tableau_->b[i]) * y_bar_[d];
+        for (int d = 0; d < dim_; ++d)
+          k_bar_[i * dim_ + d] += times_h(tableau_->b[i]) * y_bar_[d];
   }
 
   // k_i = f(t + c_i h, Y_i), Y_i = y_n + h Σ_{j<i} a_ij k_j: whether stage i's cotangent is
@@ -208,7 +210,8 @@ class BackpropCursor {
     std::copy(y_, y_ + dim_, stage_);
     for (int jj = 0; jj < i; ++jj)
       if (tableau_->a[i][jj] != 0)
-        for (int d = 0; d < dim_; ++d) stage_[d] += times_h(tableau_->a[i][jj]) * tape_->k(n_, jj)[d];
+        for (int d = 0; d < dim_; ++d)
+          stage_[d] += times_h(tableau_->a[i][jj]) * tape_->k(n_, jj)[d];
     std::fill(y_next_, y_next_ + dim_, Real(0));  // reused: Ȳ_i
     return true;
   }
@@ -220,7 +223,8 @@ class BackpropCursor {
     for (int d = 0; d < dim_; ++d) y_bar_n_[d] += y_next_[d];
     for (int jj = 0; jj < i; ++jj)
       if (tableau_->a[i][jj] != 0)
-        for (int d = 0; d < dim_; ++d) k_bar_[jj * dim_ + d] += times_h(tableau_->a[i][jj]) * y_next_[d];
+        for (int d = 0; d < dim_; ++d)
+          k_bar_[jj * dim_ + d] += times_h(tableau_->a[i][jj]) * y_next_[d];
   }
 
   void end_step() {
@@ -257,7 +261,8 @@ void backprop_sample(Vjp& vjp, const ButcherTableau& tableau, const StepTape<Rea
                      Real* y_bar, BackpropCursor<Real>& cursor) {
   cursor.start(tableau, tape, grid, dL_dy, dL_stride, dim, y_bar);
   for (; !cursor.done(); cursor.end_step()) {
-    if (cursor.begin_step()) vjp(cursor.end_t(), cursor.end_y(), cursor.end_c(), cursor.end_out());
+    if (cursor.begin_step())
+      vjp(cursor.end_t(), cursor.end_y(), cursor.end_c(), cursor.end_out());
     cursor.begin_stages();
     for (int i = tableau.stages - 1; i >= 0; --i)
       if (cursor.stage(i)) {

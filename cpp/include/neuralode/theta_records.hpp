@@ -47,10 +47,10 @@ inline long add_combination_blocks(Real* dst, long n, long i, const Real* c, int
 // dst[i] += Σ_j c[j] v_j[i] for i < n, v_j = v0 + j * stride, each sum in order of j: many
 // entries at a time held in registers over all j (a loop over j inside one entry ran as
 // scalar fused multiply-adds), the rest sixteen at a time, then one by one, in the same
-// order. fresh: dst holds nothing yet, the sums start from +0 (as from zeros, same bits)
-// without reading it. Eight vectors of accumulators (AVX-512; four with AVX2's narrower registers) keep
-// both FMA units busy: with two, each waited on the latency of the one before (a quarter of
-// the peak: the W7 adjoint's hottest loop).
+// order. fresh: dst holds nothing yet, and the sums start from +0 (as from zeros, the same
+// bits) without reading it. Eight vectors of accumulators (AVX-512; four with AVX2's
+// narrower registers) keep both FMA units busy: with two, each waited on the latency of the
+// one before (a quarter of the peak).
 template <class Real>
 inline void add_combination(Real* dst, long n, const Real* c, int count, const Real* v0,
                             long stride, bool fresh = false) {
@@ -122,7 +122,8 @@ inline void add_product(Real* dst, int rows, long n, const Real* u, int count, c
       const long end = std::min(whole, start + chunk);
       int o = 0;
       for (; o + T <= rows; o += T) {
-        prefetch_rows(dst + (o + T) * n + start, std::min(T, rows - o - T), n, end - start);
+        if (o + T < rows)
+          prefetch_rows(dst + (o + T) * n + start, std::min(T, rows - o - T), n, end - start);
         for (long i = start; i < end; i += block)
           add_product_tile<T, block>(dst + o * n + i, n, u + o * count, count, v0 + i, stride,
                                      fresh);
