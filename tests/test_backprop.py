@@ -108,3 +108,28 @@ def test_every_mode_differentiates_python_dynamics(gradient):
     weights = np.random.default_rng(1).normal(size=(3, 2, 2))
     _assert_matches_finite_differences(lv, y0, t, PARAMS, weights, gradient, rtol=1e-10,
                                        atol=1e-12)
+
+
+def test_lane_groups_of_samples_with_their_own_grids_match_finite_differences():
+    """Networks go back through lane groups of samples at once: here 40 samples, each with
+    its own time grid (a different number of fixed rk4 steps, so lanes end and take new
+    samples at different points; outputs inside steps use rk4's Hermite end slope, a VJP
+    of its own). The batch's gradients are the discrete solution's (central differences),
+    and each sample's dL/dy0 is what it gets alone, bit for bit."""
+    net = nde.nets.MLP(2, hidden=[5], activation="tanh", time_input=True)
+    theta = net.init(seed=5)
+    rng = np.random.default_rng(11)
+    batch = 40
+    y0 = rng.normal(size=(batch, 2))
+    t_end = rng.uniform(0.4, 1.6, size=batch)
+    t = np.stack([np.linspace(0.0, end, 4) for end in t_end])
+    weights = rng.normal(size=(4, batch, 2))
+    kwargs = {"method": "rk4", "step_size": 0.13}
+    _, pullback = nde.odeint_vjp(net, y0, t, params=theta, gradient="backprop", **kwargs)
+    g = pullback(weights)
+    fd_y0, fd_theta, _ = _loss_and_fd(net, y0, t, theta, weights, **kwargs)
+    np.testing.assert_allclose(g.y0, fd_y0, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(g.params, fd_theta, rtol=1e-6, atol=1e-8)
+    for b in (0, 17, 39):
+        _, alone = nde.odeint_vjp(net, y0[b], t[b], params=theta, gradient="backprop", **kwargs)
+        np.testing.assert_array_equal(alone(weights[:, b]).y0, g.y0[b])
