@@ -36,7 +36,8 @@ NEURALODE_SIMD_CLONES void forward_block(const Network& net, const double* t, co
   const int dim = net.dim();
   const long first = block * kRowLanes;
   if (first + kRowLanes > rows) {
-    for (long b = first; b < rows; ++b) net.forward<1>(t + b, theta, y + b * dim, out + b * dim, one);
+    for (long b = first; b < rows; ++b)
+      net.forward<1>(t + b, theta, y + b * dim, out + b * dim, one);
     return;
   }
   for (int l = 0; l < kRowLanes; ++l)
@@ -117,12 +118,12 @@ void register_network_methods(py::module_& m) {
                // Whole lane blocks take W packed, once for the call, as solves do (a copy of
                // θ's matrices: about one row's evaluation).
                PackedMatrices<Real> packed;
-               constexpr bool packs = detail::lane_block<kRowLanes, Real>;
-               if (packs && count >= kRowLanes) net.pack(thetap, false, packed);
+               const bool packs = detail::lane_block<kRowLanes, Real> && count >= kRowLanes;
+               if (packs) net.pack(thetap, false, packed);
                parallel_over_samples(blocks, num_threads, [&](auto take) {
                  NetWorkspace<Real> wide, one;
                  net.prepare<kRowLanes>(wide);
-                 if (packs && count >= kRowLanes) wide.packed = &packed;
+                 if (packs) wide.packed = &packed;
                  net.prepare<1>(one);
                  std::vector<Real> in_lanes(static_cast<size_t>(dim) * kRowLanes),
                      out_lanes(in_lanes.size());

@@ -115,9 +115,9 @@ class RecordedSolve {
   }
 
   // The interpolated adjoint over the recorded steps: t_back (1 or B, T) runs t_N..t_0,
-  // s0 (B, D) is dL/dy(t_N) (a_θ and a_t start at zero). Returns what adjoint returns. The dot products
-  // of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would be a call
-  // of its own, and grad.py takes them afterwards instead.
+  // s0 (B, D) is dL/dy(t_N) (a_θ and a_t start at zero). Returns what adjoint returns. The
+  // dot products of dL/dt_k come from the f that a C++ VJP computes anyway; a Python f would
+  // be a call of its own, and grad.py takes them afterwards instead.
   AdjointResult<Real> interpolated_pullback(const RealArray& s0, const Array& t_back,
                                             const RealArray& dL_dys,
                                             const AdjointOptions& opts) const {
@@ -235,7 +235,6 @@ class RecordedSolve {
         const long calls_before = vjp.calls;
         backprop_sample(vjp, tableau_, tapes_[static_cast<size_t>(b)], grid_of(b),
                         dL_dys + b * dim_, samples() * dim_, dim_, grad_y0 + b * dim_, cursor);
-        vjp.finish();
         done(b, vjp.calls - calls_before);
       }
     }

@@ -127,7 +127,7 @@ class Network {
         if constexpr (packs_weights<decltype(kind)>::value) {
           const int n_in = layer.in_features, n_out = layer.out_features;
           if (detail::linear_chains(transposed ? n_out : n_in) != 4) return;
-          to[k].resize(detail::packed_chains_size<Real>(n_in, n_out, transposed));
+          to[k].resize(detail::packed_chains_size(n_in, n_out, transposed));
           if (!to[k].empty())
             detail::pack_chains(theta + layer.param_offset, n_in, n_out, transposed,
                                 to[k].data());

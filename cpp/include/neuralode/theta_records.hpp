@@ -197,20 +197,27 @@ class RecordPanel {
         w_(static_cast<size_t>(capacity)),
         wu_(static_cast<size_t>(capacity) * widest_output(net)) {}
 
-  // Where the next record goes (record_size values); full() says when to add_to.
+  // The records from now on go to a_theta (P values), which holds nothing yet, not even
+  // zeros: the first flush writes it without reading it (a pass over P values per sample
+  // saved, which live in L3 or memory), zeros where there are no records.
+  void start(Real* a_theta) {
+    a_theta_ = a_theta;
+    fresh_ = true;
+  }
+  // Where the next record goes (record_size values); full() says when to flush.
   Real* next(Real weight) {
     w_[count_] = weight;
     return records_.data() + static_cast<long>(count_++) * net_.record_size();
   }
   bool full() const { return count_ == capacity_; }
-  // Adds the records held to a_theta and lets go of them. fresh: a_theta holds nothing yet
-  // (not even zeros): the records are written there, or zeros where there are none.
-  void add_to(Real* a_theta, bool fresh = false) {
+  // Adds the records held to the a_θ of start() and lets go of them.
+  void flush() {
     if (count_ > 0)
-      add_theta_records(net_, records_.data(), w_.data(), count_, wu_.data(), a_theta, fresh);
-    else if (fresh)
-      std::fill_n(a_theta, net_.num_params(), Real(0));
+      add_theta_records(net_, records_.data(), w_.data(), count_, wu_.data(), a_theta_, fresh_);
+    else if (fresh_)
+      std::fill_n(a_theta_, net_.num_params(), Real(0));
     count_ = 0;
+    fresh_ = false;
   }
 
  private:
@@ -223,6 +230,8 @@ class RecordPanel {
   const Network& net_;
   int capacity_, count_ = 0;
   std::vector<Real> records_, w_, wu_;
+  Real* a_theta_ = nullptr;
+  bool fresh_ = false;
 };
 
 // One thread's quadrature over L lanes: each lane's accepted steps, their stages' records in
@@ -233,8 +242,7 @@ template <class Real>
 class ThetaQuadrature {
  public:
   ThetaQuadrature(const Network& net, const ButcherTableau& tableau, int lanes)
-      : tableau_(tableau), size_(net.record_size()), a_theta_(static_cast<size_t>(lanes)),
-        fresh_(static_cast<size_t>(lanes), 0) {
+      : tableau_(tableau), size_(net.record_size()) {
     int weighted = 0;  // stages with b_i != 0
     for (int i = 0; i < tableau.stages; ++i) weighted += tableau.b[i] != 0;
     panels_.reserve(static_cast<size_t>(lanes));
@@ -242,10 +250,7 @@ class ThetaQuadrature {
   }
 
   // Lane l takes a sample whose a_θ is `a_theta` (P values, written by the first add).
-  void start(int l, Real* a_theta) {
-    a_theta_[l] = a_theta;
-    fresh_[l] = 1;
-  }
+  void start(int l, Real* a_theta) { panels_[l].start(a_theta); }
 
   // The accepted lanes' steps (mask all ones for them, h per lane), records from row
   // `first` of the stage blocks.
@@ -264,23 +269,17 @@ class ThetaQuadrature {
     }
     // A panel holds whole steps: it fills at a step's end.
     for (int m = 0; m < n; ++m)
-      if (panels_[lanes[m]].full()) add(lanes[m]);
+      if (panels_[lanes[m]].full()) panels_[lanes[m]].flush();
   }
 
   // Lane l's sample ended: the rest of its panel into its a_θ.
-  void finish(int l) { add(l); }
+  void finish(int l) { panels_[l].flush(); }
 
  private:
-  void add(int l) {
-    panels_[l].add_to(a_theta_[l], fresh_[l]);
-    fresh_[l] = 0;
-  }
 
   const ButcherTableau& tableau_;
   long size_;
   std::vector<RecordPanel<Real>> panels_;
-  std::vector<Real*> a_theta_;
-  std::vector<unsigned char> fresh_;  // per lane: its a_θ not yet written
 };
 
 }  // namespace neuralode

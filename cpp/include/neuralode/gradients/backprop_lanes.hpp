@@ -74,8 +74,7 @@ class BackpropLanes {
     for (long b = next(); b >= 0; b = next()) {
       sample_[l] = b;
       vjps_[l] = 0;
-      theta_bar_[l] = start(b, cursor_[l]);
-      fresh_[l] = true;
+      panels_[l]->start(start(b, cursor_[l]));
       if (!cursor_[l].done()) return 1;
       finish(l, end);
     }
@@ -85,7 +84,7 @@ class BackpropLanes {
   template <class End>
   void finish(int l, End& end) {
     cursor_[l].finish();
-    add(l);
+    panels_[l]->flush();
     end(sample_[l], vjps_[l]);
     sample_[l] = -1;
   }
@@ -120,13 +119,7 @@ class BackpropLanes {
     }
     gather_lane_records<L>(records_.data(), record_size_, lanes, n, dst);
     for (int m = 0; m < n; ++m)
-      if (panels_[lanes[m]]->full()) add(lanes[m]);
-  }
-
-  // Lane l's panel into its sample's dL/dθ (written, not read, the first time).
-  void add(int l) {
-    panels_[l]->add_to(theta_bar_[l], fresh_[l]);
-    fresh_[l] = false;
+      if (panels_[lanes[m]]->full()) panels_[lanes[m]]->flush();
   }
 
   typename R::template Lanes<L> lanes_;
@@ -136,8 +129,7 @@ class BackpropLanes {
   BackpropCursor<Real> cursor_[L];
   std::vector<std::unique_ptr<RecordPanel<Real>>> panels_;
   long sample_[L] = {}, vjps_[L] = {};
-  Real* theta_bar_[L] = {};
-  bool want_[L] = {}, fresh_[L] = {};
+  bool want_[L] = {};
   double t_[L] = {};
   std::vector<Real> y_, c_, c_y_, records_;
   Real c_t_[L] = {};

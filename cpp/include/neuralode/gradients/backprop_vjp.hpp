@@ -28,8 +28,6 @@ class BackpropVjp {
     for (long p = 0; p < params_; ++p) theta_bar[p] += c_theta_[p];
     for (int d = 0; d < dim_; ++d) y_bar[d] += c_y_[d];
   }
-  // After the sample's last VJP.
-  void finish() {}
 
  private:
   typename R::template Lanes<1> lanes_;

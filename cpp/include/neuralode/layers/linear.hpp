@@ -275,7 +275,6 @@ inline int chains_tiles(const Real* w, int n_in, int n_out, bool transposed, con
 
 // W (n_out x n_in, row-major), or Wᵀ where `transposed`, packed for chains_tiles: its whole
 // tiles only. `packed` holds packed_chains_size values.
-template <class Real>
 inline long packed_chains_size(int n_in, int n_out, bool transposed) {
   const int n_tiled = transposed ? n_in : n_out;
   return static_cast<long>(n_tiled - n_tiled % block_tile()) * (transposed ? n_out : n_in);
