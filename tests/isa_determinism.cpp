@@ -115,8 +115,12 @@ inline bool evaluate_kernels(const std::vector<T>& x, std::vector<T>& out) {
   return true;
 }
 
+}  // namespace
+
 // Per instruction set (`suffix`): evaluate_<suffix>, the network in double, then in float
 // (its parameters and states rounded to float); kernels_<suffix>, the activation kernels.
+// Each is compiled in a part of its own (NEURALODE_ISA_PART 0: baseline and main, 1:
+// x86-64-v3, 2: x86-64-v4), so that the test builds the three side by side.
 #define NEURALODE_CLONES(suffix, attributes)                                              \
   attributes bool evaluate_##suffix(const Network& net, const double* t,                  \
                                     const double* theta, const double* y,                 \
@@ -131,11 +135,27 @@ inline bool evaluate_kernels(const std::vector<T>& x, std::vector<T>& out) {
                                    std::vector<float>& outf) {                            \
     return evaluate_kernels(xd, outd) && evaluate_kernels(xf, outf);                      \
   }
+#define NEURALODE_DECLARE_CLONES(suffix)                                                   \
+  bool evaluate_##suffix(const Network&, const double*, const double*, const double*,     \
+                         std::vector<double>&);                                           \
+  bool kernels_##suffix(const std::vector<double>&, const std::vector<float>&,             \
+                        std::vector<double>&, std::vector<float>&);
+NEURALODE_DECLARE_CLONES(baseline)
+NEURALODE_DECLARE_CLONES(v3)
+NEURALODE_DECLARE_CLONES(v4)
+
+#if !defined(NEURALODE_ISA_PART) || NEURALODE_ISA_PART == 0
 NEURALODE_CLONES(baseline, __attribute__((flatten, noinline)))
-#if defined(__x86_64__)
+#endif
+#if defined(__x86_64__) && (!defined(NEURALODE_ISA_PART) || NEURALODE_ISA_PART == 1)
 NEURALODE_CLONES(v3, __attribute__((target("arch=x86-64-v3"), flatten, noinline)))
+#endif
+#if defined(__x86_64__) && (!defined(NEURALODE_ISA_PART) || NEURALODE_ISA_PART == 2)
 NEURALODE_CLONES(v4, __attribute__((target("arch=x86-64-v4"), flatten, noinline)))
 #endif
+
+#if !defined(NEURALODE_ISA_PART) || NEURALODE_ISA_PART == 0
+namespace {
 
 // Kernel inputs: special values, both sides of the branch and clamp points, a dense grid over
 // [-12, 12] and random values of every scale from 2^-40 to 64; an odd count leaves a
@@ -298,3 +318,4 @@ int main() {
               ref_f.size(), static_cast<unsigned long long>(kernel_hash));
   return 0;
 }
+#endif

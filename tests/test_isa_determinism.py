@@ -3,22 +3,25 @@ isa_determinism.cpp against the headers with the extension's flags and runs it, 
 that an unoptimized build without OpenMP computes the very same values: the networks' and
 those of the activation kernels alone (tanh_array for double and float, the float sigmoid,
 softplus, SiLU and power)."""
-import pathlib
 import platform
 import shutil
-import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from cpp_programs import INCLUDE, ROOT, build_programs, run_program
+
 SOURCE = ROOT / "tests" / "isa_determinism.cpp"
-FLAGS = ["-std=c++17", "-ffp-contract=off", "-Wall", "-Wextra", f"-I{ROOT / 'cpp' / 'include'}"]
+FLAGS = ["-std=c++17", "-ffp-contract=off", "-Wall", "-Wextra", f"-I{INCLUDE}"]
+PARTS = [0, 1, 2]  # baseline and main, x86-64-v3, x86-64-v4: compiled side by side
+# The plain build's lane blocks take tiles of 3 outputs (AVX2's), the optimized one's the
+# CPU's (8 with AVX-512): tiles must not change a sum either.
+BUILDS = {"optimized": (SOURCE, [*FLAGS, "-O3", "-fopenmp", "-fno-trapping-math"], PARTS),
+          "plain": (SOURCE, [*FLAGS, "-O0", "-Wno-unknown-pragmas", "-DNEURALODE_BLOCK_TILE=3"],
+                    PARTS)}
 
 
-def build_and_run(tmp_path, name, flags):
-    binary = tmp_path / name
-    subprocess.run(["g++", *FLAGS, *flags, str(SOURCE), "-o", str(binary)], check=True)
-    result = subprocess.run([str(binary)], capture_output=True, text=True)
+def run(binary):
+    result = run_program(binary)
     assert result.returncode == 0, result.stdout
     clones, networks, kernels = result.stdout.splitlines()
     assert kernels.startswith("kernels: ")
@@ -27,12 +30,9 @@ def build_and_run(tmp_path, name, flags):
 
 @pytest.mark.skipif(shutil.which("g++") is None or platform.machine() != "x86_64",
                     reason="needs g++ on x86-64 (the platform the clones are built for)")
-def test_every_clone_and_build_gives_the_same_bits(tmp_path):
-    clones, optimized = build_and_run(tmp_path, "optimized",
-                                      ["-O3", "-fopenmp", "-fno-trapping-math"])
+def test_every_clone_and_build_gives_the_same_bits():
+    binaries = build_programs(BUILDS)
+    clones, optimized = run(binaries["optimized"])
     assert clones[0] == "baseline"
-    # The plain build's lane blocks take tiles of 3 outputs (AVX2's), the optimized one's the
-    # CPU's (8 with AVX-512): tiles must not change a sum either.
-    _, plain = build_and_run(tmp_path, "plain",
-                             ["-O0", "-Wno-unknown-pragmas", "-DNEURALODE_BLOCK_TILE=3"])
+    _, plain = run(binaries["plain"])
     assert optimized == plain  # same count and hash of every value
