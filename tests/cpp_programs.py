@@ -39,25 +39,39 @@ def _inputs_hash(source, flags, parts):
     digest = hashlib.sha256()
     compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True,
                               env=plain_environment())
-    for text in (compiler.stdout, repr(flags), repr(parts)):
+    for text in (compiler.stdout, repr(flags), repr(parts), source.name):
         digest.update(text.encode())
-    for path in [source, *sorted(INCLUDE.rglob("*"))]:
+    digest.update(source.read_bytes())
+    for path in sorted(INCLUDE.rglob("*")):
         if path.is_file():
-            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(str(path.relative_to(INCLUDE)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:20]
 
 
-def build_programs(programs):
+def build_programs(programs, cache=CACHE):
     """programs: {name: (source, flags, parts)}; parts is the list of values of
     NEURALODE_ISA_PART to compile as objects of their own (None: the source whole). Returns
-    {name: path of the binary}. Every compilation of every program runs in one pool."""
+    {name: path of the binary}, kept under `cache` where it can be written. Every
+    compilation of every program runs in one pool."""
     binaries, jobs, links = {}, [], []
-    writable = os.access(ROOT, os.W_OK)
+    existing = cache
+    while not existing.exists():
+        existing = existing.parent
+    writable = os.access(existing, os.W_OK)
     scratch = pathlib.Path(tempfile.mkdtemp())
+    try:
+        _build(programs, cache, writable, scratch, binaries, jobs, links)
+    finally:
+        if writable:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return binaries
+
+
+def _build(programs, cache, writable, scratch, binaries, jobs, links):
     for name, (source, flags, parts) in programs.items():
         key = _inputs_hash(source, flags, parts)
-        home = CACHE / f"{name}-{key}" if writable else scratch / name
+        home = cache / f"{name}-{key}" if writable else scratch / name
         binaries[name] = home / name
         if binaries[name].exists():
             continue
@@ -74,17 +88,22 @@ def build_programs(programs):
         list(pool.map(_run_compiler, jobs))  # in order: the first error is raised
     for command, work, home, name in links:
         _run_compiler(command)
+        for obj in work.glob("*.o"):
+            obj.unlink()
         home.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(work, home)  # whole or not at all
         except OSError:  # another run put it there first
             if not (home / name).exists():
                 raise
-    if writable:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return binaries
 
 
 def run_program(binary, *args):
     return subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True,
                           env=plain_environment())
+
+
+def run_programs(binaries):
+    """Runs the binaries side by side; returns their CompletedProcess results in order."""
+    with concurrent.futures.ThreadPoolExecutor(len(binaries)) as pool:
+        return list(pool.map(run_program, binaries))

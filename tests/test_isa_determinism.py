@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from cpp_programs import INCLUDE, ROOT, build_programs, run_program
+from cpp_programs import INCLUDE, ROOT, build_programs, run_programs
 
 SOURCE = ROOT / "tests" / "isa_determinism.cpp"
 FLAGS = ["-std=c++17", "-ffp-contract=off", "-Wall", "-Wextra", f"-I{INCLUDE}"]
@@ -20,8 +20,7 @@ BUILDS = {"optimized": (SOURCE, [*FLAGS, "-O3", "-fopenmp", "-fno-trapping-math"
                     PARTS)}
 
 
-def run(binary):
-    result = run_program(binary)
+def outputs(result):
     assert result.returncode == 0, result.stdout
     clones, networks, kernels = result.stdout.splitlines()
     assert kernels.startswith("kernels: ")
@@ -32,7 +31,8 @@ def run(binary):
                     reason="needs g++ on x86-64 (the platform the clones are built for)")
 def test_every_clone_and_build_gives_the_same_bits():
     binaries = build_programs(BUILDS)
-    clones, optimized = run(binaries["optimized"])
+    optimized_run, plain_run = run_programs([binaries["optimized"], binaries["plain"]])
+    clones, optimized = outputs(optimized_run)
     assert clones[0] == "baseline"
-    _, plain = run(binaries["plain"])
+    _, plain = outputs(plain_run)
     assert optimized == plain  # same count and hash of every value
