@@ -11,6 +11,7 @@ The compiler and these programs are not the extension under test: they run witho
 runtime that .ci/sanitize preloads, which slowed g++ about twofold and checks nothing of
 ours there."""
 import concurrent.futures
+import functools
 import hashlib
 import os
 import pathlib
@@ -35,11 +36,15 @@ def _run_compiler(command):
         raise AssertionError(f"{' '.join(map(str, command))} failed:\n{done.stdout}")
 
 
+@functools.lru_cache(maxsize=None)
+def _compiler_version():
+    return subprocess.run(["g++", "--version"], capture_output=True, text=True,
+                          env=plain_environment()).stdout
+
+
 def _inputs_hash(source, flags, parts):
     digest = hashlib.sha256()
-    compiler = subprocess.run(["g++", "--version"], capture_output=True, text=True,
-                              env=plain_environment())
-    for text in (compiler.stdout, repr(flags), repr(parts), source.name):
+    for text in (_compiler_version(), repr(flags), repr(parts), source.name):
         digest.update(text.encode())
     digest.update(source.read_bytes())
     for path in sorted(INCLUDE.rglob("*")):
@@ -54,48 +59,42 @@ def build_programs(programs, cache=CACHE):
     NEURALODE_ISA_PART to compile as objects of their own (None: the source whole). Returns
     {name: path of the binary}, kept under `cache` where it can be written. Every
     compilation of every program runs in one pool."""
-    binaries, jobs, links = {}, [], []
     existing = cache
     while not existing.exists():
         existing = existing.parent
     writable = os.access(existing, os.W_OK)
     scratch = pathlib.Path(tempfile.mkdtemp())
-    try:
-        _build(programs, cache, writable, scratch, binaries, jobs, links)
-    finally:
-        if writable:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return binaries
-
-
-def _build(programs, cache, writable, scratch, binaries, jobs, links):
+    binaries, compiles, links = {}, [], []
     for name, (source, flags, parts) in programs.items():
-        key = _inputs_hash(source, flags, parts)
-        home = cache / f"{name}-{key}" if writable else scratch / name
+        home = cache / f"{name}-{_inputs_hash(source, flags, parts)}" if writable \
+            else scratch / name
         binaries[name] = home / name
         if binaries[name].exists():
             continue
         work = scratch / f"{name}-build"
-        work.mkdir(parents=True)
-        objects = []
-        for part in parts:
-            obj = work / f"part{part}.o"
+        work.mkdir()
+        objects = [work / f"part{part}.o" for part in parts]
+        for part, obj in zip(parts, objects):
             define = [] if part is None else [f"-DNEURALODE_ISA_PART={part}"]
-            jobs.append(["g++", *flags, *define, "-c", str(source), "-o", str(obj)])
-            objects.append(str(obj))
-        links.append((["g++", *flags, *objects, "-o", str(work / name)], work, home, name))
-    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        list(pool.map(_run_compiler, jobs))  # in order: the first error is raised
-    for command, work, home, name in links:
-        _run_compiler(command)
-        for obj in work.glob("*.o"):
-            obj.unlink()
-        home.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(work, home)  # whole or not at all
-        except OSError:  # another run put it there first
-            if not (home / name).exists():
-                raise
+            compiles.append(["g++", *flags, *define, "-c", str(source), "-o", str(obj)])
+        links.append((["g++", *flags, *map(str, objects), "-o", str(work / name)], work, binaries[name]))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+            list(pool.map(_run_compiler, compiles))  # in order: the first error is raised
+        for command, work, binary in links:
+            _run_compiler(command)
+            for obj in work.glob("*.o"):
+                obj.unlink()
+            binary.parent.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(work, binary.parent)  # whole or not at all
+            except OSError:  # another run put it there first
+                if not binary.exists():
+                    raise
+    finally:
+        if writable:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return binaries
 
 
 def run_program(binary, *args):

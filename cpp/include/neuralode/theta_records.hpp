@@ -249,7 +249,7 @@ class ThetaQuadrature {
     for (int l = 0; l < lanes; ++l) panels_.emplace_back(net, 6 * weighted);
   }
 
-  // Lane l takes a sample whose a_θ is `a_theta` (P values, written by the first add).
+  // Lane l takes a sample whose a_θ is `a_theta` (P values, written by the first flush).
   void start(int l, Real* a_theta) { panels_[l].start(a_theta); }
 
   // The accepted lanes' steps (mask all ones for them, h per lane), records from row
@@ -276,7 +276,6 @@ class ThetaQuadrature {
   void finish(int l) { panels_[l].flush(); }
 
  private:
-
   const ButcherTableau& tableau_;
   long size_;
   std::vector<RecordPanel<Real>> panels_;
